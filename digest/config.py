@@ -1,0 +1,356 @@
+"""Configure: read config.toml once into validated frozen dataclasses.
+
+In: the path of a TOML file. Out: a `Config`, or a `ConfigError` whose one line names the
+file, the dotted key and its line, and says what to do. Every default lives here, once, with a
+comment for the operator. Paths in the file are relative to the file's folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from digest.errors import ConfigError
+from digest.model import Feed
+
+Security = Literal["none", "starttls", "ssl"]
+
+
+@dataclass(frozen=True)
+class NewsletterConfig:
+    name: str
+    sender: str = field(metadata={"key": "from"})  # "Name <address>" in the From header
+    base_url: str = "http://127.0.0.1:8080"  # where `digest serve` answers: unsubscribe, archive
+    secret_env: str = "DIGEST_SECRET"  # env variable holding the HMAC key for tokens
+    templates: str = "templates"  # folder with edition.html.j2, edition.txt.j2, subject.txt.j2
+    reply_to: str = ""
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    send: str = "0 7 * * *"  # cron, in `timezone`
+    fetch: str = "*/30 * * * *"  # feeds keep only their last items: fetch between sends
+    timezone: str = "UTC"  # IANA name; edition dates are days in this zone
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str = "127.0.0.1"
+    port: int = 1025
+    security: Security = "none"
+    username: str = ""
+    password_env: str = "DIGEST_SMTP_PASSWORD"  # the password comes from this env variable
+    connections: int = 4
+    timeout_seconds: float = 30.0  # bound on every wait for the server
+    retry_backoff_seconds: list[int] = field(default_factory=lambda: [60, 300, 900])
+
+
+@dataclass(frozen=True)
+class StateConfig:
+    database: str = "state/digest.sqlite3"
+
+
+@dataclass(frozen=True)
+class FetchConfig:
+    concurrency: int = 16  # feeds fetched at once
+    per_host: int = 2  # feeds fetched at once from one host
+    timeout_seconds: float = 30.0  # total deadline for one feed, body included
+    connect_timeout_seconds: float = 10.0
+    max_bytes: int = 10 * 1024 * 1024  # after decompression
+
+
+@dataclass(frozen=True)
+class RankingConfig:
+    max_stories: int = 20
+    max_per_source: int = 5
+    max_per_section: int = 6
+    min_stories: int = 3  # fewer than this and no edition is sent
+    lookback_hours: float = 36.0
+    half_life_hours: float = 12.0
+
+
+@dataclass(frozen=True)
+class SubscribersConfig:
+    lists: list[str] = field(default_factory=lambda: ["subscribers/subscribers.csv"])
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+@dataclass(frozen=True)
+class FeedConfig:
+    url: str
+    name: str = ""
+    section: str = "News"
+    weight: float = 1.0
+    featured: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole validated configuration; `path` is the file it came from."""
+
+    path: Path
+    newsletter: NewsletterConfig
+    feeds: tuple[Feed, ...]
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    state: StateConfig = field(default_factory=StateConfig)
+    fetch: FetchConfig = field(default_factory=FetchConfig)
+    ranking: RankingConfig = field(default_factory=RankingConfig)
+    subscribers: SubscribersConfig = field(default_factory=SubscribersConfig)
+    web: WebConfig = field(default_factory=WebConfig)
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+    def resolve(self, relative: str) -> Path:
+        """A path from the config, made absolute against the config file's folder."""
+        return (self.folder / relative).resolve()
+
+    @property
+    def database_path(self) -> Path:
+        return self.resolve(self.state.database)
+
+    @property
+    def templates_path(self) -> Path:
+        return self.resolve(self.newsletter.templates)
+
+    @property
+    def subscriber_lists(self) -> tuple[Path, ...]:
+        return tuple(self.resolve(p) for p in self.subscribers.lists)
+
+
+_TABLES: dict[str, type] = {
+    "newsletter": NewsletterConfig,
+    "schedule": ScheduleConfig,
+    "smtp": SmtpConfig,
+    "state": StateConfig,
+    "fetch": FetchConfig,
+    "ranking": RankingConfig,
+    "subscribers": SubscribersConfig,
+    "web": WebConfig,
+}
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate a config file.
+
+    Args:
+        path: the config.toml to read.
+    Returns:
+        The validated `Config`.
+    Raises:
+        ConfigError: the file is missing, is not TOML, or a key is unknown, mistyped or invalid.
+    """
+    path = Path(path).absolute()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: no such file; pass --config PATH or copy the sample config.toml here"
+        ) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read it ({e}); check the file's permissions") from e
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}; fix that line") from e
+    return _build(path, text, data)
+
+
+def _build(path: Path, text: str, data: dict[str, Any]) -> Config:
+    known = set(_TABLES) | {"feeds"}
+    for key in data:
+        if key not in known:
+            _fail(path, text, key, f"unknown section; expected one of {', '.join(sorted(known))}")
+    if "newsletter" not in data:
+        _fail(path, text, "newsletter", "missing; add a [newsletter] table with name and from")
+    tables = {
+        name: _table(path, text, name, cls, data.get(name, {})) for name, cls in _TABLES.items()
+    }
+    raw_feeds = data.get("feeds", [])
+    if not isinstance(raw_feeds, list) or not all(isinstance(f, dict) for f in raw_feeds):
+        _fail(path, text, "feeds", "must be an array of tables, written [[feeds]]")
+    if not raw_feeds:
+        _fail(path, text, "feeds", "no feeds; add at least one [[feeds]] table with a url")
+    feeds = tuple(
+        _feed(path, text, i, _table(path, text, f"feeds[{i}]", FeedConfig, raw))
+        for i, raw in enumerate(raw_feeds)
+    )
+    config = Config(path=path, feeds=feeds, **tables)
+    _check(config, text)
+    return config
+
+
+def _table(path: Path, text: str, where: str, cls: type, raw: Any) -> Any:
+    if not isinstance(raw, dict):
+        _fail(path, text, where, "must be a table")
+    fields = {f.metadata.get("key", f.name): f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in fields:
+            _fail(path, text, f"{where}.{key}", f"unknown key; expected one of {', '.join(fields)}")
+        f = fields[key]
+        problem = _type_problem(value, hints[f.name])
+        if problem:
+            _fail(path, text, f"{where}.{key}", problem)
+        values[f.name] = value
+    for key, f in fields.items():
+        no_default = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        if no_default and f.name not in values:
+            _fail(path, text, f"{where}.{key}", "missing; this key is required")
+    return cls(**values)
+
+
+def _type_problem(value: Any, hint: Any) -> str | None:
+    """Why `value` does not fit the annotation `hint`, or None when it does."""
+    origin = get_origin(hint)
+    if origin is Literal:
+        choices = get_args(hint)
+        if value not in choices:
+            return f"must be one of {', '.join(repr(c) for c in choices)}, not {value!r}"
+        return None
+    if origin is list:
+        if not isinstance(value, list):
+            return f"must be a list, not {_kind(value)}"
+        (item,) = get_args(hint)
+        for v in value:
+            problem = _type_problem(v, item)
+            if problem:
+                return f"every item {problem}"
+        return None
+    if origin in (typing.Union, types.UnionType):
+        return None if any(_type_problem(value, h) is None for h in get_args(hint)) else (
+            f"has the wrong type ({_kind(value)})"
+        )
+    if hint is bool:
+        return None if isinstance(value, bool) else f"must be true or false, not {_kind(value)}"
+    if hint is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        return None if ok else f"must be a whole number, not {_kind(value)}"
+    if hint is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return None if ok else f"must be a number, not {_kind(value)}"
+    if hint is str:
+        return None if isinstance(value, str) else f"must be a string, not {_kind(value)}"
+    return None
+
+
+def _kind(value: Any) -> str:
+    names = {bool: "true/false", int: "a number", float: "a number", str: "a string",
+             list: "a list", dict: "a table"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _feed(path: Path, text: str, i: int, raw: FeedConfig) -> Feed:
+    url = raw.url.strip()
+    scheme = urlsplit(url).scheme.lower()
+    if scheme in ("http", "https"):
+        if not urlsplit(url).hostname:
+            _fail(path, text, f"feeds[{i}].url", f"{url!r} has no host name")
+    elif scheme in ("", "file") or len(scheme) == 1:  # one letter: a Windows drive
+        local = Path(url.removeprefix("file://"))
+        local = local if local.is_absolute() else (path.parent / local)
+        if not local.is_file():
+            _fail(path, text, f"feeds[{i}].url",
+                  f"{url!r} is not an http(s) URL or an existing file")
+        url = str(local.resolve())
+    else:
+        _fail(path, text, f"feeds[{i}].url", f"{url!r} is not an http(s) URL or an existing file")
+    if raw.weight <= 0:
+        _fail(path, text, f"feeds[{i}].weight", "must be greater than 0")
+    name = raw.name.strip() or (urlsplit(url).hostname or Path(url).stem)
+    return Feed(url=url, name=name, section=raw.section.strip() or "News",
+                weight=float(raw.weight), featured=raw.featured)
+
+
+_POSITIVE: list[tuple[str, typing.Callable[[Config], bool], str]] = [
+    ("smtp.port", lambda c: 0 < c.smtp.port < 65536, "must be a port number, 1 to 65535"),
+    ("web.port", lambda c: 0 < c.web.port < 65536, "must be a port number, 1 to 65535"),
+    ("smtp.connections", lambda c: c.smtp.connections >= 1, "must be at least 1"),
+    ("smtp.timeout_seconds", lambda c: c.smtp.timeout_seconds > 0, "must be greater than 0"),
+    ("smtp.retry_backoff_seconds", lambda c: all(s >= 0 for s in c.smtp.retry_backoff_seconds),
+     "waits must not be negative"),
+    ("fetch.concurrency", lambda c: c.fetch.concurrency >= 1, "must be at least 1"),
+    ("fetch.per_host", lambda c: c.fetch.per_host >= 1, "must be at least 1"),
+    ("fetch.timeout_seconds", lambda c: c.fetch.timeout_seconds > 0, "must be greater than 0"),
+    ("fetch.max_bytes", lambda c: c.fetch.max_bytes >= 1024, "must be at least 1024"),
+    ("ranking.max_stories", lambda c: c.ranking.max_stories >= 1, "must be at least 1"),
+    ("ranking.max_per_source", lambda c: c.ranking.max_per_source >= 1, "must be at least 1"),
+    ("ranking.max_per_section", lambda c: c.ranking.max_per_section >= 1, "must be at least 1"),
+    ("ranking.min_stories", lambda c: c.ranking.min_stories >= 0, "must not be negative"),
+    ("ranking.lookback_hours", lambda c: c.ranking.lookback_hours > 0, "must be greater than 0"),
+    ("ranking.half_life_hours", lambda c: c.ranking.half_life_hours > 0, "must be greater than 0"),
+]
+
+
+def _check(config: Config, text: str) -> None:
+    for key, ok, problem in _POSITIVE:
+        if not ok(config):
+            _fail(config.path, text, key, problem)
+    try:
+        ZoneInfo(config.schedule.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        _fail(config.path, text, "schedule.timezone",
+              f"{config.schedule.timezone!r} is not an IANA time zone such as 'Europe/Paris'")
+    base = urlsplit(config.newsletter.base_url)
+    if base.scheme not in ("http", "https") or not base.hostname:
+        _fail(config.path, text, "newsletter.base_url", "must be an http(s) URL")
+    if "@" not in config.newsletter.sender or any(c in config.newsletter.sender for c in "\r\n"):
+        _fail(config.path, text, "newsletter.from",
+              "must be an address such as 'Political IQ <digest@example.com>'")
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", config.newsletter.secret_env):
+        _fail(config.path, text, "newsletter.secret_env",
+              "must be the name of an environment variable, not the secret itself")
+
+
+def _fail(path: Path, text: str, dotted: str, problem: str) -> typing.NoReturn:
+    line = _line_of(text, dotted)
+    where = f"{path}:{line}" if line else str(path)
+    raise ConfigError(f"{where}: {dotted}: {problem}")
+
+
+def _line_of(text: str, dotted: str) -> int | None:
+    """Best-effort line number of a dotted key such as `feeds[2].url` or `smtp.port`."""
+    parts = re.findall(r"[^.\[\]]+|\[\d+\]", dotted)
+    lines = text.splitlines()
+    table, index, key = parts[0], None, None
+    rest = parts[1:]
+    if rest and rest[0].startswith("["):
+        index = int(rest[0][1:-1])
+        rest = rest[1:]
+    if rest:
+        key = rest[0]
+    header = re.compile(r"^\s*\[\[?\s*" + re.escape(table) + r"\s*\]\]?\s*(#.*)?$")
+    seen, start = -1, None
+    for n, line in enumerate(lines):
+        if header.match(line):
+            seen += 1
+            if index is None or seen == index:
+                start = n
+                break
+    if start is None:
+        return None
+    if key is None:
+        return start + 1
+    assignment = re.compile(r"^\s*" + re.escape(key) + r"\s*=")
+    for n in range(start + 1, len(lines)):
+        if lines[n].lstrip().startswith("["):
+            break
+        if assignment.match(lines[n]):
+            return n + 1
+    return start + 1

@@ -1,0 +1,343 @@
+"""Orchestrate: the one place that knows the order of the stages.
+
+config → fetch → parse → store → rank → render → address → send → ledger. Every function
+here takes what it needs as arguments (the config, the clock, the environment) and returns a
+plain summary for the CLI to print.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import secrets
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from digest.config import Config
+from digest.errors import ConfigError, ParseError
+from digest.fetch import fetch_feeds
+from digest.message import Personalizer, Sender, build_message
+from digest.model import Delivery, Edition, FetchStatus, Rendered, Subscriber
+from digest.parse import parse_feed
+from digest.rank import rank
+from digest.render import render_edition
+from digest.send import deliver
+from digest.sink import running_sink
+from digest.store import Store, hold_lock
+from digest.subscribers import load_subscribers, normalize_address
+
+log = logging.getLogger(__name__)
+
+PREVIEW_KEY = b"digest-preview-key: links in previews are not valid tokens"
+
+
+@dataclass(frozen=True)
+class FeedReport:
+    url: str
+    name: str
+    status: FetchStatus
+    new: int = 0
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class FetchSummary:
+    feeds: tuple[FeedReport, ...]
+
+    @property
+    def new_stories(self) -> int:
+        return sum(f.new for f in self.feeds)
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for f in self.feeds if f.status == "failed")
+
+
+@dataclass(frozen=True)
+class SendSummary:
+    edition: str
+    counts: Mapping[str, int] = field(default_factory=dict)
+    stories: int = 0
+    note: str = ""  # why nothing was sent, when nothing was
+
+    def count(self, status: str) -> int:
+        return self.counts.get(status, 0)
+
+    @property
+    def ok(self) -> bool:
+        return not any(self.count(s) for s in ("deferred", "failed", "unknown", "pending"))
+
+
+def fetch(config: Config, store: Store, now: datetime) -> FetchSummary:
+    """Fetch every feed, parse what changed and store the stories."""
+    results = fetch_feeds(config.feeds, store.validators(), config.fetch)
+    reports = []
+    for result in results:
+        new = 0
+        if result.status == "ok":
+            try:
+                stories = parse_feed(result, now)
+            except ParseError as e:
+                log.warning("%s", e)
+                result = dataclasses.replace(result, status="failed", error=str(e))
+            else:
+                new = store.upsert_stories(stories, now)
+        store.record_fetch(result, now)
+        reports.append(FeedReport(result.feed.url, result.feed.name, result.status, new,
+                                  result.error))
+    summary = FetchSummary(tuple(reports))
+    log.info("fetched %d feeds: %d new stories, %d failed", len(reports), summary.new_stories,
+             summary.failed)
+    return summary
+
+
+def edition_id_for(config: Config, now: datetime, frequency: str = "daily") -> str:
+    """The edition's identity from its schedule slot: one edition per day (or week)."""
+    local = now.astimezone(ZoneInfo(config.schedule.timezone))
+    if frequency == "weekly":
+        year, week, _ = local.isocalendar()
+        return f"weekly-{year}-W{week:02d}"
+    return f"daily-{local:%Y-%m-%d}"
+
+
+def build_edition(config: Config, store: Store, now: datetime, edition_id: str) -> Edition:
+    """Rank the unsent stories of the lookback window into the next edition."""
+    since = now - timedelta(hours=config.ranking.lookback_hours)
+    feeds = {f.url: f for f in config.feeds}
+    candidates = [
+        dataclasses.replace(s, source=feeds[s.feed_url].name, section=feeds[s.feed_url].section,
+                            weight=feeds[s.feed_url].weight, featured=feeds[s.feed_url].featured)
+        for s in store.unsent_stories(since, now)
+        if s.feed_url in feeds  # a feed removed from the config no longer contributes
+    ]
+    order = list(dict.fromkeys(f.section for f in config.feeds))
+    return rank(candidates, config.ranking, now, edition_id, config.newsletter.name, order)
+
+
+def render(config: Config, edition: Edition) -> Rendered:
+    """Render an edition with the configured templates, in the configured time zone."""
+    return render_edition(
+        edition, config.templates_path, ZoneInfo(config.schedule.timezone),
+        nonce=secrets.token_hex(8),
+        extra={"base_url": config.newsletter.base_url.rstrip("/")},
+    )
+
+
+def sender_for(config: Config, token_key: bytes) -> Sender:
+    return Sender(
+        newsletter=config.newsletter.name, from_header=config.newsletter.sender,
+        base_url=config.newsletter.base_url.rstrip("/"), token_key=token_key,
+        reply_to=config.newsletter.reply_to,
+    )
+
+
+def token_key(config: Config, environ: Mapping[str, str]) -> bytes:
+    """The HMAC key for unsubscribe tokens, from the environment variable the config names.
+
+    Raises:
+        ConfigError: the variable is unset or too short to be a key.
+    """
+    name = config.newsletter.secret_env
+    value = environ.get(name, "")
+    if len(value) < 16:
+        raise ConfigError(
+            f"${name} is {'unset' if not value else 'shorter than 16 characters'}: it signs the "
+            f"unsubscribe links; set it, e.g. export {name}=$(python3 -c "
+            "'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    return value.encode()
+
+
+def subscribers(config: Config, store: Store) -> Iterator[Subscriber]:
+    """Every active subscriber: in a list and not suppressed."""
+    return load_subscribers(config.subscriber_lists, store.suppressed())
+
+
+def send(
+    config: Config,
+    now: datetime,
+    environ: Mapping[str, str],
+    *,
+    edition_id: str | None = None,
+    dry_run: bool = False,
+    to: str | None = None,
+    key: bytes | None = None,
+) -> SendSummary:
+    """Fetch, rank, render and send one edition to every active subscriber.
+
+    Re-running the same edition sends only to those the ledger does not show as sent.
+    `to` sends the edition to one address as a test, recording nothing; `dry_run` builds
+    everything but connects to no server.
+    """
+    key = key or token_key(config, environ)
+    password = environ.get(config.smtp.password_env, "")
+    if config.smtp.username and not password and not dry_run:
+        raise ConfigError(f"[smtp] username is set but ${config.smtp.password_env} is empty; "
+                          "export the SMTP password in that variable")
+    database = config.database_path
+    with hold_lock(database), Store.open(database) as store:
+        fetch(config, store, now)
+        edition_id = edition_id or edition_id_for(config, now)
+        rendered = store.edition(edition_id)
+        if rendered is None:
+            edition = build_edition(config, store, now, edition_id)
+            count = len(edition.clusters)
+            if count < config.ranking.min_stories:
+                note = (f"only {count} new stories (fewer than ranking.min_stories = "
+                        f"{config.ranking.min_stories}); no edition sent")
+                log.info("%s", note)
+                return SendSummary(edition_id, stories=count, note=note)
+            rendered = render(config, edition)
+            if not (dry_run or to):
+                store.save_edition(rendered, now, edition.stories)
+                write_archive(config, rendered, sender_for(config, key))
+        sender = sender_for(config, key)
+        if to:
+            recipients: Iterator[Subscriber] = iter([Subscriber(email=normalize_address(to))])
+            return _send_all(config, rendered, sender, recipients, now, environ, None, dry_run)
+        store.add_pending(edition_id, (s.email for s in subscribers(config, store)), now)
+        status = store.delivery_status(edition_id)
+        due = (s for s in subscribers(config, store) if status.get(s.email) in
+               ("pending", "deferred"))
+        return _send_all(config, rendered, sender, due, now, environ, store, dry_run)
+
+
+def _send_all(
+    config: Config, rendered: Rendered, sender: Sender, recipients: Iterator[Subscriber],
+    now: datetime, environ: Mapping[str, str], store: Store | None, dry_run: bool,
+) -> SendSummary:
+    html_part = Personalizer(rendered.html, rendered.placeholders)
+    text_part = Personalizer(rendered.text, rendered.placeholders)
+    counts: dict[str, int] = {}
+
+    def messages() -> Iterator[tuple[Subscriber, EmailMessage]]:
+        for subscriber in recipients:
+            yield subscriber, build_message(rendered, subscriber, sender, now, html_part,
+                                            text_part)
+
+    def record(delivery: Delivery) -> None:
+        counts[delivery.status] = counts.get(delivery.status, 0) + 1
+        if store is not None:
+            store.record_delivery(delivery, now)
+            if delivery.status == "failed":
+                store.suppress(delivery.email, f"bounced: {delivery.reply}", now)
+
+    if dry_run:
+        skipped = sum(1 for _ in messages())
+        return SendSummary(rendered.edition_id, {"skipped": skipped},
+                           note=f"dry run: {skipped} messages built, none sent")
+    deliver(messages(), config.smtp, environ.get(config.smtp.password_env, ""),
+            rendered.edition_id, record)
+    if store is not None:
+        left = store.delivery_status(rendered.edition_id)
+        counts = {}
+        for s in left.values():
+            counts[s] = counts.get(s, 0) + 1
+    return SendSummary(rendered.edition_id, counts)
+
+
+def write_archive(config: Config, rendered: Rendered, sender: Sender) -> Path:
+    """Write the edition's "view in browser" page under the state folder."""
+    archive = config.database_path.parent / "archive"
+    archive.mkdir(parents=True, exist_ok=True)
+    page = Personalizer(rendered.html, rendered.placeholders).fill({
+        "name": "", "email": "you",
+        "unsubscribe_url": f"{sender.base_url}/unsubscribe",
+        "preferences_url": f"{sender.base_url}/preferences",
+        "browser_url": f"{sender.base_url}/archive/{rendered.edition_id}",
+    })
+    path = archive / f"{rendered.edition_id}.html"
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+@dataclass(frozen=True)
+class PreviewFiles:
+    html: Path
+    text: Path
+    eml: Path
+    stories: int
+
+
+def preview(
+    config: Config,
+    now: datetime,
+    out: Path,
+    environ: Mapping[str, str],
+    to: str | None = None,
+    edition_id: str | None = None,
+) -> PreviewFiles:
+    """Write preview.html, preview.txt and preview.eml without sending anything.
+
+    With `edition_id` of a stored edition, that edition as it was sent; otherwise the next
+    edition, built from the stories fetched now.
+    """
+    key = environ.get(config.newsletter.secret_env, "").encode() or PREVIEW_KEY
+    database = config.database_path
+    with hold_lock(database), Store.open(database) as store:
+        rendered = store.edition(edition_id) if edition_id else None
+        stories = len(store.edition_story_keys(edition_id)) if rendered and edition_id else 0
+        if rendered is None:
+            fetch(config, store, now)
+            edition = build_edition(config, store, now, edition_id or edition_id_for(config, now))
+            rendered = render(config, edition)
+            stories = len(edition.clusters)
+        recipient = Subscriber(email="preview@example.com", name="Preview")
+        if to:
+            address = normalize_address(to)
+            recipient = next((s for s in subscribers(config, store) if s.email == address),
+                             Subscriber(email=address))
+    message = build_message(rendered, recipient, sender_for(config, key), now)
+    out.mkdir(parents=True, exist_ok=True)
+    files = PreviewFiles(out / "preview.html", out / "preview.txt", out / "preview.eml", stories)
+    html_body = message.get_body(("html",))
+    text_body = message.get_body(("plain",))
+    assert isinstance(html_body, EmailMessage) and isinstance(text_body, EmailMessage)
+    files.html.write_text(html_body.get_content(), encoding="utf-8")
+    files.text.write_text(text_body.get_content(), encoding="utf-8")
+    files.eml.write_bytes(bytes(message))
+    return files
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    delivered: int
+    subscribers: int
+    maildir: Path
+    preview: Path
+    summary: SendSummary
+
+
+DEMO_KEY = b"digest-demo-key: not a secret, demo links only"
+
+
+def demo(config: Config, directory: Path, environ: Mapping[str, str]) -> DemoResult:
+    """The whole pipeline on the config's feeds into an in-process sink, all under `directory`.
+
+    The edition is built as of one hour after the newest story, so sample feeds from any day
+    make a full edition.
+    """
+    directory = directory.resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    maildir = directory / "maildir"
+    with running_sink(maildir) as (handler, port):
+        demo_config = dataclasses.replace(
+            config,
+            state=dataclasses.replace(config.state, database=str(directory / "state.sqlite3")),
+            smtp=dataclasses.replace(config.smtp, host="127.0.0.1", port=port, security="none",
+                                     username=""),
+        )
+        fetched_at = datetime.now().astimezone()
+        with Store.open(demo_config.database_path) as store:
+            fetch(demo_config, store, fetched_at)
+            newest = store.newest_published()
+        now = (newest or fetched_at) + timedelta(hours=1)
+        summary = send(demo_config, now, environ, key=DEMO_KEY)
+        files = preview(demo_config, now, directory, environ, edition_id=summary.edition)
+        with Store.open(demo_config.database_path) as store:
+            listed = sum(1 for _ in subscribers(demo_config, store))
+        return DemoResult(handler.count, listed, maildir, files.html, summary)

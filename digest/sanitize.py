@@ -1,0 +1,106 @@
+"""Make untrusted feed text safe: one-line plain text, allow-listed HTML, clean URLs.
+
+Used by parse (stories come out clean) and by message (headers never carry CR/LF). Every
+function here is pure and total: any string in, a safe string out.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+import nh3
+
+# Tags a summary may keep: text structure and links, nothing active, nothing that loads.
+ALLOWED_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "cite", "code", "em", "i", "li", "ol", "p", "pre",
+    "q", "s", "small", "strong", "sub", "sup", "u", "ul",
+}
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "abbr": {"title"}}
+TRACKING_PARAMS = {"fbclid", "gclid", "mc_cid", "mc_eid", "dclid", "msclkid", "igshid"}
+
+_TAG = re.compile(r"<[^>]*>")
+_SPACE = re.compile(r"\s+")
+# Line and paragraph separators and every C0/C1 control: none may reach a header or a title.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def one_line(text: str) -> str:
+    """Plain text on one line: no control characters, whitespace collapsed, NFC."""
+    text = unicodedata.normalize("NFC", text)
+    return _SPACE.sub(" ", _CONTROL.sub(" ", text)).strip()
+
+
+def html_to_text(markup: str) -> str:
+    """The visible text of an HTML fragment, entities decoded, on one line."""
+    without_tags = _TAG.sub(" ", nh3.clean(markup, tags=set(), attributes={}))
+    return one_line(html.unescape(without_tags))
+
+
+def clean_html(markup: str, base_url: str = "") -> str:
+    """Allow-listed HTML: no scripts, styles, forms, frames, images, handlers or bad URLs.
+
+    Relative links are made absolute against `base_url`; any link that is not then an
+    absolute http(s) URL is removed.
+    """
+
+    def keep_link(tag: str, attribute: str, value: str) -> str | None:
+        if attribute == "href":
+            return absolute_http_url(value, base_url) or None
+        return value
+
+    return nh3.clean(
+        markup,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes={"http", "https"},
+        attribute_filter=keep_link,
+        link_rel="noopener noreferrer",
+        strip_comments=True,
+    ).strip()
+
+
+def cap(text: str, limit: int, ellipsis: str = "…") -> str:
+    """`text` cut to at most `limit` characters at a word boundary, with an ellipsis if cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[: max(limit - len(ellipsis), 1)]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:-") + ellipsis
+
+
+def absolute_http_url(url: str, base_url: str = "") -> str:
+    """`url` resolved against `base_url` if relative; "" unless the result is http(s)."""
+    url = one_line(url).replace(" ", "%20")
+    if not url:
+        return ""
+    try:
+        joined = urljoin(base_url, url) if base_url else url
+        parts = urlsplit(joined)
+    except ValueError:
+        return ""
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return ""
+    return joined
+
+
+def canonical_url(url: str, base_url: str = "") -> str:
+    """The story's canonical link: absolute http(s), tracking parameters and fragment dropped,
+    scheme and host lower-cased, other query parameters kept in their order. "" if unusable."""
+    absolute = absolute_http_url(url, base_url)
+    if not absolute:
+        return ""
+    parts = urlsplit(absolute)
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not k.lower().startswith("utm_") and k.lower() not in TRACKING_PARAMS
+    ]
+    netloc = parts.netloc.lower() if "@" not in parts.netloc else parts.netloc
+    return urlunsplit(
+        (parts.scheme.lower(), netloc, parts.path or "/", urlencode(query, doseq=True), "")
+    )

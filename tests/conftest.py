@@ -1,0 +1,121 @@
+"""Real parts for tests: an aiosmtpd server that records what arrives, a local HTTP server for
+feeds, a copy of the sample project under tmp_path, and the real-world corpus (when present)."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from digest.sink import free_port
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO.parent / "shared" / "corpus" / "feeds"
+
+
+@dataclass
+class Arrived:
+    """One message as the SMTP server received it."""
+
+    mail_from: str
+    rcpt_tos: list[str]
+    message: EmailMessage
+    raw: bytes
+
+
+@dataclass
+class RecordingHandler:
+    """Answers 250 to everything and keeps each message, parsed."""
+
+    arrived: list[Arrived] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        raw: bytes = envelope.original_content or envelope.content
+        parsed = message_from_bytes(raw, policy=policy.default)
+        assert isinstance(parsed, EmailMessage)
+        with self.lock:
+            self.arrived.append(Arrived(envelope.mail_from, list(envelope.rcpt_tos), parsed, raw))
+        return "250 2.0.0 Ok: queued"
+
+
+@dataclass
+class SmtpServer:
+    host: str
+    port: int
+    handler: Any
+
+    @property
+    def arrived(self) -> list[Arrived]:
+        return list(self.handler.arrived)
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A real aiosmtpd server on a free loopback port that records every message."""
+    handler = RecordingHandler()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield SmtpServer("127.0.0.1", port, handler)
+    finally:
+        controller.stop()
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def feed_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A local HTTP server over a folder; yields (base URL, folder)."""
+    root = tmp_path / "www"
+    root.mkdir()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietHandler, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", root
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of the sample project (config, templates, feeds, subscribers) under tmp_path."""
+    target = tmp_path / "project"
+    target.mkdir()
+    for name in ("templates", "samples", "subscribers"):
+        shutil.copytree(REPO / name, target / name)
+    shutil.copy(REPO / "config.toml", target / "config.toml")
+    return target
+
+
+@pytest.fixture
+def corpus() -> Path:
+    """The real-world feed corpus beside the repository; skips the test when it is absent."""
+    if not CORPUS.is_dir():
+        pytest.skip(f"real-world corpus not found at {CORPUS}")
+    return CORPUS
+
+
+def set_config(config: Path, replacements: dict[str, str]) -> None:
+    """Rewrite lines of a config file: each key is an exact line, each value its replacement."""
+    text = config.read_text()
+    for old, new in replacements.items():
+        assert old in text, f"{old!r} not in {config}"
+        text = text.replace(old, new)
+    config.write_text(text)
