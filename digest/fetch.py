@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -44,7 +45,13 @@ def fetch_feeds(
     Returns:
         One `FetchResult` per feed, in the order of `feeds`.
     """
-    return asyncio.run(_fetch_all(feeds, validators, settings))
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(_fetch_all(feeds, validators, settings))
+    # Called from inside an event loop (a web app, a test driver): run ours in a thread.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, _fetch_all(feeds, validators, settings)).result()
 
 
 async def _fetch_all(

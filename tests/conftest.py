@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from browser import CHROMIUM_ARGS, chromium_path
 
 from digest.sink import free_port
 
@@ -102,6 +103,25 @@ def project(tmp_path: Path) -> Path:
         shutil.copytree(REPO / name, target / name)
     shutil.copy(REPO / "config.toml", target / "config.toml")
     return target
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """A headless Chromium (Playwright Browser); skips when Chromium or Playwright is absent.
+
+    Function-scoped: Playwright's sync API keeps an event loop running in the test's thread
+    while it is open, which would break asyncio.run in later tests.
+    """
+    executable = chromium_path()
+    if executable is None:
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
 
 
 @pytest.fixture
