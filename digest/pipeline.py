@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from digest.config import Config
 from digest.errors import ConfigError, ParseError
 from digest.fetch import fetch_feeds
+from digest.lock import hold_lock
 from digest.message import Personalizer, Sender, build_message
 from digest.model import Delivery, Edition, FetchStatus, Rendered, Subscriber
 from digest.parse import parse_feed
@@ -27,7 +28,7 @@ from digest.rank import rank
 from digest.render import render_edition
 from digest.send import deliver
 from digest.sink import running_sink
-from digest.store import Store, hold_lock
+from digest.store import Store
 from digest.subscribers import load_subscribers, normalize_address
 
 log = logging.getLogger(__name__)

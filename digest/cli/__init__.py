@@ -1,0 +1,58 @@
+"""The command line: parse argv, call the pipeline, print the result. No logic of its own.
+
+One module per group of commands, each with a `register(commands, options)`. Errors that
+users can cause are caught here, once: bad config or input → exit 2, the lock held by another
+run → exit 3, any other DigestError → exit 1; a traceback only with --debug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from digest import __version__
+from digest.cli import fetch, preview, rank, send, sink, status
+from digest.cli.options import EXIT_FAILURES, Handler, make_options
+from digest.errors import DigestError
+
+MODULES = (send, preview, fetch, rank, status, sink)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one digest command; returns the process exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    _logging(args)
+    try:
+        handler: Handler = args.handler
+        return handler(args)
+    except DigestError as e:
+        if args.debug:
+            raise
+        print(f"Error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return EXIT_FAILURES
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="digest", description="A newsletter of the day's featured stories.",
+        epilog="Exit codes: 0 done (or nothing to send), 1 finished with failures, "
+               "2 bad config or input, 3 another run holds the lock.",
+    )
+    parser.add_argument("--version", action="version", version=f"digest {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    options = make_options()
+    for module in MODULES:
+        module.register(commands, options)
+    return parser
+
+
+def _logging(args: argparse.Namespace) -> None:
+    level = logging.WARNING - 10 * args.verbose + 10 * args.quiet
+    logging.basicConfig(level=max(level, logging.DEBUG), stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")

@@ -1,0 +1,53 @@
+"""Conversions between our values and SQLite's columns; used by every store module."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import AbstractContextManager
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from digest.model import Image, Story
+
+
+def story_values(s: Story, now: datetime) -> tuple[Any, ...]:
+    return (
+        s.url, s.title, s.summary_html, s.summary_text, iso(s.published), iso(now), s.author,
+        json.dumps(s.categories), image_json(s.image), s.source, s.section, s.weight,
+        int(s.featured),
+    )
+
+
+def story_from_row(r: sqlite3.Row) -> Story:
+    image = json.loads(r["image"]) if r["image"] else None
+    return Story(
+        feed_url=r["feed_url"], source=r["source"], section=r["section"], id=r["story_id"],
+        url=r["url"], title=r["title"], summary_html=r["summary_html"],
+        summary_text=r["summary_text"], published=dt(r["published"]), author=r["author"],
+        categories=tuple(json.loads(r["categories"])),
+        image=Image(**image) if image else None, weight=r["weight"],
+        featured=bool(r["featured"]),
+    )
+
+
+def image_json(image: Image | None) -> str | None:
+    return json.dumps(asdict(image)) if image else None
+
+
+def iso(when: datetime) -> str:
+    return when.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def dt(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+class Tables:
+    """What every store module's methods share: the connection and write transactions."""
+
+    _db: sqlite3.Connection
+
+    def _transaction(self) -> AbstractContextManager[None]:
+        raise NotImplementedError  # provided by Store
