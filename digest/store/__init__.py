@@ -17,14 +17,17 @@ from digest.errors import StoreError
 from digest.store.editions import EditionStore, EditionSummary
 from digest.store.feeds import FeedState, FeedStore
 from digest.store.ledger import LedgerStore
+from digest.store.preferences import PreferenceStore
 from digest.store.schema import SCHEMA_VERSION, migrate
 from digest.store.stories import StoryStore
 from digest.store.suppressions import SuppressionStore
+from digest.store.variants import VariantStore
 
 __all__ = ["SCHEMA_VERSION", "EditionSummary", "FeedState", "Store"]
 
 
-class Store(FeedStore, StoryStore, EditionStore, LedgerStore, SuppressionStore):
+class Store(FeedStore, StoryStore, EditionStore, LedgerStore, SuppressionStore,
+            PreferenceStore, VariantStore):
     """The state database. Open it with `Store.open(path)` as a context manager."""
 
     def __init__(self, connection: sqlite3.Connection) -> None:

@@ -72,6 +72,25 @@ CREATE TABLE IF NOT EXISTS suppressions (
     created TEXT NOT NULL
 );
     """,
+    # 2 (issue 8): what subscribers chose on the preferences page, which always wins over the
+    # list files; an edition's per-variant renders, so a re-run sends each group the same text
+    """
+CREATE TABLE IF NOT EXISTS preferences (
+    email TEXT PRIMARY KEY,
+    topics TEXT NOT NULL,
+    frequency TEXT NOT NULL,
+    updated TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS edition_variants (
+    edition_id TEXT NOT NULL,
+    variant TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    html TEXT NOT NULL,
+    text TEXT NOT NULL,
+    placeholders TEXT NOT NULL,
+    PRIMARY KEY (edition_id, variant)
+);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
