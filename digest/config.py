@@ -80,6 +80,8 @@ class RankingConfig:
 @dataclass(frozen=True)
 class SubscribersConfig:
     lists: list[str] = field(default_factory=lambda: ["subscribers/subscribers.csv"])
+    # weekly subscribers get the week's best with the first send on or after this day
+    weekly_day: str = "monday"
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,11 @@ class Config:
     @property
     def subscriber_lists(self) -> tuple[Path, ...]:
         return tuple(self.resolve(p) for p in self.subscribers.lists)
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        """The section names subscribers may choose as topics, in the config's order."""
+        return tuple(dict.fromkeys(f.section for f in self.feeds))
 
 
 _TABLES: dict[str, type] = {
@@ -298,6 +305,9 @@ _POSITIVE: list[tuple[str, typing.Callable[[Config], bool], str]] = [
 ]
 
 
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
 def _check(config: Config, text: str) -> None:
     for key, ok, problem in _POSITIVE:
         if not ok(config):
@@ -313,6 +323,9 @@ def _check(config: Config, text: str) -> None:
     if "@" not in config.newsletter.sender or any(c in config.newsletter.sender for c in "\r\n"):
         _fail(config.path, text, "newsletter.from",
               "must be an address such as 'Political IQ <digest@example.com>'")
+    if config.subscribers.weekly_day.lower() not in _WEEKDAYS:
+        _fail(config.path, text, "subscribers.weekly_day",
+              f"{config.subscribers.weekly_day!r} is not a day such as 'monday'")
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", config.newsletter.secret_env):
         _fail(config.path, text, "newsletter.secret_env",
               "must be the name of an environment variable, not the secret itself")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -22,7 +22,7 @@ from digest.errors import ConfigError, ParseError
 from digest.fetch import fetch_feeds
 from digest.lock import hold_lock
 from digest.message import Personalizer, Sender, build_message
-from digest.model import Delivery, Edition, FetchStatus, Rendered, Subscriber
+from digest.model import Delivery, Edition, FetchStatus, Frequency, Rendered, Subscriber
 from digest.parse import parse_feed
 from digest.rank import rank
 from digest.render import render_edition
@@ -30,6 +30,7 @@ from digest.send import deliver
 from digest.sink import running_sink
 from digest.store import Store
 from digest.subscribers import load_subscribers, normalize_address
+from digest.variants import VariantRenders, weekly_due, with_preferences
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +65,15 @@ class SendSummary:
     counts: Mapping[str, int] = field(default_factory=dict)
     stories: int = 0
     note: str = ""  # why nothing was sent, when nothing was
+    weekly: SendSummary | None = None  # the weekly edition sent in the same run, if due
 
     def count(self, status: str) -> int:
         return self.counts.get(status, 0)
 
     @property
     def ok(self) -> bool:
-        return not any(self.count(s) for s in ("deferred", "failed", "unknown", "pending"))
+        return (not any(self.count(s) for s in ("deferred", "failed", "unknown", "pending"))
+                and (self.weekly is None or self.weekly.ok))
 
 
 def fetch(config: Config, store: Store, now: datetime) -> FetchSummary:
@@ -153,9 +156,19 @@ def token_key(config: Config, environ: Mapping[str, str]) -> bytes:
     return value.encode()
 
 
-def subscribers(config: Config, store: Store) -> Iterator[Subscriber]:
-    """Every active subscriber: in a list and not suppressed."""
-    return load_subscribers(config.subscriber_lists, store.suppressed())
+def subscribers(
+    config: Config, store: Store, frequency: Frequency | None = None
+) -> Iterator[Subscriber]:
+    """Every active subscriber: in a list, not suppressed, with their own saved preferences.
+
+    Args:
+        frequency: only the subscribers who get this frequency; None for all.
+    """
+    preferences = store.preferences()
+    for listed in load_subscribers(config.subscriber_lists, store.suppressed(), config.topics):
+        subscriber = with_preferences(listed, preferences)
+        if frequency is None or subscriber.frequency == frequency:
+            yield subscriber
 
 
 def send(
@@ -182,42 +195,88 @@ def send(
     database = config.database_path
     with hold_lock(database), Store.open(database) as store:
         fetch(config, store, now)
-        edition_id = edition_id or edition_id_for(config, now)
-        rendered = store.edition(edition_id)
-        if rendered is None:
-            edition = build_edition(config, store, now, edition_id)
-            count = len(edition.clusters)
-            if count < config.ranking.min_stories:
-                note = (f"only {count} new stories (fewer than ranking.min_stories = "
-                        f"{config.ranking.min_stories}); no edition sent")
-                log.info("%s", note)
-                return SendSummary(edition_id, stories=count, note=note)
-            rendered = render(config, edition)
-            if not (dry_run or to):
-                store.save_edition(rendered, now, edition.stories)
-                write_archive(config, rendered, sender_for(config, key))
-        sender = sender_for(config, key)
-        if to:
-            recipients: Iterator[Subscriber] = iter([Subscriber(email=normalize_address(to))])
-            return _send_all(config, rendered, sender, recipients, now, environ, None, dry_run)
-        store.add_pending(edition_id, (s.email for s in subscribers(config, store)), now)
-        status = store.delivery_status(edition_id)
-        due = (s for s in subscribers(config, store) if status.get(s.email) in
-               ("pending", "deferred"))
-        return _send_all(config, rendered, sender, due, now, environ, store, dry_run)
+        if edition_id and edition_id.startswith("weekly-"):
+            return _send_edition(config, store, now, environ, key, edition_id, "weekly",
+                                 dry_run, to)
+        daily = _send_edition(config, store, now, environ, key,
+                              edition_id or edition_id_for(config, now), "daily", dry_run, to)
+        if edition_id or to or not weekly_due(now, ZoneInfo(config.schedule.timezone),
+                                              config.subscribers.weekly_day):
+            return daily
+        if next(subscribers(config, store, "weekly"), None) is None:
+            return daily  # no weekly readers: build no weekly edition
+        weekly = _send_edition(config, store, now, environ, key,
+                               edition_id_for(config, now, "weekly"), "weekly", dry_run, None)
+        return dataclasses.replace(daily, weekly=weekly)
+
+
+def _send_edition(
+    config: Config, store: Store, now: datetime, environ: Mapping[str, str], key: bytes,
+    edition_id: str, frequency: Frequency, dry_run: bool, to: str | None,
+) -> SendSummary:
+    """Build (or reload) one edition and send each of its subscribers their variant."""
+    rendered = store.edition(edition_id)
+    edition = None
+    if rendered is None:
+        edition = (build_weekly_edition(config, store, now, edition_id) if frequency == "weekly"
+                   else build_edition(config, store, now, edition_id))
+        count = len(edition.clusters)
+        if count < config.ranking.min_stories:
+            note = (f"only {count} new stories (fewer than ranking.min_stories = "
+                    f"{config.ranking.min_stories}); no edition sent")
+            log.info("%s: %s", edition_id, note)
+            return SendSummary(edition_id, stories=count, note=note)
+        rendered = render(config, edition)
+        if not (dry_run or to):
+            store.save_edition(rendered, now, edition.stories)
+            write_archive(config, rendered, sender_for(config, key))
+    sender = sender_for(config, key)
+    if to:
+        recipients: Iterator[Subscriber] = iter([Subscriber(email=normalize_address(to))])
+        return _send_all(config, rendered, sender, recipients, now, environ, None, dry_run)
+    variants = VariantRenders(
+        rendered, edition, lambda e: render(config, e),
+        lambda v: store.variant(edition_id, v),
+        (lambda v, r: None) if dry_run else store.save_variant)
+    # Subscribers whose topics have no news in this edition get nothing (and no ledger row).
+    store.add_pending(edition_id, (s.email for s in subscribers(config, store, frequency)
+                                   if variants.for_subscriber(s) is not None), now)
+    status = store.delivery_status(edition_id)
+    due = (s for s in subscribers(config, store, frequency) if status.get(s.email) in
+           ("pending", "deferred") and variants.for_subscriber(s) is not None)
+    return _send_all(config, rendered, sender, due, now, environ, store, dry_run,
+                     variants.for_subscriber)
+
+
+def build_weekly_edition(config: Config, store: Store, now: datetime, edition_id: str) -> Edition:
+    """Rank the week's stories (whether or not a daily edition carried them) into a weekly."""
+    feeds = {f.url: f for f in config.feeds}
+    candidates = [
+        dataclasses.replace(s, source=feeds[s.feed_url].name, section=feeds[s.feed_url].section,
+                            weight=feeds[s.feed_url].weight, featured=feeds[s.feed_url].featured)
+        for s in store.weekly_stories(now - timedelta(days=7), now)
+        if s.feed_url in feeds
+    ]
+    order = list(dict.fromkeys(f.section for f in config.feeds))
+    return rank(candidates, config.ranking, now, edition_id, config.newsletter.name, order)
 
 
 def _send_all(
     config: Config, rendered: Rendered, sender: Sender, recipients: Iterator[Subscriber],
     now: datetime, environ: Mapping[str, str], store: Store | None, dry_run: bool,
+    variant_for: Callable[[Subscriber], Rendered | None] | None = None,
 ) -> SendSummary:
-    html_part = Personalizer(rendered.html, rendered.placeholders)
-    text_part = Personalizer(rendered.text, rendered.placeholders)
+    parts: dict[int, tuple[Personalizer, Personalizer]] = {}  # split once per variant
     counts: dict[str, int] = {}
 
     def messages() -> Iterator[tuple[Subscriber, EmailMessage]]:
         for subscriber in recipients:
-            yield subscriber, build_message(rendered, subscriber, sender, now, html_part,
+            variant = (variant_for(subscriber) if variant_for else None) or rendered
+            if id(variant) not in parts:
+                parts[id(variant)] = (Personalizer(variant.html, variant.placeholders),
+                                      Personalizer(variant.text, variant.placeholders))
+            html_part, text_part = parts[id(variant)]
+            yield subscriber, build_message(variant, subscriber, sender, now, html_part,
                                             text_part)
 
     def record(delivery: Delivery) -> None:

@@ -39,12 +39,21 @@ def cmd_send(args: argparse.Namespace) -> int:
     summary = pipeline.send(config, now_from(args, config), os.environ, edition_id=args.edition,
                             dry_run=args.dry_run, to=args.to)
     counts = {s: summary.count(s) for s in ("sent", "deferred", "failed", "unknown", "skipped")}
+    weekly = summary.weekly
     if args.json:
-        print(json.dumps({"edition": summary.edition, **counts, "note": summary.note}))
+        out: dict[str, object] = {"edition": summary.edition, **counts, "note": summary.note}
+        if weekly is not None:  # sent in the same run (issue 8)
+            out["weekly"] = {"edition": weekly.edition, "note": weekly.note,
+                             **{s: weekly.count(s) for s in counts}}
+        print(json.dumps(out))
     else:
         detail = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "nothing to send"
         print(f"Edition {summary.edition}: {detail}." + (f" {summary.note}" if summary.note
                                                          else ""))
+        if weekly is not None:
+            detail = ", ".join(f"{weekly.count(s)} {s}" for s in counts if weekly.count(s))
+            print(f"Edition {weekly.edition}: {detail or 'nothing to send'}."
+                  + (f" {weekly.note}" if weekly.note else ""))
     return EXIT_OK if summary.ok else EXIT_FAILURES
 
 
