@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import logging
 import re
-from collections.abc import Collection, Container, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -109,8 +109,28 @@ def load_subscribers(
             yield subscriber
 
 
+def find_subscriber(
+    lists: Sequence[Path], list_name: str, email: str, topics: dict[str, str] | None
+) -> Subscriber | None:
+    """The row for `email` in the list named `list_name` (a file's stem), or None.
+
+    A linear scan that stops at the row; bad rows are not reported again (the loader does).
+    """
+    for path in lists:
+        if path.stem != list_name:
+            continue
+        try:
+            for _, subscriber in read_list(path, topics, quiet=True):
+                if subscriber.email == email:
+                    return subscriber
+        except SubscriberError:
+            return None
+    return None
+
+
 def read_list(
-    path: Path, topics: dict[str, str] | None, stats: LoadStats | None = None
+    path: Path, topics: dict[str, str] | None, stats: LoadStats | None = None,
+    quiet: bool = False,
 ) -> Iterator[tuple[int, Subscriber]]:
     """The valid rows of one list file with their line numbers; bad rows are logged.
 
@@ -118,16 +138,18 @@ def read_list(
         path: the CSV file.
         topics: lower-cased topic → its spelling in the config; None accepts any topic.
         stats: counts rows and skips, when given.
+        quiet: log bad rows at debug level only (for look-ups, not loads).
     Raises:
         SubscriberError: the file cannot be opened, is not text, or its header is unusable.
     """
     stats = stats if stats is not None else LoadStats()
+    warn = log.debug if quiet else log.warning
     try:
         handle = path.open("rb")
     except OSError as e:
         raise SubscriberError(f"{path}: cannot open the subscriber list: {e.strerror}") from e
     with handle:
-        lines = _Lines(handle, path)
+        lines = _Lines(handle, path, warn)
         reader = csv.reader(lines)
         try:
             header = [h.strip().lower() for h in next(reader, [])]
@@ -138,7 +160,7 @@ def read_list(
                                   f"must name some of {', '.join(COLUMNS)}")
         unknown = [h for h in header if h not in COLUMNS]
         if unknown:
-            log.warning("%s:1: ignoring unknown columns %s", path, ", ".join(unknown))
+            warn("%s:1: ignoring unknown columns %s", path, ", ".join(unknown))
         columns = {name: header.index(name) for name in COLUMNS if name in header}
         while True:
             try:
@@ -148,7 +170,7 @@ def read_list(
             except csv.Error as e:
                 stats.rows += 1
                 stats.skipped += 1
-                log.warning("%s:%d: row skipped: not CSV (%s)", path, lines.number, e)
+                warn("%s:%d: row skipped: not CSV (%s)", path, lines.number, e)
                 continue
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue
@@ -162,11 +184,11 @@ def read_list(
                 yield lines.number, parse_subscriber(cells, topics, path.stem)
             except SubscriberError as e:
                 stats.skipped += 1
-                log.warning("%s:%d: row skipped: %s", path, lines.number, e)
+                warn("%s:%d: row skipped: %s", path, lines.number, e)
         stats.rows += lines.undecodable
         stats.skipped += lines.undecodable
         if lines.undecodable:
-            log.warning("%s: %d rows were skipped because they are not UTF-8; save the list as "
+            warn("%s: %d rows were skipped because they are not UTF-8; save the list as "
                         "UTF-8 (in a spreadsheet: CSV UTF-8)", path, lines.undecodable)
 
 
@@ -176,8 +198,9 @@ class _Lines:
     `number` is the physical line last read (1-based), for messages.
     """
 
-    def __init__(self, handle: BinaryIO, path: Path) -> None:
+    def __init__(self, handle: BinaryIO, path: Path, warn: Callable[..., None]) -> None:
         self._handle = handle
+        self._warn = warn
         self._path = path
         self.number = 0
         self.undecodable = 0
@@ -195,7 +218,7 @@ class _Lines:
                         f"{self._path}:1: the header row is not UTF-8 (byte 0x{raw[e.start]:02x} "
                         f"at column {e.start + 1}); save the list as UTF-8 CSV") from e
                 self.undecodable += 1
-                log.warning("%s:%d: row skipped: not UTF-8 (byte 0x%02x at column %d); save "
+                self._warn("%s:%d: row skipped: not UTF-8 (byte 0x%02x at column %d); save "
                             "the list as UTF-8", self._path, self.number, raw[e.start],
                             e.start + 1)
 

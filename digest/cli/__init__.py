@@ -13,11 +13,11 @@ import sys
 from collections.abc import Sequence
 
 from digest import __version__
-from digest.cli import fetch, preview, rank, send, sink, status
+from digest.cli import fetch, preview, rank, send, serve, sink, status, subscribers
 from digest.cli.options import EXIT_FAILURES, Handler, make_options
 from digest.errors import DigestError
 
-MODULES = (send, preview, fetch, rank, status, sink)
+MODULES = (send, preview, fetch, rank, status, sink, serve, subscribers)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,137 @@
+"""Pages: the HTML that `digest serve` shows to people (unsubscribe, preferences, archive, errors).
+
+In: plain values (the newsletter's name, an address, topics, edition summaries). Out: one
+complete HTML document per page, rendered by Jinja2 with autoescape, so an address or a
+subject can never become markup. No request, store or token handling here: that is `web.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import jinja2
+
+from digest.store import EditionSummary
+
+_BASE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>{{ title }} · {{ newsletter }}</title>
+<style>
+body{margin:0;background:#f4f4f1;color:#1d1d1b;font:17px/1.5 Georgia,'Times New Roman',serif}
+main{max-width:34rem;margin:3rem auto;padding:2rem;background:#fff;border-radius:6px;
+box-shadow:0 1px 3px rgba(0,0,0,.12)}
+h1{font-size:1.5rem;line-height:1.25;margin:0 0 1rem}
+.brand{font:600 .8rem/1 system-ui,sans-serif;letter-spacing:.08em;text-transform:uppercase;
+color:#8a1c1c;margin-bottom:1.5rem}
+button{font:600 1rem system-ui,sans-serif;padding:.8rem 1.4rem;border:0;border-radius:4px;
+background:#8a1c1c;color:#fff;cursor:pointer}
+button:focus{outline:3px solid #e0a800}
+fieldset{border:1px solid #ddd;border-radius:4px;margin:0 0 1rem;padding:.8rem 1rem}
+label{display:block;padding:.2rem 0}
+.note{color:#555;font-size:.9rem}
+ul.editions{padding:0;list-style:none} ul.editions li{padding:.5rem 0;border-bottom:1px solid #eee}
+a{color:#8a1c1c}
+</style></head>
+<body><main>
+<div class="brand">{{ newsletter }}</div>
+{% block body %}{% endblock %}
+</main></body></html>
+"""
+
+_TEMPLATES = {
+    "base.html": _BASE,
+    "unsubscribe.html": """{% extends "base.html" %}{% block body %}
+<h1>Unsubscribe from {{ newsletter }}?</h1>
+<p>We will stop sending <strong>{{ newsletter }}</strong> to <strong>{{ email }}</strong>.</p>
+<form method="post" action="{{ action }}">
+<input type="hidden" name="List-Unsubscribe" value="One-Click">
+<button type="submit">Unsubscribe {{ email }}</button>
+</form>
+<p class="note">Rather hear less often, or only about some topics?
+<a href="{{ preferences }}">Choose what you get</a>.</p>
+{% endblock %}""",
+    "unsubscribed.html": """{% extends "base.html" %}{% block body %}
+<h1>You are unsubscribed</h1>
+<p><strong>{{ email }}</strong> will get no more email from <strong>{{ newsletter }}</strong>.
+</p>
+<p class="note">Unsubscribed by mistake? Write to the sender of the newsletter to be added back.
+</p>
+{% endblock %}""",
+    "preferences.html": """{% extends "base.html" %}{% block body %}
+<h1>What {{ email }} gets</h1>
+{% if saved %}<p role="status"><strong>Saved.</strong> This applies from the next edition.</p>
+{% endif %}
+{% if suppressed %}<p><strong>{{ email }} is unsubscribed</strong>: nothing is sent to it,
+whatever is chosen here.</p>{% endif %}
+<form method="post" action="{{ action }}">
+<fieldset><legend>Topics (none ticked means all of them)</legend>
+{% for topic in topics %}
+<label><input type="checkbox" name="topics" value="{{ topic }}"
+{%- if topic in chosen %} checked{% endif %}> {{ topic }}</label>
+{% endfor %}
+</fieldset>
+<fieldset><legend>How often</legend>
+<label><input type="radio" name="frequency" value="daily"
+{%- if frequency == "daily" %} checked{% endif %}> Every edition (daily)</label>
+<label><input type="radio" name="frequency" value="weekly"
+{%- if frequency == "weekly" %} checked{% endif %}> Once a week: the week's best</label>
+</fieldset>
+<button type="submit">Save</button>
+</form>
+<p class="note"><a href="{{ unsubscribe }}">Unsubscribe instead</a>.</p>
+{% endblock %}""",
+    "archive.html": """{% extends "base.html" %}{% block body %}
+<h1>Past editions</h1>
+{% if editions %}<ul class="editions">
+{% for e in editions %}<li><a href="{{ e.id | urlencode }}">{{ e.subject }}</a>
+<span class="note">{{ e.created.strftime("%Y-%m-%d") }}</span></li>
+{% endfor %}</ul>
+{% else %}<p>No edition has been sent yet.</p>{% endif %}
+{% endblock %}""",
+    "error.html": """{% extends "base.html" %}{% block body %}
+<h1>{{ title }}</h1>
+<p>{{ message }}</p>
+{% endblock %}""",
+}
+
+_ENV = jinja2.Environment(
+    loader=jinja2.DictLoader(_TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
+)
+
+
+def _page(template: str, **context: Any) -> str:
+    return _ENV.get_template(template).render(context)
+
+
+def unsubscribe_page(newsletter: str, email: str, action: str, preferences: str) -> str:
+    """The page an unsubscribe link opens: names the newsletter and the address; one button."""
+    return _page("unsubscribe.html", title="Unsubscribe", newsletter=newsletter, email=email,
+                 action=action, preferences=preferences)
+
+
+def unsubscribed_page(newsletter: str, email: str) -> str:
+    """The confirmation after unsubscribing (also when the address already was)."""
+    return _page("unsubscribed.html", title="Unsubscribed", newsletter=newsletter, email=email)
+
+
+def preferences_page(
+    newsletter: str, email: str, action: str, unsubscribe: str, topics: Sequence[str],
+    chosen: Sequence[str], frequency: str, saved: bool, suppressed: bool,
+) -> str:
+    """The topics and frequency form, showing what applies now."""
+    return _page("preferences.html", title="Preferences", newsletter=newsletter, email=email,
+                 action=action, unsubscribe=unsubscribe, topics=topics, chosen=chosen,
+                 frequency=frequency, saved=saved, suppressed=suppressed)
+
+
+def archive_page(newsletter: str, editions: Sequence[EditionSummary]) -> str:
+    """The sent editions, newest first, each linking to its page."""
+    return _page("archive.html", title="Archive", newsletter=newsletter, editions=editions)
+
+
+def error_page(newsletter: str, title: str, message: str) -> str:
+    """An error for people: what went wrong and what to do, never a stack trace."""
+    return _page("error.html", title=title, newsletter=newsletter, message=message)

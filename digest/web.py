@@ -1,0 +1,237 @@
+"""Web: the HTTP endpoints the links in every email point to (`digest serve`).
+
+In: HTTP requests carrying signed tokens (`?t=`), the config, the token key, a clock. Out:
+HTML pages for people (`pages.py`) and writes to the state database: a suppression when
+someone unsubscribes (RFC 8058 one-click or the page's button), their topics and frequency
+when they save preferences. GET never changes anything (mail scanners follow links); every
+error is an HTML page with the right status and no stack trace.
+
+    GET  /unsubscribe?t=…   a page naming the newsletter and the address, with one button
+    POST /unsubscribe?t=…   suppress the address (body List-Unsubscribe=One-Click or the form)
+    GET  /preferences?t=…   topics and frequency form;  POST saves it
+    GET  /archive/          sent editions, newest first;  GET /archive/<edition>: its page
+    GET  /healthz           "ok" when the state database opens
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import socket
+from collections.abc import Callable
+from datetime import datetime
+from http import HTTPStatus
+from typing import TypeVar
+from urllib.parse import parse_qs, quote
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from digest.config import Config
+from digest.errors import DigestError, InputError, SubscriberError
+from digest.message import Personalizer
+from digest.model import Frequency
+from digest.pages import (
+    archive_page,
+    error_page,
+    preferences_page,
+    unsubscribe_page,
+    unsubscribed_page,
+)
+from digest.store import Store
+from digest.subscribers import find_subscriber, parse_topics, read_token
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+MAX_FORM_BYTES = 64 * 1024
+_EDITION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
+# Token pages must not leak the token (Referer) nor be framed (clickjacking the button).
+_TOKEN_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                               "form-action 'self'; frame-ancestors 'none'",
+}
+_ARCHIVE_HEADERS = {
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                               "img-src https: http: data:; frame-ancestors 'none'",
+}
+_STATUS_TEXT = {
+    400: ("This link is not valid", "The link is incomplete or was changed. Use the link from "
+          "the newsletter exactly as it arrived."),
+    404: ("Not found", "There is no page at this address."),
+    405: ("Not allowed", "This page cannot be used that way."),
+    413: ("Too large", "What was sent is too large."),
+    415: ("Not a form", "Send the form from the page."),
+    500: ("Something went wrong", "The server could not do that just now. Try again later."),
+}
+
+
+def create_app(config: Config, key: bytes, clock: Callable[[], datetime]) -> Starlette:
+    """The ASGI app for unsubscribe, preferences and the archive.
+
+    Args:
+        config: the validated config (newsletter name, database, lists, topics).
+        key: the HMAC key that signed the tokens.
+        clock: gives "now" for the time written with each suppression and preference.
+    Returns:
+        A Starlette app; run it with uvicorn.
+    """
+    newsletter = config.newsletter.name
+
+    def page(html: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+        return HTMLResponse(html, status_code=status, headers=headers or _TOKEN_HEADERS)
+
+    def failure(status: int, message: str | None = None) -> Response:
+        title, default = _STATUS_TEXT.get(status, _STATUS_TEXT[500])
+        return page(error_page(newsletter, title, message or default), status)
+
+    def token_of(request: Request) -> tuple[str, str, str]:
+        token = request.query_params.get("t", "")
+        try:
+            list_name, email = read_token(key, token)
+        except SubscriberError as e:
+            raise HTTPException(400, f"{e}. Use the link from the newsletter exactly as it "
+                                     "arrived; nothing was changed.") from None
+        return token, list_name, email
+
+    def store_call(work: Callable[[Store], T]) -> Callable[[], T]:
+        def run() -> T:
+            with Store.open(config.database_path) as store:
+                return work(store)
+        return run
+
+    async def unsubscribe(request: Request) -> Response:
+        token, list_name, email = token_of(request)
+        if request.method == "GET":
+            return page(unsubscribe_page(newsletter, email, f"unsubscribe?t={quote(token)}",
+                                         f"preferences?t={quote(token)}"))
+        # RFC 8058: the POST itself is the consent; its body (List-Unsubscribe=One-Click, or
+        # the button's form) needs no checking, and there is no redirect and no cookie.
+        reason = f"unsubscribed from list {list_name!r} by its link"
+        await run_in_threadpool(store_call(lambda s: s.suppress(email, reason, clock())))
+        log.info("unsubscribed %s (list %s)", email, list_name)
+        return page(unsubscribed_page(newsletter, email))
+
+    async def preferences(request: Request) -> Response:
+        token, list_name, email = token_of(request)
+        known = {t.lower(): t for t in config.topics}
+        saved = False
+        if request.method == "POST":
+            form = await _form(request)
+            try:
+                chosen = parse_topics(form.get("topics", []), known)
+            except SubscriberError as e:
+                raise HTTPException(400, f"{e}; nothing was saved.") from None
+            frequency_text = (form.get("frequency") or ["daily"])[0]
+            if frequency_text not in ("daily", "weekly"):
+                raise HTTPException(400, "Choose daily or weekly; nothing was saved.")
+            frequency: Frequency = "weekly" if frequency_text == "weekly" else "daily"
+            await run_in_threadpool(store_call(
+                lambda s: s.set_preference(email, chosen, frequency, clock())))
+            saved = True
+
+        def current(store: Store) -> tuple[tuple[str, ...], str, bool]:
+            chosen = store.preference(email)
+            suppressed = store.suppression(email) is not None
+            if chosen is not None:
+                return chosen[0], chosen[1], suppressed
+            listed = find_subscriber(config.subscriber_lists, list_name, email, known)
+            if listed is None:
+                return (), "daily", suppressed
+            return listed.topics, listed.frequency, suppressed
+
+        topics, frequency_now, suppressed = await run_in_threadpool(store_call(current))
+        return page(preferences_page(
+            newsletter, email, f"preferences?t={quote(token)}", f"unsubscribe?t={quote(token)}",
+            config.topics, topics, frequency_now, saved, suppressed))
+
+    async def archive_index(request: Request) -> Response:
+        editions = await run_in_threadpool(store_call(lambda s: s.editions(limit=1000)))
+        return page(archive_page(newsletter, editions), headers=_ARCHIVE_HEADERS)
+
+    async def archive_edition(request: Request) -> Response:
+        edition_id = request.path_params["edition"].removesuffix(".html")
+        if not _EDITION_ID.fullmatch(edition_id):
+            raise HTTPException(404)
+        rendered = await run_in_threadpool(store_call(lambda s: s.edition(edition_id)))
+        if rendered is None:
+            raise HTTPException(404, f"There is no edition {edition_id!r} in the archive.")
+        base = config.newsletter.base_url.rstrip("/")
+        html = Personalizer(rendered.html, rendered.placeholders).fill({
+            "name": "", "email": "you", "unsubscribe_url": f"{base}/unsubscribe",
+            "preferences_url": f"{base}/preferences",
+            "browser_url": f"{base}/archive/{quote(edition_id)}",
+        })
+        return HTMLResponse(html, headers=_ARCHIVE_HEADERS)
+
+    async def healthz(request: Request) -> Response:
+        await run_in_threadpool(store_call(lambda s: s.suppression("")))
+        return PlainTextResponse("ok\n", headers={"Cache-Control": "no-store"})
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        detail = exc.detail if exc.detail and exc.detail != _http_phrase(exc.status_code) else None
+        return failure(exc.status_code, detail)
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, DigestError):
+            log.error("%s %s: %s", request.method, request.url.path, exc)
+        else:
+            log.exception("%s %s failed", request.method, request.url.path)
+        return failure(500)
+
+    routes = [
+        Route("/unsubscribe", unsubscribe, methods=["GET", "POST"]),
+        Route("/preferences", preferences, methods=["GET", "POST"]),
+        Route("/archive/", archive_index, methods=["GET"]),
+        Route("/archive/{edition}", archive_edition, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+    ]
+    return Starlette(routes=routes, exception_handlers={
+        HTTPException: http_error, Exception: server_error,
+    })
+
+
+async def _form(request: Request) -> dict[str, list[str]]:
+    """A urlencoded form body, bounded in size (the forms have two fields)."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/x-www-form-urlencoded":
+        raise HTTPException(415)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise HTTPException(413)
+    return parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=False)
+
+
+def _http_phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def serve(app: Starlette, host: str, port: int, verbose: bool = False) -> None:
+    """Run the app with uvicorn until interrupted.
+
+    Raises:
+        InputError: the address cannot be bound (in use, or not this machine's).
+    """
+    try:
+        with socket.create_server((host, port)):
+            pass  # uvicorn would log and exit; say which port and what to do instead
+    except OSError as e:
+        raise InputError(f"cannot listen on {host}:{port}: {e.strerror}; pass --port or change "
+                         "[web] port") from e
+    uvicorn.run(app, host=host, port=port, log_level="info" if verbose else "warning",
+                server_header=False)
