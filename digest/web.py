@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import re
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from http import HTTPStatus
 from typing import TypeVar
@@ -182,23 +182,30 @@ def create_app(config: Config, key: bytes, clock: Callable[[], datetime]) -> Sta
         detail = exc.detail if exc.detail and exc.detail != _http_phrase(exc.status_code) else None
         return failure(exc.status_code, detail)
 
-    async def server_error(request: Request, exc: Exception) -> Response:
-        if isinstance(exc, DigestError):
-            log.error("%s %s: %s", request.method, request.url.path, exc)
-        else:
-            log.exception("%s %s failed", request.method, request.url.path)
-        return failure(500)
+    def guarded(
+        endpoint: Callable[[Request], Awaitable[Response]],
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """The endpoint, with anything unexpected turned into a 500 page (logged, not shown)."""
+        async def run(request: Request) -> Response:
+            try:
+                return await endpoint(request)
+            except HTTPException:
+                raise
+            except DigestError as e:
+                log.error("%s %s: %s", request.method, request.url.path, e)
+            except Exception:
+                log.exception("%s %s failed", request.method, request.url.path)
+            return failure(500)
+        return run
 
     routes = [
-        Route("/unsubscribe", unsubscribe, methods=["GET", "POST"]),
-        Route("/preferences", preferences, methods=["GET", "POST"]),
-        Route("/archive/", archive_index, methods=["GET"]),
-        Route("/archive/{edition}", archive_edition, methods=["GET"]),
-        Route("/healthz", healthz, methods=["GET"]),
+        Route("/unsubscribe", guarded(unsubscribe), methods=["GET", "POST"]),
+        Route("/preferences", guarded(preferences), methods=["GET", "POST"]),
+        Route("/archive/", guarded(archive_index), methods=["GET"]),
+        Route("/archive/{edition}", guarded(archive_edition), methods=["GET"]),
+        Route("/healthz", guarded(healthz), methods=["GET"]),
     ]
-    return Starlette(routes=routes, exception_handlers={
-        HTTPException: http_error, Exception: server_error,
-    })
+    return Starlette(routes=routes, exception_handlers={HTTPException: http_error})
 
 
 async def _form(request: Request) -> dict[str, list[str]]:
