@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import codecs
 import csv
+import dataclasses
 import hashlib
 import hmac
 import logging
@@ -161,7 +162,13 @@ def read_list(
         unknown = [h for h in header if h not in COLUMNS]
         if unknown:
             warn("%s:1: ignoring unknown columns %s", path, ", ".join(unknown))
-        columns = {name: header.index(name) for name in COLUMNS if name in header}
+        at = {name: header.index(name) if name in header else -1 for name in COLUMNS}
+        email_at, name_at, topics_at, frequency_at = (at[c] for c in COLUMNS)
+        width = len(header)
+        list_name = path.stem
+        # Few distinct topics and frequency cells: each is checked once per file.
+        topic_cells: dict[str, tuple[str, ...]] = {}
+        frequency_cells: dict[str, Frequency] = {}
         while True:
             try:
                 row = next(reader)
@@ -176,12 +183,27 @@ def read_list(
                 continue
             stats.rows += 1
             try:
-                if len(row) != len(header):
-                    raise SubscriberError(
-                        f"{len(row)} columns where the header has {len(header)}; "
-                        "quote cells that contain a comma")
-                cells = {name: row[i] for name, i in columns.items()}
-                yield lines.number, parse_subscriber(cells, topics, path.stem)
+                if len(row) != width:
+                    raise SubscriberError(f"{len(row)} columns where the header has {width}; "
+                                          "quote cells that contain a comma")
+                # The same checks as parse_subscriber, unrolled: this loop runs a million
+                # times for a large list.
+                email = normalize_address(row[email_at])
+                cell = row[topics_at] if topics_at >= 0 else ""
+                chosen = topic_cells.get(cell)
+                if chosen is None:
+                    chosen = parse_topics(cell, topics)
+                    if len(topic_cells) < 10_000:
+                        topic_cells[cell] = chosen
+                cell = row[frequency_at] if frequency_at >= 0 else ""
+                frequency = frequency_cells.get(cell)
+                if frequency is None:
+                    frequency = parse_frequency(cell)
+                    if len(frequency_cells) < 100:
+                        frequency_cells[cell] = frequency
+                name = row[name_at] if name_at >= 0 else ""
+                yield lines.number, _new_subscriber(
+                    email, " ".join(name.split()) if name else "", chosen, frequency, list_name)
             except SubscriberError as e:
                 stats.skipped += 1
                 warn("%s:%d: row skipped: %s", path, lines.number, e)
@@ -243,13 +265,49 @@ def parse_subscriber(
     """
     email = normalize_address(cells.get("email", ""))
     chosen = parse_topics(cells.get("topics", ""), topics)
-    frequency = cells.get("frequency", "").strip().lower() or "daily"
-    if frequency not in FREQUENCIES:
-        raise SubscriberError(f"frequency {frequency!r} is not daily or weekly")
     return Subscriber(
         email=email, name=" ".join(cells.get("name", "").split()), topics=chosen,
-        frequency="weekly" if frequency == "weekly" else "daily", list_name=list_name,
+        frequency=parse_frequency(cells.get("frequency", "")), list_name=list_name,
     )
+
+
+def parse_frequency(text: str) -> Frequency:
+    """`daily` (also for an empty cell) or `weekly`, in any case.
+
+    Raises:
+        SubscriberError: anything else.
+    """
+    frequency = text.strip().lower() or "daily"
+    if frequency not in FREQUENCIES:
+        raise SubscriberError(f"frequency {frequency!r} is not daily or weekly")
+    return "weekly" if frequency == "weekly" else "daily"
+
+
+def _make_subscriber(
+    email: str, name: str, topics: tuple[str, ...], frequency: Frequency, list_name: str
+) -> Subscriber:
+    return Subscriber(email, name, topics, frequency, list_name)
+
+
+def _fill_subscriber(
+    email: str, name: str, topics: tuple[str, ...], frequency: Frequency, list_name: str
+) -> Subscriber:
+    # A frozen dataclass's __init__ sets each field through object.__setattr__, which is most
+    # of a large list's load time; filling __dict__ gives the same (equal, hashable) value.
+    subscriber = object.__new__(Subscriber)
+    subscriber.__dict__.update(email=email, name=name, topics=topics, frequency=frequency,
+                               list_name=list_name)
+    return subscriber
+
+
+# The shortcut only while Subscriber is a plain frozen dataclass with exactly these fields.
+_new_subscriber = (
+    _fill_subscriber
+    if not hasattr(Subscriber, "__slots__") and not hasattr(Subscriber, "__post_init__")
+    and tuple(f.name for f in dataclasses.fields(Subscriber)) == (
+        "email", "name", "topics", "frequency", "list_name")
+    else _make_subscriber
+)
 
 
 def parse_topics(text: str | Iterable[str], topics: dict[str, str] | None) -> tuple[str, ...]:

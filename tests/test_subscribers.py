@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import string
@@ -11,6 +12,7 @@ import pytest
 from email_validator import EmailNotValidError, validate_email
 
 from digest.errors import SubscriberError
+from digest.model import Subscriber
 from digest.subscribers import (
     LoadStats,
     load_subscribers,
@@ -209,3 +211,13 @@ def test_truncated_forged_and_retargeted_tokens_are_refused() -> None:
             continue
         with pytest.raises(SubscriberError):
             read_token(KEY, t)
+
+
+def test_loaded_subscribers_equal_ones_made_the_ordinary_way(tmp_path: Path) -> None:
+    path = _write(tmp_path / "l.csv", b"email,name,topics,frequency\na@example.com,A  B,world,"
+                                      b"WEEKLY\n")
+    (got,) = load_subscribers([path], topics=TOPICS)
+    made = Subscriber("a@example.com", "A B", ("World",), "weekly", "l")
+    assert got == made and hash(got) == hash(made) and repr(got) == repr(made)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        got.email = "b@example.com"  # type: ignore[misc]
