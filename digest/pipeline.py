@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import secrets
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -22,7 +22,7 @@ from digest.errors import ConfigError, ParseError
 from digest.fetch import fetch_feeds
 from digest.lock import hold_lock
 from digest.message import Personalizer, Sender, build_message
-from digest.model import Delivery, Edition, FetchStatus, Frequency, Rendered, Subscriber
+from digest.model import Delivery, Edition, FetchStatus, Frequency, Rendered, Story, Subscriber
 from digest.parse import parse_feed
 from digest.rank import rank
 from digest.render import render_edition
@@ -108,14 +108,17 @@ def edition_id_for(config: Config, now: datetime, frequency: str = "daily") -> s
     return f"daily-{local:%Y-%m-%d}"
 
 
-def build_edition(config: Config, store: Store, now: datetime, edition_id: str) -> Edition:
-    """Rank the unsent stories of the lookback window into the next edition."""
+def build_edition(
+    config: Config, store: Store, now: datetime, edition_id: str,
+    stories: Sequence[Story] | None = None,
+) -> Edition:
+    """Rank the unsent stories of the lookback window (or `stories`) into the next edition."""
     since = now - timedelta(hours=config.ranking.lookback_hours)
     feeds = {f.url: f for f in config.feeds}
     candidates = [
         dataclasses.replace(s, source=feeds[s.feed_url].name, section=feeds[s.feed_url].section,
                             weight=feeds[s.feed_url].weight, featured=feeds[s.feed_url].featured)
-        for s in store.unsent_stories(since, now)
+        for s in (store.unsent_stories(since, now) if stories is None else stories)
         if s.feed_url in feeds  # a feed removed from the config no longer contributes
     ]
     order = list(dict.fromkeys(f.section for f in config.feeds))
@@ -218,8 +221,10 @@ def _send_edition(
     rendered = store.edition(edition_id)
     edition = None
     if rendered is None:
-        edition = (build_weekly_edition(config, store, now, edition_id) if frequency == "weekly"
-                   else build_edition(config, store, now, edition_id))
+        # A weekly ranks the last seven days' stories, whether or not a daily carried them.
+        week = store.weekly_stories(now - timedelta(days=7), now) if frequency == "weekly" \
+            else None
+        edition = build_edition(config, store, now, edition_id, week)
         count = len(edition.clusters)
         if count < config.ranking.min_stories:
             note = (f"only {count} new stories (fewer than ranking.min_stories = "
@@ -246,19 +251,6 @@ def _send_edition(
            ("pending", "deferred") and variants.for_subscriber(s) is not None)
     return _send_all(config, rendered, sender, due, now, environ, store, dry_run,
                      variants.for_subscriber)
-
-
-def build_weekly_edition(config: Config, store: Store, now: datetime, edition_id: str) -> Edition:
-    """Rank the week's stories (whether or not a daily edition carried them) into a weekly."""
-    feeds = {f.url: f for f in config.feeds}
-    candidates = [
-        dataclasses.replace(s, source=feeds[s.feed_url].name, section=feeds[s.feed_url].section,
-                            weight=feeds[s.feed_url].weight, featured=feeds[s.feed_url].featured)
-        for s in store.weekly_stories(now - timedelta(days=7), now)
-        if s.feed_url in feeds
-    ]
-    order = list(dict.fromkeys(f.section for f in config.feeds))
-    return rank(candidates, config.ranking, now, edition_id, config.newsletter.name, order)
 
 
 def _send_all(

@@ -95,7 +95,7 @@ def create_app(config: Config, key: bytes, clock: Callable[[], datetime]) -> Sta
         return page(error_page(newsletter, title, message or default), status)
 
     def token_of(request: Request) -> tuple[str, str, str]:
-        token = request.query_params.get("t", "")
+        token = request.query_params.get("t", "").strip()
         try:
             list_name, email = read_token(key, token)
         except SubscriberError as e:
