@@ -168,8 +168,9 @@ def subscribers(
         frequency: only the subscribers who get this frequency; None for all.
     """
     preferences = store.preferences()
-    for listed in load_subscribers(config.subscriber_lists, store.suppressed(), config.topics):
-        subscriber = with_preferences(listed, preferences)
+    topics = config.topics
+    for listed in load_subscribers(config.subscriber_lists, store.suppressed(), topics):
+        subscriber = with_preferences(listed, preferences, topics)
         if frequency is None or subscriber.frequency == frequency:
             yield subscriber
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
@@ -35,20 +35,25 @@ class Variant:
 
 
 def with_preferences(
-    subscriber: Subscriber, preferences: Mapping[str, tuple[tuple[str, ...], Frequency]]
+    subscriber: Subscriber,
+    preferences: Mapping[str, tuple[tuple[str, ...], Frequency]],
+    known: Collection[str] | None = None,
 ) -> Subscriber:
     """The subscriber as they last chose on the preferences page; the list row otherwise.
 
     Args:
         subscriber: as read from the operator's list.
         preferences: address → (topics, frequency) saved by the subscriber.
+        known: the sections that exist now; saved topics no longer among them are dropped
+            (and when none is left, the subscriber gets all topics rather than nothing).
     Returns:
         The subscriber with the saved topics and frequency, when there are any.
     """
     chosen = preferences.get(subscriber.email)
     if chosen is None:
         return subscriber
-    return dataclasses.replace(subscriber, topics=tuple(sorted(chosen[0])), frequency=chosen[1])
+    topics = chosen[0] if known is None else tuple(t for t in chosen[0] if t in known)
+    return dataclasses.replace(subscriber, topics=tuple(sorted(topics)), frequency=chosen[1])
 
 
 def variant_of(subscriber: Subscriber) -> Variant:

@@ -53,6 +53,14 @@ def test_grouping_by_topics_and_frequency_and_preferences_winning() -> None:
     ]
 
 
+def test_saved_topics_that_left_the_config_are_dropped() -> None:
+    saved = {"a@x.org": (("Sports", "World"), "daily"), "b@x.org": (("Sports",), "weekly")}
+    known = ("World", "Politics")
+    a = with_preferences(Subscriber("a@x.org"), saved, known)
+    b = with_preferences(Subscriber("b@x.org"), saved, known)
+    assert a.topics == ("World",) and b.topics == () and b.frequency == "weekly"
+
+
 def test_weekly_is_due_from_the_configured_day_of_the_week() -> None:
     ny = ZoneInfo("America/New_York")
     assert weekly_due(NOW, ny, "monday") and weekly_due(NOW, ny, "Wednesday")
