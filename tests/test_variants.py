@@ -11,7 +11,7 @@ from conftest import SmtpServer, set_config
 
 from digest import pipeline
 from digest.config import load_config
-from digest.model import Cluster, Edition, Section, Story, Subscriber
+from digest.model import Cluster, Edition, Rendered, Section, Story, Subscriber
 from digest.store import Store
 from digest.variants import filter_edition, group_by_variant, weekly_due, with_preferences
 
@@ -127,3 +127,20 @@ def test_before_the_weekly_day_weekly_readers_get_nothing(
     summary = pipeline.send(config, NOW, ENV)
     assert summary.weekly is None and summary.count("sent") == 3
     assert "wendy@example.com" not in [a.rcpt_tos[0] for a in smtp_server.arrived]
+
+
+def test_weekly_and_daily_editions_take_stories_independently(tmp_path: Path) -> None:
+    story = Story(feed_url="https://f/", source="F", section="World", id="1", url="https://f/1",
+                  title="T", summary_html="", summary_text="", published=NOW)
+    since, until = NOW.replace(day=20), NOW.replace(day=24)
+
+    def rendered(edition_id: str) -> Rendered:
+        return Rendered(edition_id, "S", "<p>x</p>", "x", {})
+
+    with Store.open(tmp_path / "state.sqlite3") as store:
+        store.upsert_stories([story], NOW)
+        store.save_edition(rendered("weekly-2023-W47"), NOW, [story])
+        assert [s.id for s in store.unsent_stories(since, until)] == ["1"]  # still for a daily
+        assert store.weekly_stories(since, until) == []  # but no second weekly
+        store.save_edition(rendered("daily-2023-11-22"), NOW, [story])
+        assert store.unsent_stories(since, until) == []

@@ -43,12 +43,16 @@ class StoryStore(Tables):
         return new
 
     def unsent_stories(self, since: datetime, until: datetime) -> list[Story]:
-        """Stories published in [since, until] that no earlier edition carried."""
+        """Stories published in [since, until] that no earlier daily edition carried.
+
+        A weekly edition (the week's best, for weekly readers) takes nothing from the dailies.
+        """
         rows = self._db.execute(
             """SELECT * FROM stories s
                WHERE published >= ? AND published <= ?
                  AND NOT EXISTS (SELECT 1 FROM edition_stories e
-                                 WHERE e.feed_url = s.feed_url AND e.story_id = s.story_id)
+                                 WHERE e.feed_url = s.feed_url AND e.story_id = s.story_id
+                                   AND e.edition_id NOT LIKE 'weekly-%')
                ORDER BY published DESC, feed_url, story_id""",
             (iso(since), iso(until)),
         )
