@@ -3,7 +3,8 @@
 In: stories, fetch results, editions, deliveries. Out: the same values read back. Every write
 is committed before the method returns, so a process killed at any moment loses at most the
 call in progress. `sqlite3.Row` never leaves this package. One module per noun (feeds,
-stories, editions, ledger, suppressions); `schema.py` holds the migrations.
+stories, editions, ledger, suppressions, preferences, variants); `schema.py` holds the
+migrations.
 """
 
 from __future__ import annotations
