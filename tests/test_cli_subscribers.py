@@ -97,12 +97,14 @@ def test_import_adds_new_valid_rows_and_reports_the_rest(
     assert code == 2
 
 
-def test_serve_refuses_to_start_without_the_key(project: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "digest", "serve", "--config", str(project / "config.toml")],
-        capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}, timeout=60)
-    assert result.returncode == 2
-    assert "DIGEST_SECRET is unset" in result.stderr and "export DIGEST_SECRET" in result.stderr
+def test_serve_refuses_to_start_without_the_key(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DIGEST_SECRET", raising=False)
+    code = cli.main(["serve", "--config", str(project / "config.toml")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "DIGEST_SECRET is unset" in err and "export DIGEST_SECRET" in err
 
 
 def test_serve_listens_on_the_port_given(project: Path) -> None:
