@@ -18,6 +18,7 @@ from typing import Any, Literal, get_args, get_origin
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from digest.cron import cron_trigger
 from digest.errors import ConfigError
 from digest.model import Feed
 
@@ -39,6 +40,8 @@ class ScheduleConfig:
     send: str = "0 7 * * *"  # cron, in `timezone`
     fetch: str = "*/30 * * * *"  # feeds keep only their last items: fetch between sends
     timezone: str = "UTC"  # IANA name; edition dates are days in this zone
+    send_weekly: str = ""  # cron for the weekly edition (e.g. "0 7 * * 1"); empty: none
+    misfire_grace_seconds: int = 3600  # a job late by up to this runs once; later: skipped
 
 
 @dataclass(frozen=True)
@@ -302,6 +305,8 @@ _POSITIVE: list[tuple[str, typing.Callable[[Config], bool], str]] = [
     ("ranking.min_stories", lambda c: c.ranking.min_stories >= 0, "must not be negative"),
     ("ranking.lookback_hours", lambda c: c.ranking.lookback_hours > 0, "must be greater than 0"),
     ("ranking.half_life_hours", lambda c: c.ranking.half_life_hours > 0, "must be greater than 0"),
+    ("schedule.misfire_grace_seconds", lambda c: c.schedule.misfire_grace_seconds >= 1,
+     "must be at least 1"),
 ]
 
 
@@ -317,6 +322,16 @@ def _check(config: Config, text: str) -> None:
     except (ZoneInfoNotFoundError, ValueError):
         _fail(config.path, text, "schedule.timezone",
               f"{config.schedule.timezone!r} is not an IANA time zone such as 'Europe/Paris'")
+    for key in ("send", "fetch", "send_weekly"):
+        expression = getattr(config.schedule, key)
+        if not expression.strip():
+            continue  # an empty cron turns that job off
+        try:
+            cron_trigger(expression, ZoneInfo(config.schedule.timezone))
+        except ValueError as e:
+            _fail(config.path, text, f"schedule.{key}",
+                  f"{expression!r} is not a cron expression: {e}; write minute hour day month "
+                  "weekday, e.g. '0 7 * * *', or leave it empty for no such job")
     base = urlsplit(config.newsletter.base_url)
     if base.scheme not in ("http", "https") or not base.hostname:
         _fail(config.path, text, "newsletter.base_url", "must be an http(s) URL")
@@ -367,3 +382,21 @@ def _line_of(text: str, dotted: str) -> int | None:
         if assignment.match(lines[n]):
             return n + 1
     return start + 1
+
+
+def secret_env_names(path: Path) -> tuple[str, ...]:
+    """The environment variables a config file names for secrets, read leniently.
+
+    For the log redaction, which is set up before the config is validated: any problem with
+    the file yields the defaults, and the command then reports it properly.
+    """
+    names = {NewsletterConfig.secret_env, SmtpConfig.password_env}
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return tuple(sorted(names))
+    for table, key in (("newsletter", "secret_env"), ("smtp", "password_env")):
+        value = data.get(table, {}).get(key) if isinstance(data.get(table), dict) else None
+        if isinstance(value, str) and value:
+            names.add(value)
+    return tuple(sorted(names))

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
-from digest import __version__
-from digest.cli import fetch, preview, rank, send, serve, sink, status, subscribers
+from digest import __version__, logs
+from digest.cli import fetch, preview, rank, run, send, serve, sink, status, subscribers
 from digest.cli.options import EXIT_FAILURES, Handler, make_options
+from digest.config import secret_env_names
 from digest.errors import DigestError
 
-MODULES = (send, preview, fetch, rank, status, sink, serve, subscribers)
+MODULES = (send, preview, fetch, rank, status, sink, serve, subscribers, run)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -53,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _logging(args: argparse.Namespace) -> None:
-    level = logging.WARNING - 10 * args.verbose + 10 * args.quiet
-    logging.basicConfig(level=max(level, logging.DEBUG), stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
+    # A command may log more by default (`digest run` is a service: its log is its output).
+    base: int = getattr(args, "log_level", logging.WARNING)
+    level = base - 10 * args.verbose + 10 * args.quiet
+    secrets = logs.secret_values(os.environ, secret_env_names(args.config))
+    logs.configure(max(level, logging.DEBUG), args.log_format, secrets, sys.stderr)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from digest import pipeline
 from digest.cli.options import EXIT_FAILURES, EXIT_OK, Commands, Options, add_command
 from digest.config import load_config
+from digest.lock import hold_lock
 from digest.store import Store
 
 
@@ -17,7 +18,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     """Fetch every feed and store the new stories."""
     config = load_config(args.config)
     now = datetime.now(UTC)
-    with Store.open(config.database_path) as store:
+    with hold_lock(config.database_path, "digest fetch"), Store.open(config.database_path) as store:
         summary = pipeline.fetch(config, store, now)
     if args.json:
         print(json.dumps({"feeds": [asdict(f) for f in summary.feeds],

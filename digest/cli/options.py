@@ -35,6 +35,8 @@ def make_options() -> Options:
     common.add_argument("-v", "--verbose", action="count", default=0, help="log more")
     common.add_argument("-q", "--quiet", action="count", default=0, help="log only errors")
     common.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    common.add_argument("--log-format", choices=("text", "json"), default="text",
+                        help="log lines for people (text, the default) or machines (json)")
     as_json = argparse.ArgumentParser(add_help=False)
     as_json.add_argument("--json", action="store_true", help="print one JSON object")
     as_of = argparse.ArgumentParser(add_help=False)

@@ -1,43 +1,130 @@
-"""`digest status`: feeds' last fetch and the latest editions' delivery counts."""
+"""`digest status`: is the scheduler up, how each feed's last fetch went and when it is tried
+next, and the latest editions with their delivery counts."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
 
+from digest import schedule
 from digest.cli.options import EXIT_OK, Commands, Options, add_command
-from digest.config import load_config
-from digest.store import Store
+from digest.config import Config, load_config
+from digest.lock import Holder, lock_holder
+from digest.store import FeedState, Store
+
+STATUS_WORDS = {"ok": "ok", "not_modified": "not modified", "failed": "failed",
+                "skipped": "skipped", "never": "never fetched"}
+COUNTS = ("sent", "deferred", "failed", "unknown", "pending")
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    """Show each feed's last fetch and the latest editions with their delivery counts."""
+    """Show whether digest run is up, each feed's last fetch and next try, and the latest
+    editions with their delivery counts (sent, deferred, failed, unknown)."""
     config = load_config(args.config)
+    now = datetime.now(UTC)
     with Store.open(config.database_path) as store:
         states = store.feed_states()
         editions = store.editions()
-    feeds = [
-        {"url": f.url, "name": f.name, "last_fetch": s.last_fetch.isoformat() if s and
-         s.last_fetch else None, "status": s.last_status if s else "never",
-         "error": s.last_error if s else "", "failures": s.failures if s else 0}
-        for f in config.feeds for s in [states.get(f.url)]
-    ]
-    recent = [{"id": e.id, "created": e.created.isoformat(), "subject": e.subject, **e.counts}
-              for e in editions]
+    report = _report(config, now, states, editions)
     if args.json:
-        print(json.dumps({"feeds": feeds, "editions": recent}))
+        print(json.dumps(report, default=_json_value))
         return EXIT_OK
-    print("Feeds:")
-    for f in feeds:
-        error = f"  ({f['error']})" if f["error"] else ""
-        print(f"  {f['name']:24} {f['status']:12} {f['last_fetch'] or '-'}{error}")
-    print("Editions:")
-    for e in recent:
-        print(f"  {e['id']:20} {e['created']}  sent {e['sent']}, deferred {e['deferred']}, "
-              f"failed {e['failed']}, unknown {e['unknown']}, pending {e['pending']}")
-    if not recent:
-        print("  none yet")
+    _print(report, ZoneInfo(config.schedule.timezone))
     return EXIT_OK
+
+
+def _report(config: Config, now: datetime, states: dict[str, FeedState],
+            editions: list[Any]) -> dict[str, Any]:
+    planned = schedule.plan(config)
+    jobs = [{"job": j.id, "cron": j.expression, "next": schedule.next_run(j, now)}
+            for j in planned]
+    # Feeds are fetched by the fetch job, and by every send.
+    fetching = [j for j in planned if j.kind == "fetch"] or [j for j in planned if j.kind == "send"]
+    next_fetch = min((t for j in fetching if (t := schedule.next_run(j, now))), default=None)
+    feeds = []
+    for feed in config.feeds:
+        state = states.get(feed.url)
+        fields = {k: v for k, v in dataclasses.asdict(state).items()} if state else {}
+        not_before = _not_before(state)
+        next_try = max(next_fetch, not_before) if next_fetch and not_before else next_fetch
+        feeds.append({
+            **fields, "url": feed.url, "name": feed.name,
+            "status": state.last_status or "never" if state else "never",
+            "error": state.last_error if state else "",
+            "failures": state.failures if state else 0,
+            "last_fetch": state.last_fetch if state else None,
+            "next_try": next_try,
+        })
+    return {
+        "now": now,
+        "timezone": config.schedule.timezone,
+        "scheduler": _holder(lock_holder(config.database_path, "scheduler")),
+        "running_job": _holder(lock_holder(config.database_path, "jobs")),
+        "jobs": jobs,
+        "feeds": feeds,
+        "editions": [{"id": e.id, "created": e.created, "subject": e.subject,
+                      **{c: e.counts.get(c, 0) for c in COUNTS}} for e in editions],
+    }
+
+
+def _not_before(state: FeedState | None) -> datetime | None:
+    """A time the feed must not be fetched before (a backoff), if the store keeps one.
+
+    Whatever FeedState offers: any time-valued field named for a next try, a retry or a
+    wait (`next_try`, `retry_after`, `backoff_until`, ...).
+    """
+    if state is None:
+        return None
+    times = [v for k, v in dataclasses.asdict(state).items()
+             if isinstance(v, datetime) and any(w in k for w in ("next", "retry", "until",
+                                                                 "after", "backoff"))]
+    return max(times, default=None)
+
+
+def _holder(holder: Holder | None) -> dict[str, Any] | None:
+    return None if holder is None else {"pid": holder.pid, "doing": holder.doing}
+
+
+def _json_value(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat(timespec="seconds")
+    return str(value)
+
+
+def _print(report: dict[str, Any], zone: ZoneInfo) -> None:
+    def when(value: datetime | None) -> str:
+        return schedule.local(value, zone) if value else "-"
+
+    scheduler, job = report["scheduler"], report["running_job"]
+    print("digest run: " + (f"running (PID {scheduler['pid']})" if scheduler
+                            else "not running"))
+    print("now:        " + (f"a fetch or send is running (PID {job['pid']}"
+                            f"{', ' + job['doing'] if job['doing'] else ''})" if job
+                            else "no fetch or send running"))
+    print(f"\nSchedule ({report['timezone']}):")
+    for j in report["jobs"]:
+        print(f"  {j['job']:12} {j['cron']:16} next {when(j['next'])}")
+    if not report["jobs"]:
+        print("  no jobs: every [schedule] cron is empty")
+    print("\nFeeds:")
+    for f in report["feeds"]:
+        status = STATUS_WORDS.get(f["status"], f["status"])
+        if f["status"] == "failed" and f["failures"] > 1:
+            status += f" ({f['failures']} in a row)"
+        print(f"  {f['name'][:24]:24} {status:22} last {when(f["last_fetch"]):23} "
+              f"next try {when(f['next_try'])}")
+        if f["error"]:
+            print(f"      {f['error']}")
+    print("\nEditions (latest first):")
+    for e in report["editions"]:
+        counts = ", ".join(f"{c} {e[c]}" for c in COUNTS)
+        print(f"  {e['id']:20} {when(e['created']):22} {counts}")
+    if not report["editions"]:
+        print("  none yet")
 
 
 def register(commands: Commands, options: Options) -> None:

@@ -1,0 +1,300 @@
+"""Schedule: `digest run`, APScheduler jobs that call the pipeline on the configured crons.
+
+In: the `[schedule]` section (crons for fetch, the daily send and the weekly send, in its time
+zone, and the misfire grace), the environment, a clock and a stop event. Out: fetches and sends
+run at their times, one at a time, each logged with its outcome and the job's next time.
+
+How it keeps its promises:
+- **never twice**: each send continues the edition of its schedule slot (`daily-2026-11-26`,
+  named by the slot's day even when the run is late), so a second run in the slot, a cron
+  `digest send` in the same day, or the repeated hour when clocks fall back sends only what
+  the ledger shows unsent; jobs run one at a time in one worker thread.
+- **on time, or said plainly**: a job late by up to `misfire_grace_seconds` runs once (missed
+  runs coalesce); later than that it is skipped with a log line saying how to send it anyway.
+  At start, a send slot that passed less than the grace ago is caught up.
+- **one run at a time**: the scheduler lock for the process's life (a second `digest run`
+  exits 3), the jobs lock per job (a cron `digest send` exits 3 while a job runs; a send job
+  that finds the lock held waits for it, up to the grace).
+- **stops cleanly**: after the stop event (SIGTERM), the running job finishes (every delivery
+  is committed to the ledger as the server answers), queued jobs are dropped, and it returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal, TextIO
+from zoneinfo import ZoneInfo
+
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.date import DateTrigger
+
+from digest import pipeline
+from digest.config import Config
+from digest.cron import cron_trigger, next_fire_times, slot_of
+from digest.errors import ConfigError, DigestError, LockHeld
+from digest.lock import hold_lock
+from digest.model import Frequency
+from digest.store import Store
+
+log = logging.getLogger(__name__)
+
+JobKind = Literal["fetch", "send"]
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One scheduled job: what it does and when."""
+
+    id: str  # "fetch", "send-daily", "send-weekly", "send-once"
+    kind: JobKind
+    expression: str  # the cron, or "once at ..." for a one-off
+    trigger: Any  # an APScheduler trigger
+    frequency: Frequency = "daily"
+    at: datetime | None = None  # a one-off's own time, which is its slot
+
+
+def plan(config: Config, send_at: datetime | None = None) -> list[Job]:
+    """The jobs `[schedule]` asks for, plus a one-off send at `send_at` when given.
+
+    An empty cron turns its job off. The one-off sends the daily edition of `send_at`'s day,
+    like a scheduled send in that slot would.
+    """
+    schedule = config.schedule
+    zone = ZoneInfo(schedule.timezone)
+    crons: tuple[tuple[str, JobKind, str, Frequency], ...] = (
+        ("fetch", "fetch", schedule.fetch, "daily"),
+        ("send-daily", "send", schedule.send, "daily"),
+        ("send-weekly", "send", schedule.send_weekly, "weekly"),
+    )
+    jobs = []
+    for job_id, kind, expression, frequency in crons:
+        if expression.strip():
+            jobs.append(Job(job_id, kind, expression.strip(), cron_trigger(expression, zone),
+                            frequency))
+    if send_at is not None:
+        jobs.append(Job("send-once", "send", f"once at {local(send_at, zone)}",
+                        DateTrigger(run_date=send_at, timezone=zone), "daily", at=send_at))
+    return jobs
+
+
+def next_run(job: Job, after: datetime) -> datetime | None:
+    """When `job` fires next after `after` (a one-off: its time, if still ahead)."""
+    if job.at is not None:
+        return job.at if job.at > after else None
+    times = next_fire_times(job.trigger, after, 1)
+    return times[0] if times else None
+
+
+def slot(job: Job, now: datetime) -> datetime:
+    """The schedule slot a run of `job` at `now` belongs to: the latest fire time up to now."""
+    return job.at or slot_of(job.trigger, now) or now
+
+
+def edition_for(config: Config, job: Job, now: datetime) -> str:
+    """The edition a send job at `now` continues: the one named by its slot."""
+    return pipeline.edition_id_for(config, slot(job, now), job.frequency)
+
+
+def local(when: datetime, zone: ZoneInfo) -> str:
+    """A time as operators read it: `2026-11-26 07:00 EST`."""
+    return f"{when.astimezone(zone):%Y-%m-%d %H:%M:%S %Z}".replace(":00 ", " ", 1)
+
+
+class Jobs:
+    """What runs when a trigger fires; the scheduler only decides when."""
+
+    def __init__(self, config: Config, environ: Mapping[str, str], clock: Clock,
+                 stop: threading.Event, lock_retry_seconds: float = 2.0) -> None:
+        self.config = config
+        self.environ = environ
+        self.clock = clock
+        self.stop = stop
+        self.lock_retry_seconds = lock_retry_seconds
+        self.zone = ZoneInfo(config.schedule.timezone)
+        self.grace = timedelta(seconds=config.schedule.misfire_grace_seconds)
+
+    def run(self, job: Job, at_slot: datetime | None = None) -> None:
+        """Run one job, logging its outcome; a failure costs this run, never the scheduler."""
+        if self.stop.is_set():
+            log.info("%s: not started, digest run is stopping", job.id)
+            return
+        try:
+            if job.kind == "fetch":
+                self.fetch(job)
+            else:
+                self.send(job, at_slot)
+        except DigestError as e:
+            log.error("%s failed: %s", job.id, e, extra={"job": job.id})
+        except Exception:
+            log.exception("%s failed unexpectedly; the scheduler goes on", job.id,
+                          extra={"job": job.id})
+        following = next_run(job, self.clock())
+        if following is not None:
+            log.info("%s: next at %s", job.id, local(following, self.zone),
+                     extra={"job": job.id, "next": following.isoformat()})
+
+    def fetch(self, job: Job) -> pipeline.FetchSummary | None:
+        """Fetch every feed under the jobs lock; skipped when another process holds it."""
+        database = self.config.database_path
+        try:
+            with hold_lock(database, f"digest run: {job.id}"), Store.open(database) as store:
+                summary = pipeline.fetch(self.config, store, self.clock())
+        except LockHeld as e:
+            log.info("%s skipped: %s", job.id, e, extra={"job": job.id})
+            return None
+        log.info("%s: %d feeds, %d new stories, %d failed", job.id, len(summary.feeds),
+                 summary.new_stories, summary.failed,
+                 extra={"job": job.id, "new_stories": summary.new_stories,
+                        "failed": summary.failed})
+        return summary
+
+    def send(self, job: Job, at_slot: datetime | None = None) -> pipeline.SendSummary | None:
+        """Send (or continue) the edition of the job's slot.
+
+        When another process holds the jobs lock (a cron `digest send`), waits for it, up to
+        the misfire grace after the slot, then continues the same edition: whatever that
+        process sent is in the ledger and is not sent again.
+        """
+        now = self.clock()
+        when = at_slot or slot(job, now)
+        edition_id = pipeline.edition_id_for(self.config, when, job.frequency)
+        while True:
+            try:
+                summary = pipeline.send(self.config, self.clock(), self.environ,
+                                        edition_id=edition_id)
+                break
+            except LockHeld as e:
+                if self.clock() - when > self.grace or self.stop.is_set():
+                    log.error("%s: edition %s not sent: %s; the lock was still held %s after "
+                              "the slot. To send it: digest send --edition %s", job.id,
+                              edition_id, e, self.grace, edition_id,
+                              extra={"job": job.id, "edition": edition_id})
+                    return None
+                log.info("%s: waiting for the lock: %s", job.id, e, extra={"job": job.id})
+                self.stop.wait(self.lock_retry_seconds)
+        counts = {s: summary.count(s) for s in ("sent", "deferred", "failed", "unknown")}
+        detail = ", ".join(f"{n} {s}" for s, n in counts.items())
+        if summary.note and not any(counts.values()):
+            detail = f"nothing sent: {summary.note}"
+        log.log(logging.INFO if summary.ok else logging.WARNING, "%s: edition %s: %s",
+                job.id, summary.edition, detail,
+                extra={"job": job.id, "edition": summary.edition, **counts})
+        return summary
+
+
+def check_ready(config: Config, environ: Mapping[str, str]) -> None:
+    """Refuse to start a scheduler whose sends would all fail for want of a secret.
+
+    Raises:
+        ConfigError: the token key or the SMTP password is missing from the environment.
+    """
+    pipeline.token_key(config, environ)
+    if config.smtp.username and not environ.get(config.smtp.password_env):
+        raise ConfigError(f"[smtp] username is set but ${config.smtp.password_env} is empty; "
+                          "export the SMTP password in that variable")
+
+
+def build_scheduler(config: Config, jobs: Jobs, planned: list[Job]) -> BackgroundScheduler:
+    """An APScheduler with one worker, the grace and coalescing, and our missed-run lines."""
+    zone = ZoneInfo(config.schedule.timezone)
+    grace = config.schedule.misfire_grace_seconds
+    scheduler = BackgroundScheduler(
+        timezone=zone,
+        # One worker: jobs never overlap (they would contend for the lock and the database).
+        executors={"default": ThreadPoolExecutor(max_workers=1)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": grace},
+    )
+    by_id = {job.id: job for job in planned}
+
+    def on_event(event: JobEvent) -> None:
+        job = by_id.get(event.job_id.removesuffix("-catch-up"))
+        if job is None:
+            return
+        if event.code == EVENT_JOB_MISSED:
+            due: datetime = event.scheduled_run_time
+            late = jobs.clock() - due
+            how = (f" To send it now: digest send --edition "
+                   f"{pipeline.edition_id_for(config, job.at or due, job.frequency)}"
+                   if job.kind == "send" else "")
+            log.warning("%s: the run due at %s was missed by %s (more than "
+                        "schedule.misfire_grace_seconds = %d); skipped.%s", job.id,
+                        local(due, zone), _round(late), grace, how,
+                        extra={"job": job.id, "due": due.isoformat()})
+        elif event.code == EVENT_JOB_MAX_INSTANCES:
+            log.warning("%s: skipped a run, the previous one is still running", job.id,
+                        extra={"job": job.id})
+
+    scheduler.add_listener(on_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
+    for job in planned:
+        scheduler.add_job(jobs.run, job.trigger, args=[job], id=job.id, name=job.id)
+    return scheduler
+
+
+def run(config: Config, environ: Mapping[str, str], clock: Clock, stop: threading.Event,
+        out: TextIO, send_at: datetime | None = None) -> None:
+    """Run the scheduler until `stop` is set; then let the running job finish and return.
+
+    Args:
+        config: the validated config; `[schedule]` says what runs when.
+        environ: where the secrets are.
+        clock: the current time (aware).
+        stop: set it (from a SIGTERM handler) to stop.
+        out: where the start-up lines go: each job's next time.
+        send_at: a one-off send at this time (tests, a deployment check, a catch-up).
+    Raises:
+        LockHeld: another `digest run` uses this state database.
+        ConfigError: a secret the sends need is missing.
+    """
+    check_ready(config, environ)
+    zone = ZoneInfo(config.schedule.timezone)
+    database = config.database_path
+    with hold_lock(database, kind="scheduler"):
+        with Store.open(database):
+            pass  # migrate the state database now, so a problem shows at start
+        planned = plan(config, send_at)
+        jobs = Jobs(config, environ, clock, stop)
+        scheduler = build_scheduler(config, jobs, planned)
+        now = clock()
+        catch_up = _catch_up(config, planned, now)
+        scheduler.start()
+        print(f"digest run: PID {os.getpid()}, state {database}, times in {zone.key}", file=out)
+        for job in planned:
+            following = next_run(job, now) or job.at
+            when = local(following, zone) if following else "never"
+            print(f"  {job.id:12} next at {when}   ({job.expression})", file=out)
+        for job, missed in catch_up:
+            print(f"  {job.id:12} catching up the slot of {local(missed, zone)} now "
+                  f"(within the {config.schedule.misfire_grace_seconds} s grace)", file=out)
+            scheduler.add_job(jobs.run, DateTrigger(run_date=now, timezone=zone),
+                              args=[job, missed], id=f"{job.id}-catch-up")
+        out.flush()
+        log.info("digest run started with %d jobs", len(planned))
+        while not stop.wait(1.0):
+            pass
+        log.info("stopping: letting the running job finish")
+        scheduler.shutdown(wait=True)
+        log.info("stopped")
+
+
+def _catch_up(config: Config, planned: list[Job], now: datetime) -> list[tuple[Job, datetime]]:
+    """Send slots that passed less than the grace ago, while no scheduler was running."""
+    grace = timedelta(seconds=config.schedule.misfire_grace_seconds)
+    due = []
+    for job in planned:
+        if job.kind == "send" and job.at is None:
+            missed = slot_of(job.trigger, now)
+            if missed is not None and now - missed <= grace:
+                due.append((job, missed))
+    return due
+
+
+def _round(delta: timedelta) -> timedelta:
+    return timedelta(seconds=round(delta.total_seconds()))
