@@ -115,7 +115,7 @@ def _print(report: dict[str, Any], zone: ZoneInfo) -> None:
         status = STATUS_WORDS.get(f["status"], f["status"])
         if f["status"] == "failed" and f["failures"] > 1:
             status += f" ({f['failures']} in a row)"
-        print(f"  {f['name'][:24]:24} {status:22} last {when(f["last_fetch"]):23} "
+        print(f"  {f['name'][:24]:24} {status:22} last {when(f['last_fetch']):23} "
               f"next try {when(f['next_try'])}")
         if f["error"]:
             print(f"      {f['error']}")
