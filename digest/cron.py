@@ -1,20 +1,22 @@
 """Schedule (pure part): crontab expressions into APScheduler triggers, and their fire times.
 
 In: a five-field crontab expression as operators write it (`0 7 * * 1` = Mondays at 07:00) and
-an IANA time zone. Out: an APScheduler `CronTrigger` that fires when cron would, plus the
+an IANA time zone. Out: an APScheduler trigger that fires when cron would, plus the
 questions the scheduler and `digest status` ask of it: the next fire times after a moment,
 and the slot a moment belongs to (the latest fire time at or before it).
 
-APScheduler 3.x reads the weekday field with 0 = Monday, unlike cron (0 and 7 = Sunday), and
-fires a time twice when clocks fall back; this module fixes both, so `0 7 * * 1` means Monday
-and `30 1 * * *` sends once on the night the clocks go back.
+APScheduler 3.x's `CronTrigger.from_crontab` reads the weekday field with 0 = Monday, unlike
+cron (0 and 7 = Sunday); its trigger skips a day after clocks spring forward and fires twice
+in the hour they fall back. This module fixes all three, so `0 7 * * 1` means Monday,
+`0 0 * * *` fires every night, and `30 1 * * *` sends once on the night the clocks go back.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
 DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
@@ -26,23 +28,44 @@ MACROS = {
 _DAY_ITEM = re.compile(r"^(\*|[0-7a-z]{1,3})(?:-([0-7a-z]{1,3}))?(?:/(\d+))?$")
 
 
-class OncePerLocalTime(CronTrigger):  # type: ignore[misc]  # APScheduler ships no types
-    """A `CronTrigger` that fires a repeated wall-clock time once.
+class LocalCronTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler ships no types
+    """Fires when the local wall clock matches the cron fields, as cron does.
 
-    When clocks fall back, 01:30 happens twice; cron runs a 01:30 job once, APScheduler 3.x
-    twice. A send must not run twice, so the second 01:30 is skipped.
+    APScheduler 3.x's own `CronTrigger` steps through dates in a way that skips a day after
+    clocks spring forward (`0 0 * * *` in New York never fires on 2026-03-09) and fires the
+    repeated hour twice when they fall back. This trigger matches the fields against the
+    wall clock (a `CronTrigger` in UTC, which has no DST, does the matching) and maps each
+    match to an instant: a wall time in the spring-forward gap fires at the same offset
+    after the change (02:30 → 03:30); a repeated wall time fires once, at its first
+    occurrence.
     """
 
+    def __init__(self, fields: dict[str, str], timezone: tzinfo, expression: str) -> None:
+        self._wall = CronTrigger(**fields, timezone=UTC)
+        self.timezone = timezone
+        self.expression = expression
+
     def get_next_fire_time(self, previous: datetime | None, now: datetime) -> datetime | None:
-        fire: datetime | None = super().get_next_fire_time(previous, now)
-        if previous is not None and fire is not None:
-            before = previous.astimezone(self.timezone).replace(tzinfo=None)
-            if fire.replace(tzinfo=None) == before:
-                fire = super().get_next_fire_time(fire, fire)
-        return fire
+        # After `previous` when given (the scheduler asks so to list missed runs), else `now`.
+        start = now if previous is None else previous + timedelta(microseconds=1)
+        wall = start.astimezone(self.timezone).replace(tzinfo=UTC)
+        for _ in range(1000):  # each turn moves past one wall time: this ends at once
+            match: datetime | None = self._wall.get_next_fire_time(None, wall)
+            if match is None:
+                return None
+            naive = match.replace(tzinfo=None)
+            for fold in (0, 1):
+                fire = naive.replace(tzinfo=self.timezone, fold=fold)
+                if fire.astimezone(UTC) >= start.astimezone(UTC):
+                    return fire
+            wall = match + timedelta(seconds=1)  # both occurrences are already past
+        return None
+
+    def __str__(self) -> str:
+        return f"cron[{self.expression}] in {self.timezone}"
 
 
-def cron_trigger(expression: str, timezone: tzinfo) -> CronTrigger:
+def cron_trigger(expression: str, timezone: tzinfo) -> LocalCronTrigger:
     """The trigger for a crontab expression, read the way cron reads it.
 
     Args:
@@ -50,7 +73,7 @@ def cron_trigger(expression: str, timezone: tzinfo) -> CronTrigger:
             such as `@daily`; weekday 0 or 7 is Sunday, names (`mon`) work too.
         timezone: the zone the fields are in; DST is handled by the trigger.
     Returns:
-        A trigger that fires a repeated wall-clock time (DST fall-back) only once.
+        A trigger that fires each matching local wall-clock time once.
     Raises:
         ValueError: the expression is not one cron would accept, or it restricts both day of
             month and day of week (cron fires when either matches, APScheduler only when
@@ -65,8 +88,9 @@ def cron_trigger(expression: str, timezone: tzinfo) -> CronTrigger:
     if day not in ("*", "?") and weekday not in ("*", "?"):
         raise ValueError("restricts both the day of month and the day of week, which cron and "
                          "APScheduler read differently; restrict only one of them")
-    return OncePerLocalTime(minute=minute, hour=hour, day=day.replace("?", "*"), month=month,
-                            day_of_week=_weekdays(weekday), timezone=timezone)
+    matched = {"minute": minute, "hour": hour, "day": day.replace("?", "*"), "month": month,
+               "day_of_week": _weekdays(weekday)}
+    return LocalCronTrigger(matched, timezone, text)
 
 
 def _weekdays(field: str) -> str:
@@ -101,7 +125,7 @@ def _day(token: str, sunday: int = 0) -> int:
     return sunday if token == "sun" else DAYS.index(token)
 
 
-def next_fire_times(trigger: CronTrigger, after: datetime, count: int) -> list[datetime]:
+def next_fire_times(trigger: BaseTrigger, after: datetime, count: int) -> list[datetime]:
     """The next `count` fire times strictly after `after` (an aware datetime)."""
     times: list[datetime] = []
     previous: datetime | None = None
@@ -115,7 +139,7 @@ def next_fire_times(trigger: CronTrigger, after: datetime, count: int) -> list[d
     return times
 
 
-def slot_of(trigger: CronTrigger, moment: datetime,
+def slot_of(trigger: BaseTrigger, moment: datetime,
             horizon: timedelta = timedelta(days=400)) -> datetime | None:
     """The latest fire time at or before `moment`: the schedule slot a late run belongs to.
 
