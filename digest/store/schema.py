@@ -1,12 +1,14 @@
 """The state database's schema, as an ordered list of migrations.
 
 `PRAGMA user_version` records how many have run; opening a database runs the rest, each in
-one transaction. Append new steps at the end; never edit a step that has shipped.
+one transaction, after keeping a copy of the old file. Append new steps at the end; never
+edit a step that has shipped.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 
 from digest.errors import StoreError
@@ -96,22 +98,33 @@ CREATE TABLE IF NOT EXISTS edition_variants (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def migrate(db: sqlite3.Connection, path: Path) -> None:
-    """Bring the database at `path` up to `SCHEMA_VERSION`.
+def migrate(db: sqlite3.Connection, path: Path, migrations: Sequence[str] = MIGRATIONS) -> None:
+    """Bring the database at `path` up to the last of `migrations` (normally `SCHEMA_VERSION`).
+
+    Before changing a database made by an older digest, a copy of it is kept beside it
+    (`digest.sqlite3.schema-1.bak`), so an upgrade can be undone by putting the copy back and
+    reinstalling the older digest. Each step runs in one transaction; a process that finds
+    another one migrating waits for it, and then skips the steps already done.
 
     Raises:
-        StoreError: the database was made by a newer digest.
+        StoreError: the database was made by a newer digest, or it cannot be backed up.
     """
+    target = len(migrations)
     version = db.execute("PRAGMA user_version").fetchone()[0]
-    if version > SCHEMA_VERSION:
+    if version > target:
         raise StoreError(
             f"{path}: made by a newer digest (schema {version}, this one knows "
-            f"{SCHEMA_VERSION}); upgrade digest"
+            f"{target}); upgrade digest"
         )
-    for number in range(version, SCHEMA_VERSION):
+    if 0 < version < target:
+        _back_up(db, path, version)
+    for number in range(version, target):
         db.execute("BEGIN IMMEDIATE")
         try:
-            for statement in MIGRATIONS[number].split(";"):
+            if db.execute("PRAGMA user_version").fetchone()[0] > number:
+                db.execute("COMMIT")  # another process ran this step while we waited
+                continue
+            for statement in migrations[number].split(";"):
                 if statement.strip():
                     db.execute(statement)
             db.execute(f"PRAGMA user_version = {number + 1}")
@@ -119,3 +132,22 @@ def migrate(db: sqlite3.Connection, path: Path) -> None:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+
+
+def backup_path(path: Path, version: int) -> Path:
+    """Where the copy of a schema-`version` database is kept before it is migrated."""
+    return path.with_name(f"{path.name}.schema-{version}.bak")
+
+
+def _back_up(db: sqlite3.Connection, path: Path, version: int) -> None:
+    target = backup_path(path, version)
+    if target.exists():
+        return  # kept from an earlier attempt, or made by a process migrating at the same time
+    try:
+        db.execute("VACUUM INTO ?", (str(target),))
+    except sqlite3.OperationalError as e:
+        if target.exists():
+            return
+        raise StoreError(f"{path}: cannot keep a copy at {target} before upgrading the "
+                         f"schema from version {version}: {e}; free some space and run "
+                         "digest again") from e
