@@ -119,6 +119,10 @@ def _print(report: dict[str, Any], zone: ZoneInfo) -> None:
               f"next try {when(f['next_try'])}")
         if f["error"]:
             print(f"      {f['error']}")
+        if f.get("disabled"):  # kept by the store when a feed answered 410 Gone
+            print(f"      disabled, not fetched any more: {f['disabled']}")
+        if f.get("moved_to"):  # kept by the store when a feed answered 301/308
+            print(f"      moved permanently to {f['moved_to']} (update config.toml)")
     print("\nEditions (latest first):")
     for e in report["editions"]:
         counts = ", ".join(f"{c} {e[c]}" for c in COUNTS)
