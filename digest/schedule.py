@@ -166,10 +166,14 @@ class Jobs:
         now = self.clock()
         when = at_slot or slot(job, now)
         edition_id = pipeline.edition_id_for(self.config, when, job.frequency)
+        # On time, the slot's edition is the one a cron `digest send` would make now: let the
+        # pipeline name it, exactly as from cron. Late past midnight, name the slot's edition.
+        named = edition_id if (job.frequency != "daily" or
+                               edition_id != pipeline.edition_id_for(self.config, now)) else None
         while True:
             try:
                 summary = pipeline.send(self.config, self.clock(), self.environ,
-                                        edition_id=edition_id)
+                                        edition_id=named)
                 break
             except LockHeld as e:
                 if self.clock() - when > self.grace or self.stop.is_set():
