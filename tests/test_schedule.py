@@ -268,3 +268,15 @@ def test_a_run_missed_by_more_than_the_grace_is_skipped_with_a_line(
     assert "schedule.misfire_grace_seconds = 1" in line and "skipped" in line
     assert "digest send --edition daily-" in line
     assert not config.database_path.exists()  # the send never ran
+
+
+def test_run_refuses_to_start_without_the_secret_its_sends_need(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("DIGEST_SECRET", raising=False)
+    assert cli.main(["run", "--config", str(project / "config.toml")]) == 2
+    assert "DIGEST_SECRET" in capsys.readouterr().err
+    monkeypatch.setenv("DIGEST_SECRET", ENV["DIGEST_SECRET"])
+    assert cli.main(["run", "--config", str(project / "config.toml"),
+                     "--send-at", "tomorrow"]) == 2
+    assert "--send-at 'tomorrow'" in capsys.readouterr().err
