@@ -170,6 +170,7 @@ class Jobs:
         # pipeline name it, exactly as from cron. Late past midnight, name the slot's edition.
         named = edition_id if (job.frequency != "daily" or
                                edition_id != pipeline.edition_id_for(self.config, now)) else None
+        waited = False
         while True:
             try:
                 summary = pipeline.send(self.config, self.clock(), self.environ,
@@ -177,12 +178,15 @@ class Jobs:
                 break
             except LockHeld as e:
                 if self.clock() - when > self.grace or self.stop.is_set():
-                    log.error("%s: edition %s not sent: %s; the lock was still held %s after "
-                              "the slot. To send it: digest send --edition %s", job.id,
-                              edition_id, e, self.grace, edition_id,
+                    why = ("digest run is stopping" if self.stop.is_set() else
+                           f"the lock was still held {self.grace} after the slot")
+                    log.error("%s: edition %s not sent: %s; %s. To send it: digest send "
+                              "--edition %s", job.id, edition_id, e, why, edition_id,
                               extra={"job": job.id, "edition": edition_id})
                     return None
-                log.info("%s: waiting for the lock: %s", job.id, e, extra={"job": job.id})
+                log.log(logging.DEBUG if waited else logging.INFO,
+                        "%s: waiting for the lock: %s", job.id, e, extra={"job": job.id})
+                waited = True
                 self.stop.wait(self.lock_retry_seconds)
         counts = {s: summary.count(s) for s in ("sent", "deferred", "failed", "unknown")}
         detail = ", ".join(f"{n} {s}" for s, n in counts.items())
