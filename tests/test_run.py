@@ -13,9 +13,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -47,19 +48,24 @@ FEEDS = ["political-iq-featured.xml", "world-wire.xml", "capitol-ledger.xml"]
 
 
 @dataclass
-class SlowHandler(RecordingHandler):
-    """Takes `delay` seconds to accept each message, so a send lasts long enough to meet."""
+class GatedHandler(RecordingHandler):
+    """Holds every message's DATA until the test opens the gate: a send caught mid-way, as
+    long as the test needs, however slow the machine."""
 
-    delay: float = 0.4
+    gate: threading.Event = field(default_factory=threading.Event)
+    waiting: int = 0
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        await asyncio.sleep(self.delay)
+        self.waiting += 1
+        while not self.gate.is_set():
+            await asyncio.sleep(0.02)
         return await super().handle_DATA(server, session, envelope)
 
 
 @pytest.fixture
 def slow_smtp() -> Iterator[SmtpServer]:
-    handler = SlowHandler()
+    """An SMTP server whose handler is a `GatedHandler` (gate closed)."""
+    handler = GatedHandler()
     port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
@@ -105,7 +111,7 @@ def digest(*args: str, cwd: Path) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def wait_for(condition: Callable[[], bool], seconds: float = 20.0) -> None:
+def wait_for(condition: Callable[[], bool], seconds: float = 45.0) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
         assert time.monotonic() < deadline, "timed out"
@@ -162,8 +168,11 @@ def test_sigterm_during_a_send_lets_it_finish_and_commit(
     config_path = fresh_project(project, slow_smtp, subscribers=8)
     run = digest("run", "--config", str(config_path), "--send-at", "now", cwd=project)
     try:
-        wait_for(lambda: len(slow_smtp.arrived) >= 1 or run.poll() is not None)
-        run.send_signal(signal.SIGTERM)
+        wait_for(lambda: slow_smtp.handler.waiting >= 1 or run.poll() is not None)
+        run.send_signal(signal.SIGTERM)  # while the first message is on the wire
+        time.sleep(0.5)
+        assert run.poll() is None  # it does not quit mid-send
+        slow_smtp.handler.gate.set()
         out, err = run.communicate(timeout=30)
     finally:
         if run.poll() is None:
@@ -182,11 +191,11 @@ def test_sigterm_during_a_send_lets_it_finish_and_commit(
 def test_two_sends_at_once_the_second_exits_3_naming_the_first(
     project: Path, slow_smtp: SmtpServer
 ) -> None:
-    config_path = fresh_project(project, slow_smtp, subscribers=10)
+    config_path = fresh_project(project, slow_smtp, subscribers=6)
     first = digest("send", "--config", str(config_path), cwd=project)
     try:
-        wait_for(lambda: len(slow_smtp.arrived) >= 1 or first.poll() is not None)
-        assert first.poll() is None
+        wait_for(lambda: slow_smtp.handler.waiting >= 1 or first.poll() is not None)
+        assert first.poll() is None  # mid-send, holding the lock
         others = [digest(command, "--config", str(config_path), cwd=project)
                   for command in ("send", "fetch")]
         for other in others:
@@ -194,6 +203,7 @@ def test_two_sends_at_once_the_second_exits_3_naming_the_first(
             assert other.returncode == 3, other_err
             assert f"(PID {first.pid})" in other_err and "digest.sqlite3.lock" in other_err
         assert first.poll() is None  # the others did not wait for the first to finish
+        slow_smtp.handler.gate.set()
         out, err = first.communicate(timeout=30)
     finally:
         if first.poll() is None:
@@ -201,4 +211,4 @@ def test_two_sends_at_once_the_second_exits_3_naming_the_first(
             first.communicate()
     assert first.returncode == 0, err
     assert sorted(a.rcpt_tos[0] for a in slow_smtp.arrived) == sorted(
-        f"reader{i}@example.com" for i in range(10))
+        f"reader{i}@example.com" for i in range(6))

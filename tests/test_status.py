@@ -105,7 +105,7 @@ def test_status_tells_each_feeds_last_fetch_and_each_editions_counts(
 
     text = _status(config_path, capsys)
     assert "digest run: not running" in text
-    assert "failed (2 in a row)" in text
+    assert "failing: 2 failures in a row; next try after" in text
     assert "404" in text
     line = next(t for t in text.splitlines() if "daily-2023-11-22" in t)
     assert "sent 3, deferred 0, failed 0, unknown 0" in line

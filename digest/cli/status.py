@@ -113,14 +113,15 @@ def _print(report: dict[str, Any], zone: ZoneInfo) -> None:
     print("\nFeeds:")
     for f in report["feeds"]:
         status = STATUS_WORDS.get(f["status"], f["status"])
-        if f["status"] == "failed" and f["failures"] > 1:
-            status += f" ({f['failures']} in a row)"
         print(f"  {f['name'][:24]:24} {status:22} last {when(f['last_fetch']):23} "
               f"next try {when(f['next_try'])}")
         if f["error"]:
             print(f"      {f['error']}")
         if f.get("disabled"):  # kept by the store when a feed answered 410 Gone
             print(f"      disabled, not fetched any more: {f['disabled']}")
+        elif f["failures"]:
+            print(f"      failing: {f['failures']} failures in a row; next try after "
+                  f"{when(f['next_try'])}")
         if f.get("moved_to"):  # kept by the store when a feed answered 301/308
             print(f"      moved permanently to {f['moved_to']} (update config.toml)")
     print("\nEditions (latest first):")
