@@ -7,6 +7,7 @@ the password, the token key and their base64 forms (as they travel in AUTH PLAIN
 
 from __future__ import annotations
 
+import argparse
 import base64
 import io
 import json
@@ -112,9 +113,17 @@ def test_a_refused_login_names_the_user_and_the_variable_not_the_password(
 
 
 def test_every_command_takes_log_format() -> None:
-    parser = _parser()
-    commands = next(a for a in parser._actions if a.dest == "command").choices
-    for name, sub in commands.items():
+    def leaves(parser: argparse.ArgumentParser, name: str) -> Iterator[tuple[str, Any]]:
+        groups = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not groups:
+            yield name, parser
+        for group in groups:  # a command group (`digest subscribers add`): its commands
+            for sub_name, sub in group.choices.items():
+                yield from leaves(sub, f"{name} {sub_name}".strip())
+
+    commands = list(leaves(_parser(), ""))
+    assert len(commands) >= 8
+    for name, sub in commands:
         assert any("--log-format" in a.option_strings for a in sub._actions), name
 
 
