@@ -280,3 +280,23 @@ def test_run_refuses_to_start_without_the_secret_its_sends_need(
     assert cli.main(["run", "--config", str(project / "config.toml"),
                      "--send-at", "tomorrow"]) == 2
     assert "--send-at 'tomorrow'" in capsys.readouterr().err
+
+
+def test_the_weekly_job_sends_the_weeks_edition_to_weekly_readers_once(
+    project: Path, smtp_server: SmtpServer
+) -> None:
+    set_config(project / "subscribers" / "subscribers.csv",
+               {"alan@example.net,Alan Turing,,daily": "alan@example.net,Alan Turing,,weekly"})
+    set_config(project / "config.toml", {
+        "port = 1025": f"port = {smtp_server.port}",
+        'send = "0 7 * * *"': 'send = ""\nsend_weekly = "0 23 * * 3"',  # Wednesdays 23:00
+    })
+    config = load_config(project / "config.toml")
+    (job,) = schedule.plan(config)[1:]
+    assert job.id == "send-weekly"
+    jobs = schedule.Jobs(config, ENV, lambda: NOW, threading.Event())
+    first = jobs.send(job)
+    again = jobs.send(job)
+    assert first is not None and first.edition == "weekly-2023-W47"
+    assert again is not None and again.edition == "weekly-2023-W47"
+    assert [a.rcpt_tos for a in smtp_server.arrived] == [["alan@example.net"]]
