@@ -1,8 +1,10 @@
-"""`digest sink`: a local SMTP server that keeps every message in a Maildir."""
+"""`digest sink`: a local SMTP server that keeps every message in a Maildir (and, with --web,
+a page on 127.0.0.1 to look at what it caught)."""
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import threading
 from pathlib import Path
 
@@ -11,18 +13,38 @@ from digest.sink import Received, running_sink
 
 
 def cmd_sink(args: argparse.Namespace) -> int:
-    """Run a local SMTP server that keeps every message in a Maildir, until Ctrl-C."""
+    """Run a local SMTP server that keeps every message in a Maildir, until Ctrl-C.
+
+    With --web, also serve a page on 127.0.0.1 that lists the captured messages and shows each
+    one: its HTML at phone and desktop widths, text part, headers, source and checks.
+    """
 
     def report(received: Received) -> None:
         print(received.line(), flush=True)
 
+    sock = None
+    if args.web:
+        # Imported here: the web stack is only needed with --web.
+        from digest.sink_web import bind
+        sock = bind(args.web_port)  # before the SMTP side starts: a taken port fails fast
     with running_sink(args.maildir, host="127.0.0.1", port=args.port, report=report):
         print(f"SMTP sink on 127.0.0.1:{args.port}, storing mail in {args.maildir.resolve()} "
               "(Ctrl-C stops)", flush=True)
         try:
-            threading.Event().wait()
+            if sock is None:
+                threading.Event().wait()
+            else:
+                from digest.sink_web import WebSettings, create_app, serve_web
+                app = create_app(WebSettings(maildir=args.maildir, smtp_port=args.port,
+                                             spamassassin=shutil.which("spamassassin")))
+                print(f"Web view on http://127.0.0.1:{args.web_port}/", flush=True)
+                serve_web(app, sock)
+            print("Stopped.")
         except KeyboardInterrupt:
             print("Stopped.")
+        finally:
+            if sock is not None:
+                sock.close()
     return EXIT_OK
 
 
@@ -32,3 +54,7 @@ def register(commands: Commands, options: Options) -> None:
     sink.add_argument("--port", type=int, default=1025, help="SMTP port (default: 1025)")
     sink.add_argument("--maildir", type=Path, default=Path("sink-maildir"),
                       help="the Maildir to store messages in (default: ./sink-maildir)")
+    sink.add_argument("--web", action="store_true",
+                      help="also serve a web view of the captured mail on 127.0.0.1")
+    sink.add_argument("--web-port", type=int, default=8025,
+                      help="the web view's port, with --web (default: 8025)")
