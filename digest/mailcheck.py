@@ -1,17 +1,15 @@
 """Sink checks: what an editor should know about one captured message before it goes out.
 
 In: a message's HTML part, text part and headers (plain values from `digest.sink_mailbox`), and
-for SpamAssassin its raw bytes. Out: one `Check` per question, each with a plain verdict
-(pass / warn / fail / skip), a one-line summary and the findings behind it. Every check but
-SpamAssassin is a pure function; SpamAssassin runs as a subprocess with a timeout and becomes a
-"skip" when it is missing or does not answer.
+for SpamAssassin (`digest.spamcheck`) its raw bytes. Out: one `Check` per question, each with a
+plain verdict (pass / warn / fail / skip), a one-line summary and the findings behind it. Every
+check here is a pure function.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -27,8 +25,6 @@ GMAIL_CLIP_BYTES = 102 * 1024
 ONE_CLICK = "List-Unsubscribe=One-Click"
 _HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 _TEXT_URL = re.compile(r"https?://[^\s<>\"'()\[\]]+", re.I)
-_SCORE = re.compile(r"Content analysis details:\s*\((-?[\d.]+) points?, (-?[\d.]+) required\)")
-_RULE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s+([A-Z0-9_]+)\s+(.*)$")
 
 
 @dataclass(frozen=True)
@@ -43,6 +39,7 @@ class Finding:
 class Check:
     """One question about a message, answered."""
 
+    key: str  # a stable name for machines: size, unsubscribe, links, images, text, spamassassin
     name: str
     verdict: Verdict
     summary: str
@@ -127,15 +124,15 @@ def check_size(html: str | None) -> Check:
     """The HTML part's size against Gmail's clipping threshold."""
     name = "HTML size (Gmail clips at ~102 KB)"
     if html is None:
-        return Check(name, "skip", "no HTML part")
+        return Check("size", name, "skip", "no HTML part")
     size = len(html.encode("utf-8"))
     summary = f"{size / 1024:.1f} KB of HTML, {size * 100 // GMAIL_CLIP_BYTES}% of Gmail's limit"
     if size > GMAIL_CLIP_BYTES:
-        return Check(name, "fail", summary + ": Gmail will clip it and hide the rest, "
+        return Check("size", name, "fail", summary + ": Gmail will clip it and hide the rest, "
                      "the unsubscribe link included; send fewer stories or shorter summaries")
     if size > GMAIL_CLIP_BYTES * 0.85:
-        return Check(name, "warn", summary + ": close to the clip")
-    return Check(name, "pass", summary)
+        return Check("size", name, "warn", summary + ": close to the clip")
+    return Check("size", name, "pass", summary)
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -204,7 +201,7 @@ def check_unsubscribe(headers: Sequence[tuple[str, str]]) -> Check:
     summary = {"pass": "present and well-formed",
                "warn": "well-formed, but only usable on this machine",
                "fail": "missing or malformed: subscribers cannot leave with one click"}[verdict]
-    return Check(name, verdict, summary, tuple(found))
+    return Check("unsubscribe", name, verdict, summary, tuple(found))
 
 
 def _link_problem(href: str) -> str | None:
@@ -233,10 +230,10 @@ def check_links(html: str | None) -> Check:
     """Every link absolute http(s) (mailto: and tel: allowed), each listed."""
     name = "Links are absolute http(s)"
     if html is None:
-        return Check(name, "skip", "no HTML part")
+        return Check("links", name, "skip", "no HTML part")
     links = _scan(html).links
     if not links:
-        return Check(name, "warn", "the HTML has no links at all")
+        return Check("links", name, "warn", "the HTML has no links at all")
     found: list[Finding] = []
     seen: dict[str, int] = {}
     for link in links:
@@ -255,19 +252,20 @@ def check_links(html: str | None) -> Check:
             found.append(Finding("pass", label))
     found.sort(key=lambda f: -_RANK[f.verdict])
     if bad:
-        return Check(name, "fail", f"{bad} of {len(seen)} distinct links would not work",
+        return Check("links", name, "fail", f"{bad} of {len(seen)} distinct links would not work",
                      tuple(found))
-    return Check(name, "pass", f"all {len(seen)} distinct links are absolute", tuple(found))
+    return Check("links", name, "pass", f"all {len(seen)} distinct links are absolute",
+                 tuple(found))
 
 
 def check_images(html: str | None) -> Check:
     """Images need width (Outlook), height (no jump as they load) and alt (images off)."""
     name = "Images have width, height and alt"
     if html is None:
-        return Check(name, "skip", "no HTML part")
+        return Check("images", name, "skip", "no HTML part")
     images = _scan(html).images
     if not images:
-        return Check(name, "pass", "no images")
+        return Check("images", name, "pass", "no images")
     found: list[Finding] = []
     for image in images:
         src = image.get("src", "")
@@ -286,9 +284,10 @@ def check_images(html: str | None) -> Check:
                                  f"{src or '(no src)'}: " + "; ".join(t for _, t in problems)))
     verdict = worst([f.verdict for f in found])
     if not found:
-        return Check(name, "pass", f"{len(images)} image{'' if len(images) == 1 else 's'}, "
-                     "all with width, height and alt")
-    return Check(name, verdict, f"{len(found)} of {len(images)} images lack something",
+        plural = "" if len(images) == 1 else "s"
+        return Check("images", name, "pass",
+                     f"{len(images)} image{plural}, all with width, height and alt")
+    return Check("images", name, verdict, f"{len(found)} of {len(images)} images lack something",
                  tuple(found))
 
 
@@ -305,9 +304,9 @@ def check_text_matches_html(html: str | None, text: str | None) -> Check:
     """The text part carries the same stories: the HTML's headlines and their links."""
     name = "Text part has the same stories as the HTML"
     if html is None:
-        return Check(name, "skip", "no HTML part to compare with")
+        return Check("text", name, "skip", "no HTML part to compare with")
     if text is None:
-        return Check(name, "fail", "no text/plain part: readers with text-only clients see "
+        return Check("text", name, "fail", "no text/plain part: readers with text-only clients see "
                                    "nothing, and spam filters score it")
     scan = _scan(html)
     compact_text = _compact(text)
@@ -332,57 +331,7 @@ def check_text_matches_html(html: str | None, text: str | None) -> Check:
     summary = {"pass": f"{counted}: all in the text part",
                "warn": f"{counted}: the parts differ (see below)",
                "fail": f"{counted}: the text part is missing stories"}[verdict]
-    return Check(name, verdict, summary, tuple(found))
-
-
-def check_spamassassin(raw: bytes, command: str | None, timeout: float = 30.0) -> Check:
-    """SpamAssassin's score and rules (`spamassassin -L -t`: local tests only, no network).
-
-    Args:
-        raw: the message as sent.
-        command: the spamassassin executable, or None when it is not installed.
-        timeout: seconds to wait for it.
-    Returns:
-        fail at or over its spam threshold, warn over half of it, skip when it cannot run.
-    """
-    name = "SpamAssassin score"
-    if command is None:
-        return Check(name, "skip", "spamassassin is not installed (apt-get install "
-                                   "spamassassin) ")
-    try:
-        done = subprocess.run([command, "-L", "-t"], input=raw, capture_output=True,
-                              timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        return Check(name, "skip", f"spamassassin did not answer within {timeout:g} s")
-    except OSError as e:
-        return Check(name, "skip", f"cannot run {command}: {e}")
-    out = done.stdout.decode("utf-8", "replace")
-    at = out.rfind("Content analysis details:")
-    match = _SCORE.match(out, at) if at >= 0 else None
-    if match is None:
-        err = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        return Check(name, "skip", "could not read spamassassin's report"
-                     + (f": {err[-1]}" if err else ""))
-    score, required = float(match.group(1)), float(match.group(2))
-    found: list[Finding] = []
-    rest = out[match.end():]
-    rule_line = rest.find("\n----")
-    table = rest[rule_line + 1:].split("\n")[1:] if rule_line >= 0 else []
-    for line in table:
-        if not line.strip():
-            break  # the table ends at the first blank line
-        rule = _RULE.match(line)
-        if rule:
-            points = float(rule.group(1))
-            verdict: Verdict = "fail" if points >= 1 else "warn" if points > 0 else "pass"
-            found.append(Finding(verdict, f"{points:+.1f} {rule.group(2)}: {rule.group(3)}"))
-        elif found and line.startswith(" " * 10) and line.strip():
-            last = found[-1]  # a description wrapped onto the next line
-            found[-1] = Finding(last.verdict, f"{last.text} {line.strip()}")
-    overall: Verdict = ("fail" if score >= required else
-                        "warn" if score >= required / 2 else "pass")
-    summary = f"score {score:g}, spam at {required:g}"
-    return Check(name, overall, summary, tuple(found))
+    return Check("text", name, verdict, summary, tuple(found))
 
 
 def check_message(html: str | None, text: str | None,

@@ -212,8 +212,9 @@ def _part(message: EmailMessage, subtype: str) -> str | None:
         return None
     try:
         content = part.get_content()
-        return content if isinstance(content, str) else None
     except (LookupError, UnicodeError, ValueError, AssertionError):
         # An unknown or lying charset: show the bytes as UTF-8 with replacement characters.
         payload = part.get_payload(decode=True)
-        return payload.decode("utf-8", "replace") if isinstance(payload, bytes) else None
+        content = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else None
+    # SMTP carries CRLF line ends; people read (and checks compare) plain newlines.
+    return content.replace("\r\n", "\n") if isinstance(content, str) else None

@@ -43,8 +43,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from digest.errors import InputError
-from digest.mailcheck import Check, check_message, check_spamassassin, worst
+from digest.mailcheck import Check, check_message, worst
 from digest.sink_mailbox import CapturedMailbox
+from digest.spamcheck import check_spamassassin
 
 HOST = "127.0.0.1"
 WIDTHS = (375, 640)  # a phone, and a desktop reading pane
