@@ -266,6 +266,7 @@ def create_app(settings: WebSettings) -> Starlette:
     web = SinkWeb(settings)
     routes = [
         Route("/", web.index),
+        Route("/favicon.ico", lambda request: Response(status_code=204)),
         Route("/api/messages", web.api_messages),
         Route("/events", web.events),
         Route("/message/{key}", web.message),
