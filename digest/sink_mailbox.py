@@ -113,7 +113,7 @@ class CapturedMailbox:
                 self._summaries[cache_key] = summary
             found.append(summary)
         for gone in set(self._summaries) - live:
-            del self._summaries[gone]
+            self._summaries.pop(gone, None)  # another request may have dropped it already
         found.sort(key=lambda c: (c.received, c.key), reverse=True)
         return found
 

@@ -58,6 +58,8 @@ APP_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'se
 CAPTURED_CSP = ("default-src 'none'; img-src * data:; style-src 'unsafe-inline'; "
                 "font-src * data:; sandbox; base-uri 'none'; form-action 'none'; "
                 "frame-ancestors 'self'")
+PENDING = Check("spamassassin", "SpamAssassin score", "skip",
+                "still scoring this message: the page fills it in (or reload in a moment)")
 RAW_PAGE_LIMIT = 512 * 1024  # raw source shown on the page; the whole of it is at /raw
 _STATIC = Path(__file__).resolve().parent / "sink_static"
 
@@ -75,6 +77,7 @@ class WebSettings:
     smtp_port: int  # shown on the empty list, so people know where to send
     spamassassin: str | None  # the executable, None when it is not installed
     spam_timeout: float = 30.0
+    spam_wait: float = 2.0  # how long a page waits for SpamAssassin before showing "pending"
     poll_seconds: float = 0.5  # how often the event stream looks for new mail
     stream_seconds: float = 300.0  # an event stream ends after this; EventSource reconnects
 
@@ -144,8 +147,42 @@ class SinkWeb:
             autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
         )
         self.templates.filters.update(size=_size, when=_when, message_url=message_url)
-        self._spam: dict[tuple[str, int], Check] = {}  # messages never change once stored
+        # Keyed by Maildir key: a stored message never changes.
+        self._spam_tasks: dict[str, asyncio.Task[Check]] = {}
         self._spam_runs = asyncio.Semaphore(2)  # SpamAssassin is one Perl process per run
+
+    async def spam_check(self, key: str, raw: bytes) -> Check:
+        """SpamAssassin's verdict on a message, waiting for it at most `spam_wait` seconds.
+
+        SpamAssassin takes seconds per message, so it runs in the background: a page that asks
+        before it is done shows it as pending (the page's script, or a reload, picks it up).
+        """
+        task = self._spam_tasks.get(key)
+        if task is None:
+            task = asyncio.create_task(self._run_spamassassin(raw))
+            self._spam_tasks[key] = task
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), self.settings.spam_wait)
+        except TimeoutError:
+            return PENDING
+
+    async def _run_spamassassin(self, raw: bytes) -> Check:
+        async with self._spam_runs:
+            return await asyncio.to_thread(check_spamassassin, raw, self.settings.spamassassin,
+                                           self.settings.spam_timeout)
+
+    async def api_spam(self, request: Request) -> Response:
+        """The SpamAssassin check as JSON; `pending` until it is done."""
+        key = request.path_params["key"]
+        try:
+            msg = await asyncio.to_thread(self.mailbox.read, key)
+        except InputError:
+            return JSONResponse({"error": "no such message"}, status_code=404)
+        check = await self.spam_check(key, msg.sent_raw)
+        return JSONResponse({
+            "pending": check is PENDING,
+            "verdict": check.verdict, "name": check.name, "summary": check.summary,
+            "findings": [{"verdict": f.verdict, "text": f.text} for f in check.findings]})
 
     def page(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
         html = self.templates.get_template(template).render(
@@ -157,6 +194,9 @@ class SinkWeb:
 
     async def index(self, request: Request) -> Response:
         messages = await asyncio.to_thread(self.mailbox.list)
+        live = {m.key for m in messages}
+        for gone in [k for k in self._spam_tasks if k not in live]:
+            self._spam_tasks.pop(gone)  # deleted messages keep no SpamAssassin result
         return self.page("list.html.j2", messages=messages)
 
     async def api_messages(self, request: Request) -> Response:
@@ -196,13 +236,7 @@ class SinkWeb:
         except InputError:
             return self.missing(key)
         checks = await asyncio.to_thread(check_message, msg.html, msg.text, msg.headers)
-        spam_key = (key, msg.summary.size)
-        if spam_key not in self._spam:
-            async with self._spam_runs:
-                self._spam[spam_key] = await asyncio.to_thread(
-                    check_spamassassin, msg.sent_raw, self.settings.spamassassin,
-                    self.settings.spam_timeout)
-        checks.append(self._spam[spam_key])
+        checks.append(await self.spam_check(key, msg.sent_raw))
         try:
             width = int(request.query_params.get("width", WIDTHS[-1]))
         except ValueError:
@@ -210,7 +244,7 @@ class SinkWeb:
         raw_text = msg.raw[:RAW_PAGE_LIMIT].decode("utf-8", "replace")
         return self.page(
             "message.html.j2", msg=msg, summary=msg.summary, checks=checks,
-            overall=worst([c.verdict for c in checks]), widths=WIDTHS,
+            overall=worst([c.verdict for c in checks]), widths=WIDTHS, pending=PENDING,
             width=width if width in WIDTHS else WIDTHS[-1], raw_text=raw_text,
             raw_truncated=len(msg.raw) > RAW_PAGE_LIMIT,
             sender=(msg.header("From") or [""])[0],
@@ -269,6 +303,7 @@ def create_app(settings: WebSettings) -> Starlette:
         Route("/favicon.ico", lambda request: Response(status_code=204)),
         Route("/api/messages", web.api_messages),
         Route("/events", web.events),
+        Route("/api/message/{key}/spamassassin", web.api_spam),
         Route("/message/{key}", web.message),
         Route("/message/{key}/html", web.message_html),
         Route("/message/{key}/raw", web.message_raw),

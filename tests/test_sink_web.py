@@ -7,6 +7,7 @@ import smtplib
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +28,17 @@ def verdicts(page: str) -> dict[str, str]:
     return dict(re.findall(r'data-check="(\w+)" data-verdict="(\w+)"', page))
 
 
+def checked_page(sink: WebSink, key: str) -> str:
+    """The message page once SpamAssassin (which runs in the background) has scored it."""
+    deadline = time.monotonic() + 60
+    while True:
+        page = httpx.get(f"{sink.url}/message/{key}", timeout=60)
+        assert page.status_code == 200
+        if "data-pending" not in page.text or time.monotonic() > deadline:
+            return page.text
+        time.sleep(0.3)
+
+
 def test_list_is_newest_first_with_time_to_subject_and_size(sink: WebSink) -> None:
     for i in range(3):
         sink.send(newsletter(subject=f"Edition {i}", to=f"reader{i}@example.com"))
@@ -45,23 +57,25 @@ def test_list_is_newest_first_with_time_to_subject_and_size(sink: WebSink) -> No
 def test_a_good_newsletter_passes_every_check(sink: WebSink) -> None:
     sink.send(newsletter(subject="All good"))
     key = sink.key_of("All good")
-    page = httpx.get(f"{sink.url}/message/{key}", timeout=60)
-    assert page.status_code == 200
-    assert verdicts(page.text) == {"size": "pass", "unsubscribe": "pass", "links": "pass",
+    page = checked_page(sink, key)
+    assert verdicts(page) == {"size": "pass", "unsubscribe": "pass", "links": "pass",
                                    "images": "pass", "text": "pass", "spamassassin": "pass"}
     # The page shows the text part, every header and the raw source, all escaped.
-    assert "Beta team wins the regional cup\nhttps://news.example.com/beta" in page.text
-    assert "<th>List-Unsubscribe-Post</th><td>List-Unsubscribe=One-Click</td>" in page.text
-    assert "X-Sink-Envelope-To" in page.text and "Content-Type: multipart/alternative" in page.text
-    assert "&lt;h2&gt;&lt;a href=" in page.text  # the HTML only as escaped source text
+    assert "Beta team wins the regional cup\nhttps://news.example.com/beta" in page
+    assert "<th>List-Unsubscribe-Post</th><td>List-Unsubscribe=One-Click</td>" in page
+    assert "X-Sink-Envelope-To" in page and "Content-Type: multipart/alternative" in page
+    assert "&lt;h2&gt;&lt;a href=" in page  # the HTML only as escaped source text
     for width in ("375", "640"):
-        assert f'href="?width={width}#preview"' in page.text
+        assert f'href="?width={width}#preview"' in page
+    spam = httpx.get(f"{sink.url}/api/message/{key}/spamassassin").json()
+    assert spam["pending"] is False and spam["verdict"] == "pass"
+    assert re.fullmatch(r"score -?\d+(\.\d)?, spam at 5", spam["summary"])
 
 
 def test_a_message_built_to_fail_fails_every_check(sink: WebSink) -> None:
     sink.send(failing(subject="All bad"))
     key = sink.key_of("All bad")
-    page = httpx.get(f"{sink.url}/message/{key}", timeout=60).text
+    page = checked_page(sink, key)
     assert verdicts(page) == {"size": "fail", "unsubscribe": "fail", "links": "fail",
                               "images": "fail", "text": "fail", "spamassassin": "fail"}
     assert re.search(r"/stories/alpha “[^”]*”: relative", page)

@@ -41,6 +41,63 @@
     return tr;
   }
 
+  // A check still running on the server (SpamAssassin): ask until it is done, then show it.
+  for (const item of document.querySelectorAll("li[data-pending]")) {
+    poll(item);
+  }
+
+  async function poll(item) {
+    for (let tries = 0; tries < 120; tries++) {
+      const response = await fetch(item.dataset.pending, { headers: { Accept: "application/json" } });
+      if (!response.ok) return;
+      const check = await response.json();
+      if (!check.pending) {
+        showCheck(item, check);
+        return;
+      }
+      await new Promise((done) => setTimeout(done, 1000));
+    }
+  }
+
+  function badge(verdict) {
+    const span = document.createElement("span");
+    span.className = "verdict " + verdict;
+    span.textContent = verdict;
+    return span;
+  }
+
+  function showCheck(item, check) {
+    const details = document.createElement("details");
+    details.open = check.verdict === "fail";
+    const summary = document.createElement("summary");
+    const name = document.createElement("strong");
+    name.textContent = check.name;
+    summary.append(badge(check.verdict), " ", name, ": " + check.summary);
+    details.append(summary);
+    if (check.findings.length) {
+      const list = document.createElement("ul");
+      list.className = "findings";
+      for (const finding of check.findings) {
+        const li = document.createElement("li");
+        li.append(badge(finding.verdict), " " + finding.text);
+        list.append(li);
+      }
+      details.append(list);
+    }
+    item.replaceChildren(details);
+    item.className = "check " + check.verdict;
+    item.dataset.verdict = check.verdict;
+    delete item.dataset.pending;
+    const rank = { skip: 0, pass: 1, warn: 2, fail: 3 };
+    let worst = "pass";
+    for (const other of document.querySelectorAll("li[data-verdict]")) {
+      if (rank[other.dataset.verdict] > rank[worst]) worst = other.dataset.verdict;
+    }
+    const overall = document.getElementById("overall");
+    overall.className = "verdict " + worst;
+    overall.textContent = worst;
+  }
+
   const frame = document.getElementById("preview-frame");
   const toggles = document.querySelectorAll("a[data-width]");
   for (const toggle of toggles) {
