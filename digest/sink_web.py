@@ -280,12 +280,14 @@ class SinkWeb:
             await asyncio.to_thread(self.mailbox.delete, key)
         except InputError:
             return self.missing(key)
+        self._spam_tasks.pop(key, None)
         return RedirectResponse("/", status_code=303)
 
     async def delete_all(self, request: Request) -> Response:
         if not _same_origin(request):
             return PlainTextResponse("Refused: the form must come from this page.", 403)
         await asyncio.to_thread(self.mailbox.delete_all)
+        self._spam_tasks.clear()
         return RedirectResponse("/", status_code=303)
 
 
