@@ -29,7 +29,7 @@ from digest.model import Story
 # Words that say nothing about which event a headline reports, in the two languages of the feeds
 # we see most (English and German). Kept short on purpose: a missing stop word costs little
 # because frequent words weigh little anyway; a wrong one hides evidence.
-STOP_WORDS = frozenset("""
+_STOP_TEXT = """
 a about after again against all also am an and any are as at be because been before being
 between both but by can could did do does doing down during each few for from further had has
 have having he her here hers him his how i if in into is it its just me more most my no nor not
@@ -40,7 +40,8 @@ der die das den dem des ein eine einer einem einen eines und oder aber auch auf 
 durch für fur gegen im in ist sind war waren wird werden wurde wurden mit nach nicht noch nun
 nur ob ohne sich sie er es wir ihr um unter vom von vor zu zum zur uber über als am an da dass
 so wie was wer wo hat haben hatte kann soll sollen will mehr viele neue neuen neuer jetzt heute
-""".split())
+"""
+STOP_WORDS = frozenset(_STOP_TEXT.split())
 
 STEM_LENGTH = 7  # truncation stemmer: "hostages"/"hostage", "paroled"/"parole" meet
 TITLE_WEIGHT = 2.0  # a word in the headline counts this many times a word in the summary

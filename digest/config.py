@@ -78,6 +78,12 @@ class RankingConfig:
     min_stories: int = 3  # fewer than this and no edition is sent
     lookback_hours: float = 36.0
     half_life_hours: float = 12.0
+    similarity_threshold: float = 0.2  # 0..1: headlines this alike are one story; 1 = links only
+    source_bonus: float = 0.5  # each further source covering a story adds this to its factor
+    featured_boost: float = 1.5  # score factor of a featured story
+    featured_categories: list[str] = field(default_factory=list)  # item categories that feature
+    top_stories: int = 3  # the best this many stories open the edition; 0 = no such section
+    top_section: str = "Top stories"  # that section's heading
 
 
 @dataclass(frozen=True)
@@ -103,6 +109,15 @@ class FeedConfig:
 
 
 @dataclass(frozen=True)
+class SectionRule:
+    """`[[sections]]`: a section's place in the email, and the item categories that file a
+    story under it (matched without regard to case)."""
+
+    name: str
+    categories: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole validated configuration; `path` is the file it came from."""
 
@@ -116,6 +131,7 @@ class Config:
     ranking: RankingConfig = field(default_factory=RankingConfig)
     subscribers: SubscribersConfig = field(default_factory=SubscribersConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    sections: tuple[SectionRule, ...] = ()
 
     @property
     def folder(self) -> Path:
@@ -182,7 +198,7 @@ def load_config(path: Path) -> Config:
 
 
 def _build(path: Path, text: str, data: dict[str, Any]) -> Config:
-    known = set(_TABLES) | {"feeds"}
+    known = set(_TABLES) | {"feeds", "sections"}
     for key in data:
         if key not in known:
             _fail(path, text, key, f"unknown section; expected one of {', '.join(sorted(known))}")
@@ -200,7 +216,14 @@ def _build(path: Path, text: str, data: dict[str, Any]) -> Config:
         _feed(path, text, i, _table(path, text, f"feeds[{i}]", FeedConfig, raw))
         for i, raw in enumerate(raw_feeds)
     )
-    config = Config(path=path, feeds=feeds, **tables)
+    raw_sections = data.get("sections", [])
+    if not isinstance(raw_sections, list) or not all(isinstance(r, dict) for r in raw_sections):
+        _fail(path, text, "sections", "must be an array of tables, written [[sections]]")
+    sections = tuple(
+        _section(path, text, i, _table(path, text, f"sections[{i}]", SectionRule, raw))
+        for i, raw in enumerate(raw_sections)
+    )
+    config = Config(path=path, feeds=feeds, sections=sections, **tables)
     _check(config, text)
     return config
 
@@ -288,6 +311,13 @@ def _feed(path: Path, text: str, i: int, raw: FeedConfig) -> Feed:
                 weight=float(raw.weight), featured=raw.featured)
 
 
+def _section(path: Path, text: str, i: int, raw: SectionRule) -> SectionRule:
+    name = raw.name.strip()
+    if not name:
+        _fail(path, text, f"sections[{i}].name", "must not be empty")
+    return SectionRule(name=name, categories=[c.strip() for c in raw.categories if c.strip()])
+
+
 _POSITIVE: list[tuple[str, typing.Callable[[Config], bool], str]] = [
     ("smtp.port", lambda c: 0 < c.smtp.port < 65536, "must be a port number, 1 to 65535"),
     ("web.port", lambda c: 0 < c.web.port < 65536, "must be a port number, 1 to 65535"),
@@ -307,6 +337,13 @@ _POSITIVE: list[tuple[str, typing.Callable[[Config], bool], str]] = [
     ("ranking.half_life_hours", lambda c: c.ranking.half_life_hours > 0, "must be greater than 0"),
     ("schedule.misfire_grace_seconds", lambda c: c.schedule.misfire_grace_seconds >= 1,
      "must be at least 1"),
+    ("ranking.similarity_threshold", lambda c: 0 < c.ranking.similarity_threshold <= 1,
+     "must be greater than 0 and at most 1 (1 merges only identical links)"),
+    ("ranking.source_bonus", lambda c: c.ranking.source_bonus >= 0, "must not be negative"),
+    ("ranking.featured_boost", lambda c: c.ranking.featured_boost >= 1, "must be at least 1"),
+    ("ranking.top_stories", lambda c: c.ranking.top_stories >= 0, "must not be negative"),
+    ("ranking.top_section", lambda c: bool(c.ranking.top_section.strip()),
+     "must not be empty"),
 ]
 
 

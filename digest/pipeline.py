@@ -122,7 +122,8 @@ def build_edition(
         if s.feed_url in feeds  # a feed removed from the config no longer contributes
     ]
     order = list(dict.fromkeys(f.section for f in config.feeds))
-    return rank(candidates, config.ranking, now, edition_id, config.newsletter.name, order)
+    return rank(candidates, config.ranking, now, edition_id, config.newsletter.name, order,
+                config.sections)
 
 
 def render(config: Config, edition: Edition) -> Rendered:

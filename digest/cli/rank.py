@@ -1,46 +1,88 @@
-"""`digest rank`: the next edition, and why each story ranks where it does."""
+"""`digest rank`: the next edition as a table, and why each story ranks where it does."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from datetime import datetime
+from typing import Any
 
 from digest import pipeline
 from digest.cli.options import EXIT_OK, Commands, Options, add_command, now_from
 from digest.config import load_config
+from digest.model import Cluster, Edition
 from digest.store import Store
+
+TITLE_WIDTH = 60
+
+
+def edition_json(edition: Edition) -> dict[str, Any]:
+    """The edition as `digest rank --json` prints it: sections and clusters in the email's
+    order, the lead story first in each cluster."""
+    return {"edition": edition.id, "sections": [
+        {"name": s.name, "clusters": [
+            {"score": c.score, "components": dict(c.components), "stories": [
+                {"title": st.title, "url": st.url, "source": st.source,
+                 "published": st.published.isoformat()} for st in c.stories]}
+            for c in s.clusters]}
+        for s in edition.sections]}
+
+
+def _row(section: str, cluster: Cluster, now: datetime) -> list[str]:
+    lead = cluster.lead
+    hours = (now - max(s.published for s in cluster.stories)).total_seconds() / 3600
+    title = lead.title if len(lead.title) <= TITLE_WIDTH else lead.title[:TITLE_WIDTH - 1] + "…"
+    sources = len({s.feed_url for s in cluster.stories})
+    return [section, f"{cluster.score:.3f}", title, lead.source, f"{hours:.0f} h", str(sources)]
+
+
+def _explain(cluster: Cluster) -> list[str]:
+    c = cluster.components
+    lines = ["recency {:.3f} ({:g} h old) x weight {:g} x sources {:g} ({:g} feeds) "
+             "x featured {:g} = {:.3f}".format(
+                 c.get("recency", 0), c.get("age_hours", 0), c.get("weight", 0),
+                 c.get("sources_factor", 0), c.get("sources", 0), c.get("featured", 0),
+                 cluster.score)]
+    lines += [f"also: {s.source}: {s.title} <{s.url}>" for s in cluster.also]
+    return lines
 
 
 def cmd_rank(args: argparse.Namespace) -> int:
-    """Show the next edition's stories, section by section, and why each ranks there."""
+    """Show the next edition's stories as a table (section, score, title, source, age,
+    sources in the cluster); --explain adds each score component and the other sources."""
     config = load_config(args.config)
     now = now_from(args, config)
     with Store.open(config.database_path) as store:
         edition = pipeline.build_edition(config, store, now,
                                          pipeline.edition_id_for(config, now))
     if args.json:
-        print(json.dumps({"edition": edition.id, "sections": [
-            {"name": s.name, "clusters": [
-                {"score": c.score, "components": dict(c.components), "stories": [
-                    {"title": st.title, "url": st.url, "source": st.source,
-                     "published": st.published.isoformat()} for st in c.stories]}
-                for c in s.clusters]}
-            for s in edition.sections]}))
+        print(json.dumps(edition_json(edition)))
         return EXIT_OK
-    for section in edition.sections:
-        print(f"\n{section.name}")
-        for c in section.clusters:
-            hours = (now - c.lead.published).total_seconds() / 3600
-            print(f"  {c.score:7.3f}  {c.lead.title[:70]:70}  {c.lead.source}  {hours:.0f} h  "
-                  f"{len(c.stories)} src")
-            if args.explain:
-                print("           " + ", ".join(f"{k}={v:g}" for k, v in c.components.items()))
-    if not edition.sections:
+    header = ["SECTION", "SCORE", "TITLE", "SOURCE", "AGE", "SOURCES"]
+    rows = [(_row(s.name, c, now), c) for s in edition.sections for c in s.clusters]
+    widths = [max([len(h)] + [len(r[i]) for r, _ in rows]) for i, h in enumerate(header)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(cell.ljust(w) for cell, w in zip(cells, widths, strict=True)).rstrip()
+
+    if rows:
+        print(line(header))
+    for cells, cluster in rows:
+        print(line(cells))
+        if args.explain:
+            for text in _explain(cluster):
+                print(" " * (widths[0] + 2) + text)
+    count = len(edition.clusters)
+    if not rows:
         print("No unsent stories in the lookback window.")
+    elif count < config.ranking.min_stories:
+        print(f"Only {count} stories (fewer than ranking.min_stories = "
+              f"{config.ranking.min_stories}): this edition would not be sent.")
     return EXIT_OK
 
 
 def register(commands: Commands, options: Options) -> None:
     """Add this module's commands to the parser."""
     rank = add_command(commands, "rank", cmd_rank, options.common, options.json, options.now)
-    rank.add_argument("--explain", action="store_true", help="show each score component")
+    rank.add_argument("--explain", action="store_true",
+                      help="show each score component and the other sources of each story")
