@@ -40,15 +40,23 @@ der die das den dem des ein eine einer einem einen eines und oder aber auch auf 
 durch für fur gegen im in ist sind war waren wird werden wurde wurden mit nach nicht noch nun
 nur ob ohne sich sie er es wir ihr um unter vom von vor zu zum zur uber über als am an da dass
 so wie was wer wo hat haben hatte kann soll sollen will mehr viele neue neuen neuer jetzt heute
+ab alle allem allen aller alles beim bereits dabei damit dann dazu dem diese diesem diesen dieser
+dieses doch dort drei eigentlich einmal erst erste ersten etwa gibt geht gut hier ihre ihren
+ihrer immer jahr jahre jahren jede jeden jeder kein keine keinen laut man nun rund schon sehr sei
+seien seit sein seine seinen seiner sowie tag tage uns unsere viel vier weil weiter weitere wenn
+wieder woche zeigt zeigen zwei zwischen beste besten best better top day days week year years
+first last next one two three four five get gets got make makes made may might must one ones
+see sees take takes takes today week well back way still even many much yet s t don
 """
 STOP_WORDS = frozenset(_STOP_TEXT.split())
 
 STEM_LENGTH = 7  # truncation stemmer: "hostages"/"hostage", "paroled"/"parole" meet
-TITLE_WEIGHT = 2.0  # a word in the headline counts this many times a word in the summary
+TITLE_WEIGHT = 1.5  # a word in the headline counts this many times a word in the summary
 SUMMARY_WORDS = 40  # only the summary's opening: later sentences wander off to background
-HOUSE_STYLE = 2  # a word in more than this many stories of one feed starts to count less
+HOUSE_STYLE = 3  # a word in more than this many stories of one feed starts to count less
 MIN_SHARED = 2  # two stories must share at least this many words to be compared at all
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_KICKER = re.compile(r"\s*(?::|\|)\s+")
 _GLOBAL_ID = re.compile(r"^(https?://|tag:|urn:)|^[0-9a-f-]{32,}$", re.IGNORECASE)
 
 
@@ -70,6 +78,14 @@ def words(text: str) -> list[str]:
             w = w[:-1]  # plural: "attacks" meets "attack" even below the truncation length
         out.append(w[:STEM_LENGTH])
     return out
+
+
+def kicker_words(title: str) -> frozenset[str]:
+    """The words of a headline's kicker: the short labels before its last ":" or "|", as in
+    "Top 10: ...", "heise-Angebot: iX-Workshop: ..." or "Hannover Messe: ...". Two stories of
+    one feed under the same kicker share a rubric, not an event."""
+    parts = _KICKER.split(title)
+    return frozenset(w for part in parts[:-1] for w in words(part))
 
 
 def link_key(url: str) -> str:
@@ -165,6 +181,7 @@ def _join_similar(stories: Sequence[Story], threshold: float, sets: _UnionFind) 
             postings.setdefault(w, []).append(i)
             key = (stories[i].feed_url, w)
             in_feed[key] = in_feed.get(key, 0) + 1
+    kickers = [kicker_words(s.title) for s in stories]
     # Rarity weight: a word in every story weighs ~0, a word in one story the most.
     idf = {w: math.log((n + 1) / len(p)) + 0.1 for w, p in postings.items()}
     # Blocking: compare only stories that share a rare word. A word in more stories than the cap
@@ -185,6 +202,8 @@ def _join_similar(stories: Sequence[Story], threshold: float, sets: _UnionFind) 
             weight = idf
             if stories[i].feed_url == stories[j].feed_url:
                 weight = _house_style(idf, in_feed, stories[i].feed_url, doc, other)
+                for w in kickers[i] & kickers[j]:
+                    weight[w] = 0.0
             if similarity(doc, other, weight) >= threshold:
                 sets.union(i, j)
 

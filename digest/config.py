@@ -78,7 +78,7 @@ class RankingConfig:
     min_stories: int = 3  # fewer than this and no edition is sent
     lookback_hours: float = 36.0
     half_life_hours: float = 12.0
-    similarity_threshold: float = 0.2  # 0..1: headlines this alike are one story; 1 = links only
+    similarity_threshold: float = 0.22  # 0..1: headlines this alike are one story; 1 = links only
     source_bonus: float = 0.5  # each further source covering a story adds this to its factor
     featured_boost: float = 1.5  # score factor of a featured story
     featured_categories: list[str] = field(default_factory=list)  # item categories that feature

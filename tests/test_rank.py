@@ -1,0 +1,230 @@
+"""Rank on hand-built stories: one rule of the issue per test, asserted on the Edition."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+
+from digest.cluster import cluster_indices, words
+from digest.config import RankingConfig, SectionRule
+from digest.model import Edition, Story
+from digest.rank import rank
+
+NOW = datetime(2026, 4, 25, 19, 0, tzinfo=UTC)
+SETTINGS = RankingConfig(top_stories=0)
+
+
+def story(title: str, *, feed: str = "a", hours: float = 1.0, summary: str = "",
+          url: str | None = None, id: str | None = None, weight: float = 1.0,
+          section: str = "News", featured: bool = False,
+          categories: tuple[str, ...] = ()) -> Story:
+    slug = "-".join(words(title)) or "x"
+    return Story(
+        feed_url=f"https://{feed}.example/feed", source=feed.upper(), section=section,
+        id=id or f"{feed}:{slug}", url=url or f"https://{feed}.example/{slug}", title=title,
+        summary_html="", summary_text=summary, published=NOW - timedelta(hours=hours),
+        categories=categories, weight=weight, featured=featured,
+    )
+
+
+def build(stories: list[Story], settings: RankingConfig = SETTINGS,
+          rules: tuple[SectionRule, ...] = (), order: tuple[str, ...] = ()) -> Edition:
+    return rank(stories, settings, NOW, "daily-2026-04-25", "Test", order, rules)
+
+
+def titles(edition: Edition) -> list[list[str]]:
+    return [[s.title for s in c.stories] for c in edition.clusters]
+
+
+# Clustering
+
+
+def test_same_link_in_two_feeds_is_one_story_led_by_the_heavier_source() -> None:
+    light = story("Storm closes the harbour", feed="light", url="https://news.example/storm")
+    heavy = story("Harbour shut as storm hits", feed="heavy", weight=2.0,
+                  url="https://news.example/storm")
+    edition = build([light, heavy])
+    (cluster,) = edition.clusters
+    assert cluster.lead.source == "HEAVY" and [s.source for s in cluster.also] == ["LIGHT"]
+
+
+def test_tracking_parameters_and_www_do_not_split_a_link() -> None:
+    a = story("One", feed="a", url="https://www.news.example/x?at_medium=RSS&at_campaign=rss")
+    b = story("Two", feed="b", url="https://news.example/x")
+    assert len(build([a, b]).clusters) == 1
+
+
+def test_same_global_id_is_one_story_but_a_short_id_only_within_its_feed() -> None:
+    a = story("Alpha report", feed="a", id="tag:news.example,2026:4711")
+    b = story("Beta report", feed="b", id="tag:news.example,2026:4711")
+    c = story("Gamma report", feed="c", id="17")
+    d = story("Delta report", feed="d", id="17")
+    assert sorted(len(c.stories) for c in build([a, b, c, d]).clusters) == [1, 1, 2]
+
+
+def test_headlines_saying_the_same_in_other_words_merge() -> None:
+    a = story("Oscar Pistorius, Olympic athlete convicted of murder, to be paroled", feed="nyt",
+              summary="The South African sprinter who killed his girlfriend will be released.")
+    b = story("Oscar Pistorius, Paralympian convicted of murder, to be released on parole",
+              feed="npr", summary="A South African board found the athlete met parole terms.")
+    c = story("Kishida's cabinet approval falls to a record low", feed="jt")
+    assert sorted(len(c.stories) for c in build([a, b, c]).clusters) == [1, 2]
+
+
+def test_case_accents_and_punctuation_do_not_matter() -> None:
+    a = story("Zürich: Café-Streik legt Innenstadt lahm", feed="a")
+    b = story("ZURICH CAFE STREIK LEGT INNENSTADT LAHM!", feed="b")
+    assert len(build([a, b]).clusters) == 1
+
+
+def test_stories_sharing_only_a_topic_word_stay_apart() -> None:
+    stories = [
+        story("Gaza truce holds as hostages are freed", feed="a",
+              summary="Thirteen Israelis were released on Friday."),
+        story("Can the Palestinian Authority govern Gaza after the war?", feed="b",
+              summary="Washington's choice for running the enclave."),
+        story("Doctor fired over posts about Gaza sues hospital", feed="c",
+              summary="A lawsuit about speech at work."),
+        story("Ukraine war: new drone attack on Kyiv", feed="d"),
+        story("Ukraine wins Eurovision semi-final", feed="e"),
+    ]
+    assert len(build(stories, dataclasses.replace(SETTINGS, max_per_section=10)).clusters) == 5
+
+
+def test_two_stories_of_one_feed_under_the_same_rubric_stay_apart() -> None:
+    a = story("Top 10: the best cheap tablets tested", feed="h")
+    b = story("Top 10: the best standing desks tested", feed="h")
+    assert len(build([a, b]).clusters) == 2
+
+
+def test_threshold_one_merges_only_links_and_ids() -> None:
+    a = story("Storm closes the harbour in Hamburg", feed="a")
+    b = story("Storm closes the harbour in Hamburg", feed="b")
+    settings = dataclasses.replace(SETTINGS, similarity_threshold=1.0)
+    assert len(build([a, b], settings).clusters) == 2
+    assert len(build([a, b]).clusters) == 1
+
+
+def test_clustering_does_not_depend_on_input_order() -> None:
+    stories = [story(f"Storm closes harbour number {i % 3} in Hamburg", feed=f"f{i}")
+               for i in range(9)]
+    forward = build(stories, dataclasses.replace(SETTINGS, max_per_section=20))
+    backward = build(stories[::-1], dataclasses.replace(SETTINGS, max_per_section=20))
+    assert titles(forward) == titles(backward)
+
+
+def test_cluster_indices_puts_every_story_in_one_group() -> None:
+    stories = [story(f"Headline {i} about topic {i // 2}", feed=f"f{i}") for i in range(10)]
+    groups = cluster_indices(stories, 0.22)
+    assert sorted(i for g in groups for i in g) == list(range(10))
+
+
+# Scoring
+
+
+def test_recency_halves_every_half_life() -> None:
+    fresh = story("Fresh news", hours=0)
+    old = story("Old news", feed="b", hours=12)
+    edition = build([old, fresh])
+    by_title = {c.lead.title: c for c in edition.clusters}
+    assert by_title["Fresh news"].components["recency"] == 1.0
+    assert abs(by_title["Old news"].components["recency"] - 0.5) < 1e-6
+    assert [c.lead.title for c in edition.clusters] == ["Fresh news", "Old news"]
+
+
+def test_weight_sources_and_featured_are_components_of_the_score() -> None:
+    pair = [story("Parliament passes the fuel tax cut", feed="a", weight=2.0),
+            story("Parliament passes fuel tax cut", feed="b")]
+    featured = story("Featured story", feed="f", featured=True)
+    by_category = story("Category story", feed="g", categories=("Exclusive",))
+    settings = dataclasses.replace(SETTINGS, featured_categories=["exclusive"])
+    edition = build([*pair, featured, by_category], settings)
+    by_title = {c.lead.title: c for c in edition.clusters}
+    merged = by_title["Parliament passes the fuel tax cut"]
+    assert merged.components["weight"] == 2.0 and merged.components["sources"] == 2
+    assert merged.components["sources_factor"] == 1 + settings.source_bonus
+    assert by_title["Featured story"].components["featured"] == settings.featured_boost
+    assert by_title["Category story"].components["featured"] == settings.featured_boost
+    for c in edition.clusters:
+        product = 1.0
+        for key in ("recency", "weight", "sources_factor", "featured"):
+            product *= c.components[key]
+        assert abs(product - c.score) < 1e-5
+
+
+def test_more_sources_rank_higher_than_one() -> None:
+    covered = [story("Volcano erupts near Reykjavik airport", feed=f) for f in "abc"]
+    alone = story("Council approves new bike lanes", feed="d")
+    edition = build([alone, *covered])
+    assert edition.clusters[0].lead.title == "Volcano erupts near Reykjavik airport"
+
+
+def test_ties_break_deterministically() -> None:
+    stories = [story(f"Equal story {name}", feed=name) for name in "dcba"]
+    first = [c.lead.feed_url for c in build(stories).clusters]
+    assert first == sorted(first)
+    assert first == [c.lead.feed_url for c in build(stories[::-1]).clusters]
+
+
+# Selection
+
+
+def test_lookback_window_is_guarded_here_too() -> None:
+    inside = story("Inside the window", hours=35)
+    outside = story("Outside the window", feed="b", hours=37)
+    future = story("From the future", feed="c", hours=-2)
+    assert titles(build([inside, outside, future])) == [["Inside the window"]]
+
+
+def test_max_stories_max_per_source_and_max_per_section() -> None:
+    settings = RankingConfig(max_stories=5, max_per_source=2, max_per_section=3, top_stories=0)
+    stories = [story(f"Item {i} from {feed} zz{feed}{i}", feed=feed, hours=i,
+                     section="World" if feed in "ab" else "Tech")
+               for feed in "abcd" for i in range(4)]
+    edition = build(stories, settings)
+    assert len(edition.clusters) == 5
+    per_source: dict[str, int] = {}
+    for c in edition.clusters:
+        per_source[c.lead.feed_url] = per_source.get(c.lead.feed_url, 0) + 1
+    assert max(per_source.values()) == 2
+    assert all(len(s.clusters) <= 3 for s in edition.sections)
+
+
+def test_top_stories_section_leads_with_the_best_clusters() -> None:
+    settings = RankingConfig(top_stories=2)
+    stories = [story(f"Story {i} qq{i}", feed=f"f{i}", hours=i, section="World")
+               for i in range(5)]
+    edition = build(stories, settings)
+    assert edition.sections[0].name == "Top stories"
+    assert [c.lead.title for c in edition.sections[0].clusters] == ["Story 0 qq0", "Story 1 qq1"]
+    assert [c.lead.title for c in edition.sections[1].clusters][0] == "Story 2 qq2"
+
+
+# Sections
+
+
+def test_category_rules_file_stories_and_their_order_comes_first() -> None:
+    rules = (SectionRule("Sport", ["SUMO", "tennis"]), SectionRule("Science"))
+    stories = [
+        story("Kirishima leads the basho", feed="jt", categories=("Sumo",), hours=5),
+        story("Parliament debates relief bill", feed="jt2", section="Japan", hours=1),
+        story("Djokovic clashes with fans", feed="jt3", categories=("TENNIS",), hours=3),
+    ]
+    edition = build(stories, rules=rules, order=("Japan",))
+    assert [s.name for s in edition.sections] == ["Sport", "Japan"]  # Science is empty: dropped
+    assert len(edition.sections[0].clusters) == 2
+
+
+def test_sections_outside_the_config_follow_by_best_score() -> None:
+    stories = [
+        story("Weak item", feed="a", section="Zeta", hours=20),
+        story("Strong item", feed="b", section="Alpha", hours=0),
+        story("Middle item", feed="c", section="Listed", hours=30),
+    ]
+    edition = build(stories, order=("Listed",))
+    assert [s.name for s in edition.sections] == ["Listed", "Alpha", "Zeta"]
+
+
+def test_nothing_in_nothing_out() -> None:
+    edition = build([])
+    assert edition.sections == () and edition.created == NOW

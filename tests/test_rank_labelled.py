@@ -1,0 +1,38 @@
+"""Clustering measured on two hand-labelled days of real feeds (tests/data/labelled_days.json).
+
+The floors are what this lexical clustering reaches at the default threshold; the issue's
+target is 0.9 for both. The README's "Ranking" section gives the figures and what is missed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from labelled import load_days, score
+
+from digest.cluster import cluster_indices
+from digest.config import RankingConfig
+
+THRESHOLD = RankingConfig().similarity_threshold
+
+
+def test_pairwise_precision_and_recall_on_the_labelled_days(corpus: Path) -> None:
+    days = load_days(corpus)
+    result = score(days, [cluster_indices(d.stories, THRESHOLD) for d in days])
+    assert result.true_positive + result.false_negative >= 10  # the labels were found
+    assert result.precision >= 0.9, result.wrong
+    assert result.recall >= 0.75, result.missed
+
+
+def test_near_miss_pairs_stay_apart(corpus: Path) -> None:
+    days = load_days(corpus)
+    assert sum(len(d.apart) for d in days) >= 20
+    result = score(days, [cluster_indices(d.stories, THRESHOLD) for d in days])
+    assert result.merged_apart == []
+
+
+def test_a_lower_threshold_trades_precision_for_recall(corpus: Path) -> None:
+    days = load_days(corpus)
+    strict = score(days, [cluster_indices(d.stories, 0.5) for d in days])
+    loose = score(days, [cluster_indices(d.stories, 0.1) for d in days])
+    assert strict.recall < loose.recall and strict.precision >= loose.precision
