@@ -21,8 +21,10 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Sequence
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from itertools import chain
+from urllib.parse import parse_qsl, urlencode
 
 from digest.model import Story
 
@@ -54,8 +56,10 @@ STEM_LENGTH = 7  # truncation stemmer: "hostages"/"hostage", "paroled"/"parole" 
 TITLE_WEIGHT = 1.5  # a word in the headline counts this many times a word in the summary
 SUMMARY_WORDS = 40  # only the summary's opening: later sentences wander off to background
 HOUSE_STYLE = 3  # a word in more than this many stories of one feed starts to count less
+LEDE_WORDS = 12  # blocking looks at the headline and this many words of the summary
 MIN_SHARED = 2  # two stories must share at least this many words to be compared at all
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 _KICKER = re.compile(r"\s*(?::|\|)\s+")
 _GLOBAL_ID = re.compile(r"^(https?://|tag:|urn:)|^[0-9a-f-]{32,}$", re.IGNORECASE)
 
@@ -68,10 +72,11 @@ def words(text: str) -> list[str]:
     Returns:
         The words in their order, each cut to at most `STEM_LENGTH` characters.
     """
-    folded = unicodedata.normalize("NFKD", text.casefold().replace("ß", "ss"))
-    bare = "".join(c for c in folded if not unicodedata.combining(c))
+    folded = text.casefold()
+    if not folded.isascii():  # the common case skips the Unicode work
+        folded = _COMBINING.sub("", unicodedata.normalize("NFKD", folded.replace("ß", "ss")))
     out = []
-    for w in _WORD.findall(bare):
+    for w in _WORD.findall(folded):
         if w in STOP_WORDS or (len(w) < 2 and not w.isdigit()):
             continue
         if len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
@@ -91,23 +96,35 @@ def kicker_words(title: str) -> frozenset[str]:
 def link_key(url: str) -> str:
     """A link with the differences that do not change the page removed (scheme, www., tracking
     parameters that parse.py does not know, a trailing slash)."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").removeprefix("www.")
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-             if not k.lower().startswith(("utm_", "at_", "wt_"))]
-    return f"{host}{parts.path.rstrip('/')}?{urlencode(query)}"
+    rest = url.split("://", 1)[-1].removeprefix("www.")
+    if "?" not in rest:
+        return rest.rstrip("/")
+    path, query = rest.split("?", 1)
+    kept = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True)
+            if not k.lower().startswith(("utm_", "at_", "wt_"))]
+    return f"{path.rstrip('/')}?{urlencode(kept)}" if kept else path.rstrip("/")
 
 
-def _docs(stories: Sequence[Story]) -> list[dict[str, float]]:
-    docs = []
+def _docs(stories: Sequence[Story]) -> tuple[list[dict[str, float]], list[list[str]]]:
+    """Each story's word weights (title and summary opening), and its blocking words (the
+    title and the summary's first sentence or so, where the news is)."""
+    docs, leads = [], []
+    seen: dict[str, list[str]] = {}  # the same summary often comes in several feeds
     for s in stories:
         weights: dict[str, float] = {}
-        for w in words(s.summary_text)[:SUMMARY_WORDS]:
+        # Cut the text before normalising it: some feeds put whole articles in the summary.
+        text = s.summary_text[:SUMMARY_WORDS * 12]
+        summary = seen.get(text)
+        if summary is None:
+            summary = seen[text] = words(text)[:SUMMARY_WORDS]
+        for w in summary:
             weights[w] = 1.0
-        for w in words(s.title):
+        title = words(s.title)
+        for w in title:
             weights[w] = TITLE_WEIGHT
         docs.append(weights)
-    return docs
+        leads.append(list(dict.fromkeys(title + summary[:LEDE_WORDS])))
+    return docs, leads
 
 
 class _UnionFind:
@@ -172,45 +189,48 @@ def cluster_indices(stories: Sequence[Story], threshold: float) -> list[list[int
 
 
 def _join_similar(stories: Sequence[Story], threshold: float, sets: _UnionFind) -> None:
-    docs = _docs(stories)
+    docs, leads = _docs(stories)
     n = len(docs)
-    postings: dict[str, list[int]] = {}
-    in_feed: dict[tuple[str, str], int] = {}
-    for i, doc in enumerate(docs):
-        for w in doc:
-            postings.setdefault(w, []).append(i)
-            key = (stories[i].feed_url, w)
-            in_feed[key] = in_feed.get(key, 0) + 1
-    kickers = [kicker_words(s.title) for s in stories]
+    df = Counter(chain.from_iterable(docs))
     # Rarity weight: a word in every story weighs ~0, a word in one story the most.
-    idf = {w: math.log((n + 1) / len(p)) + 0.1 for w, p in postings.items()}
-    # Blocking: compare only stories that share a rare word. A word in more stories than the cap
-    # is too common to say "same event" on its own; it still counts in the similarity.
-    cap = max(16, int(8 * math.log2(n + 1)))
-    for i, doc in enumerate(docs):
-        candidates: set[int] = set()
-        for w in doc:
-            posting = postings[w]
-            if len(posting) <= cap:
-                candidates.update(j for j in posting if j < i)
-        for j in sorted(candidates):
-            other = docs[j]
-            if len(doc.keys() & other.keys()) < min(MIN_SHARED, len(doc), len(other)):
-                continue  # one shared word is a topic, not an event
+    idf = {w: math.log((n + 1) / c) + 0.1 for w, c in df.items()}
+    norms = [math.hypot(*[t * idf[w] for w, t in doc.items()]) for doc in docs]
+    in_feed: dict[str, Counter[str]] = {}  # per feed, filled when two of its stories meet
+    # Blocking: compare only stories whose headlines or ledes share a rare word. A word in
+    # more stories than the cap is too common to say "same event" on its own (it still counts
+    # in the similarity); the cap grows with log n, so the pairs compared grow as n log n.
+    cap = max(8, int(2 * math.log2(n + 1)))
+    postings: dict[str, list[int]] = {}
+    for i, lead in enumerate(leads):
+        rare = [w for w in lead if 1 < df[w] <= cap]  # a word of one story joins nothing
+        hits = Counter(chain.from_iterable(postings.get(w, ()) for w in rare))
+        for w in rare:
+            postings.setdefault(w, []).append(i)
+        need = min(MIN_SHARED, len(lead))  # one shared word is a topic, not an event
+        doc = docs[i]
+        for j in [j for j, h in hits.items() if h >= need]:  # the partition is order-free
             if sets.find(i) == sets.find(j):
                 continue
-            weight = idf
-            if stories[i].feed_url == stories[j].feed_url:
-                weight = _house_style(idf, in_feed, stories[i].feed_url, doc, other)
-                for w in kickers[i] & kickers[j]:
+            other = docs[j]
+            feed = stories[i].feed_url
+            if feed == stories[j].feed_url:
+                if feed not in in_feed:
+                    in_feed[feed] = Counter(chain.from_iterable(
+                        d for d, s in zip(docs, stories, strict=True) if s.feed_url == feed))
+                weight = _house_style(idf, in_feed[feed], doc, other)
+                for w in kicker_words(stories[i].title) & kicker_words(stories[j].title):
                     weight[w] = 0.0
-            if similarity(doc, other, weight) >= threshold:
+                alike = similarity(doc, other, weight)
+            else:
+                dot = sum([doc[w] * other[w] * idf[w] ** 2 for w in doc.keys() & other.keys()])
+                alike = dot / (norms[i] * norms[j]) if norms[i] and norms[j] else 0.0
+            if alike >= threshold:
                 sets.union(i, j)
 
 
-def _house_style(idf: dict[str, float], in_feed: dict[tuple[str, str], int], feed: str,
+def _house_style(idf: dict[str, float], in_feed: Counter[str],
                  a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
     """Weights for two stories of one feed: a word that feed uses in many stories ("Top 10:",
     "heise-Angebot: iX-Workshop:", a section kicker) is its house style, not news, so it counts
     less the more stories of the feed carry it."""
-    return {w: idf[w] * min(1.0, HOUSE_STYLE / in_feed[(feed, w)]) for w in a.keys() | b.keys()}
+    return {w: idf[w] * min(1.0, HOUSE_STYLE / in_feed[w]) for w in a.keys() | b.keys()}

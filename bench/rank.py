@@ -1,0 +1,112 @@
+"""Benchmark: cluster and rank 5,000, 10,000 and 20,000 candidate stories; print time and peak
+memory at each size, and how the time grows against n log n.
+
+The candidates are every dated item of the real-feed corpus (../shared/corpus/feeds), repeated
+with varied headlines (words dropped, swapped, re-cased, a kicker or a tail added), spread over
+200 feeds and over the lookback window, each with its own link and id, so clustering has to find
+the copies by their words. Run from the repository root:
+
+    .venv/bin/python bench/rank.py            # sizes 5000 10000 20000
+    .venv/bin/python bench/rank.py 1000 2000  # other sizes
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import math
+import random
+import sys
+import time
+import tracemalloc
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from digest.config import RankingConfig
+from digest.model import Feed, FetchResult, Story
+from digest.parse import parse_feed
+from digest.rank import rank
+
+CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "feeds"
+NOW = datetime(2026, 4, 25, 19, 0, tzinfo=UTC)
+KICKERS = ["Update", "Live", "Exclusive", "Analysis", "Breaking", "Report"]
+TAILS = ["officials say", "report says", "sources say", "in pictures", "what we know"]
+
+
+def corpus_stories() -> list[Story]:
+    stories = []
+    for path in sorted(CORPUS.iterdir()):
+        feed = Feed(url=str(path), name=path.stem, section="News")
+        try:
+            stories += parse_feed(FetchResult(feed=feed, status="ok", body=path.read_bytes()),
+                                  NOW)
+        except Exception:  # noqa: BLE001 - JSON feeds and the like are not for this benchmark
+            continue
+    return stories
+
+
+def vary(title: str, rng: random.Random) -> str:
+    words = title.split()
+    choice = rng.randrange(6)
+    if choice == 0 and len(words) > 3:
+        del words[rng.randrange(len(words))]
+    elif choice == 1 and len(words) > 3:
+        i = rng.randrange(len(words) - 1)
+        words[i], words[i + 1] = words[i + 1], words[i]
+    elif choice == 2:
+        words = [w.upper() if rng.random() < 0.3 else w for w in words]
+    elif choice == 3:
+        words = [f"{rng.choice(KICKERS)}:", *words]
+    elif choice == 4:
+        words += ["-", rng.choice(TAILS)]
+    return " ".join(words)
+
+
+def candidates(base: list[Story], n: int, seed: int = 5) -> list[Story]:
+    rng = random.Random(seed)
+    out = []
+    for k in range(n):
+        s = base[k % len(base)]
+        feed = f"https://feed{rng.randrange(200)}.example/rss"
+        out.append(dataclasses.replace(
+            s, feed_url=feed, source=feed, id=f"{feed}#{k}", url=f"{s.url}#copy{k}",
+            title=vary(s.title, rng), weight=rng.choice([0.5, 1.0, 1.0, 1.5, 2.0]),
+            published=NOW - timedelta(minutes=rng.randrange(36 * 60)),
+        ))
+    return out
+
+
+def measure(stories: list[Story]) -> tuple[float, float, float, int]:
+    settings = RankingConfig()
+    gc.collect()
+    start, cpu = time.perf_counter(), time.process_time()
+    edition = rank(stories, settings, NOW, "bench", "Bench")
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    gc.collect()
+    tracemalloc.start()
+    rank(stories, settings, NOW, "bench", "Bench")
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return elapsed, cpu, peak / 2**20, len(edition.clusters)
+
+
+def main(argv: list[str]) -> None:
+    sizes = [int(a) for a in argv] or [5000, 10000, 20000]
+    base = corpus_stories()
+    print(f"{len(base)} corpus stories, repeated with varied headlines")
+    print(f"{'n':>7} {'wall s':>7} {'CPU s':>7} {'peak MiB':>9} {'CPU s / n log n (x1e6)':>23}")
+    rows = []
+    for n in sizes:
+        stories = candidates(base, n)
+        wall, cpu, peak, _ = measure(stories)
+        rows.append((n, cpu))
+        per = cpu / (n * math.log2(n)) * 1e6
+        print(f"{n:>7} {wall:>7.2f} {cpu:>7.2f} {peak:>9.1f} {per:>23.3f}")
+    for (n1, t1), (n2, t2) in zip(rows, rows[1:], strict=False):
+        nlogn = (n2 * math.log2(n2)) / (n1 * math.log2(n1))
+        print(f"{n1} -> {n2}: CPU time x{t2 / t1:.2f}; n log n would be x{nlogn:.2f}, "
+              f"n^2 x{(n2 / n1) ** 2:.2f}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
