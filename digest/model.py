@@ -85,6 +85,7 @@ class Cluster:
     stories: tuple[Story, ...]
     score: float
     components: Mapping[str, float] = field(default_factory=dict)
+    section: str = ""  # its own section, also when it is shown under "Top stories"
 
     @property
     def lead(self) -> Story:

@@ -122,8 +122,10 @@ def build_edition(
         if s.feed_url in feeds  # a feed removed from the config no longer contributes
     ]
     order = list(dict.fromkeys(f.section for f in config.feeds))
+    # Stories handed in (a weekly edition's week) bring their own window.
+    window = since if stories is None else min((s.published for s in candidates), default=now)
     return rank(candidates, config.ranking, now, edition_id, config.newsletter.name, order,
-                config.sections)
+                config.sections, since=window)
 
 
 def render(config: Config, edition: Edition) -> Rendered:

@@ -18,6 +18,7 @@ score is the product of its components, each kept on `Cluster.components` so `di
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -35,6 +36,7 @@ def rank(
     newsletter: str,
     section_order: Sequence[str] = (),
     rules: Sequence[SectionRule] = (),
+    since: datetime | None = None,
 ) -> Edition:
     """Build the edition from candidate stories.
 
@@ -47,11 +49,13 @@ def rank(
         newsletter: the newsletter's name.
         section_order: section names in the order the operator listed them (feeds' sections).
         rules: `[[sections]]`: their order comes first, and their categories file stories.
+        since: the start of the window (a weekly edition's week); by default `lookback_hours`
+            before `now`.
     Returns:
         The edition; it may hold fewer than `settings.min_stories` clusters (the caller
         decides not to send it).
     """
-    clusters = cluster_stories(stories, settings, now)
+    clusters = cluster_stories(stories, settings, now, since)
     featured = frozenset(c.casefold() for c in settings.featured_categories)
     ranked = sorted((score(c, settings, now, featured) for c in clusters), key=_order)
     chosen = _select(ranked, settings, rules)
@@ -61,7 +65,8 @@ def rank(
 
 
 def cluster_stories(
-    stories: Sequence[Story], settings: RankingConfig, now: datetime
+    stories: Sequence[Story], settings: RankingConfig, now: datetime,
+    since: datetime | None = None,
 ) -> list[tuple[Story, ...]]:
     """The candidates inside the window, grouped into stories, each lead first.
 
@@ -69,11 +74,13 @@ def cluster_stories(
         stories: candidates.
         settings: `lookback_hours` and `similarity_threshold` are used.
         now: the end of the window.
+        since: its start; by default `lookback_hours` before `now`.
     Returns:
         One tuple of stories per cluster, the lead first, then the others by source weight
         and recency.
     """
-    since = now - timedelta(hours=settings.lookback_hours)
+    if since is None:
+        since = now - timedelta(hours=settings.lookback_hours)
     inside = sorted((s for s in stories if since <= s.published <= now),
                     key=lambda s: (s.feed_url, s.id, s.url))
     groups = cluster_indices(inside, settings.similarity_threshold)
@@ -150,13 +157,13 @@ def _select(
         source = cluster.lead.feed_url
         if per_source[source] >= settings.max_per_source:
             continue  # diversity: one feed cannot fill the edition
-        section = settings.top_section if per_section[settings.top_section] < top else (
-            section_of(cluster, rules))
+        home = section_of(cluster, rules)
+        section = settings.top_section if per_section[settings.top_section] < top else home
         if per_section[section] >= settings.max_per_section:
             continue
         per_source[source] += 1
         per_section[section] += 1
-        chosen.append((section, cluster))
+        chosen.append((section, dataclasses.replace(cluster, section=home)))
     return chosen
 
 

@@ -79,8 +79,18 @@ def filter_edition(edition: Edition, topics: Iterable[str]) -> Edition:
     wanted = {t.lower() for t in topics}
     if not wanted:
         return edition
-    sections = tuple(s for s in edition.sections if s.name.lower() in wanted)
-    return dataclasses.replace(edition, sections=sections)
+    sections = []
+    for s in edition.sections:
+        if s.name.lower() in wanted:
+            sections.append(s)
+            continue
+        # "Top stories" holds clusters of every section, and a cluster led by one feed may be
+        # covered by feeds of other sections: keep those that touch a wanted section.
+        kept = tuple(c for c in s.clusters
+                     if {c.section.lower(), *(st.section.lower() for st in c.stories)} & wanted)
+        if kept:
+            sections.append(dataclasses.replace(s, clusters=kept))
+    return dataclasses.replace(edition, sections=tuple(sections))
 
 
 def weekly_due(now: datetime, timezone: tzinfo, weekday: str) -> bool:

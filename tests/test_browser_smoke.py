@@ -18,7 +18,8 @@ def test_preview_fits_a_phone_screen(project: Path, browser: Any) -> None:
         page.goto(result.preview.as_uri())
         assert page.evaluate("document.documentElement.scrollWidth") <= 375
         headline = page.get_by_text("U.S. launches airstrikes on Iran-backed militants")
-        assert headline.first.is_visible()
+        # The hidden preheader may repeat the lead headline: one of the matches must show.
+        assert any(headline.nth(i).is_visible() for i in range(headline.count()))
         SCREENSHOTS.mkdir(exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / "demo-preview-375.png"), full_page=True)
     finally:

@@ -198,6 +198,7 @@ def test_top_stories_section_leads_with_the_best_clusters() -> None:
     assert edition.sections[0].name == "Top stories"
     assert [c.lead.title for c in edition.sections[0].clusters] == ["Story 0 qq0", "Story 1 qq1"]
     assert [c.lead.title for c in edition.sections[1].clusters][0] == "Story 2 qq2"
+    assert all(c.section == "World" for c in edition.clusters)  # home kept for topic filters
 
 
 # Sections

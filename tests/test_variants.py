@@ -17,7 +17,8 @@ from digest.variants import filter_edition, group_by_variant, weekly_due, with_p
 
 ENV = {"DIGEST_SECRET": "a-test-secret-of-enough-length"}
 NOW = datetime(2023, 11, 23, 4, 0, tzinfo=UTC)  # Wednesday 22nd, 23:00 in New York
-FEATURED = "U.S. launches airstrikes on Iran-backed militants after attack in Iraq"
+# Only the featured feed tells this story (the airstrikes are also World Wire's, so World).
+FEATURED = "Senate leaders eye December votes on Ukraine and Israel aid"
 WORLD = "Wilders' far-right party wins most seats in Dutch election"
 POLITICS = "Fed minutes show officials in no hurry to cut rates"
 
