@@ -8,12 +8,14 @@ a feed, or across feeds when the id is globally unique such as a URL or a tag: U
 their words say the same thing. Words are normalised (case, accents, punctuation, stop words in
 English and German, a light truncation stemmer) and weighted by how rare they are in this batch
 of candidates, so that "Gaza" or "Ukraine", which many stories share, count for little and a
-name such as "Pistorius" counts for a lot. The similarity is a weighted Jaccard over the title's
-and the summary's opening words, with the title counted twice.
+name such as "Pistorius" counts for a lot. The similarity is the cosine of those weighted words
+over the headline and the summary's opening, headline words counting `TITLE_WEIGHT` times; two
+stories of one feed do not merge on that feed's house style (a shared kicker such as "Top 10:",
+words the feed uses in many stories).
 
-It scales by blocking: only stories that share at least one rare word (an inverted index whose
-posting lists are capped) are ever compared, so the work grows with the number of stories times
-the cap, not with its square.
+It scales by blocking: only stories whose headline or lede share at least two rare words (an
+inverted index whose posting lists are capped at 2 log2 n) are ever compared, so the work grows
+as n log n, not with the square of n.
 """
 
 from __future__ import annotations
