@@ -17,6 +17,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from digest.budget import Fitted, render_within_budget
 from digest.config import Config
 from digest.errors import ConfigError, ParseError
 from digest.fetch import fetch_feeds
@@ -25,7 +26,7 @@ from digest.message import Personalizer, Sender, build_message
 from digest.model import Delivery, Edition, FetchStatus, Frequency, Rendered, Story, Subscriber
 from digest.parse import parse_feed
 from digest.rank import rank
-from digest.render import render_edition
+from digest.render import archive_name, archive_page
 from digest.send import deliver
 from digest.sink import running_sink
 from digest.store import Store
@@ -129,8 +130,15 @@ def build_edition(
 
 
 def render(config: Config, edition: Edition) -> Rendered:
-    """Render an edition with the configured templates, in the configured time zone."""
-    return render_edition(
+    """Render an edition with the configured templates, in the configured time zone, with its
+    HTML part under the size where Gmail clips (see `render_fitted`)."""
+    return render_fitted(config, edition).rendered
+
+
+def render_fitted(config: Config, edition: Edition) -> Fitted:
+    """Render an edition within the HTML size budget: summaries shortened, then the
+    lowest-ranked stories dropped if need be. `Fitted.edition` is what was rendered."""
+    return render_within_budget(
         edition, config.templates_path, ZoneInfo(config.schedule.timezone),
         nonce=secrets.token_hex(8),
         extra={"base_url": config.newsletter.base_url.rstrip("/")},
@@ -235,8 +243,10 @@ def _send_edition(
                     f"{config.ranking.min_stories}); no edition sent")
             log.info("%s: %s", edition_id, note)
             return SendSummary(edition_id, stories=count, note=note)
-        rendered = render(config, edition)
+        fitted = render_fitted(config, edition)
+        rendered, edition = fitted.rendered, fitted.edition
         if not (dry_run or to):
+            # Only what was rendered counts as sent: stories cut for size stay unsent.
             store.save_edition(rendered, now, edition.stories)
             write_archive(config, rendered, sender_for(config, key))
     sender = sender_for(config, key)
@@ -300,14 +310,8 @@ def write_archive(config: Config, rendered: Rendered, sender: Sender) -> Path:
     """Write the edition's "view in browser" page under the state folder."""
     archive = config.database_path.parent / "archive"
     archive.mkdir(parents=True, exist_ok=True)
-    page = Personalizer(rendered.html, rendered.placeholders).fill({
-        "name": "", "email": "you",
-        "unsubscribe_url": f"{sender.base_url}/unsubscribe",
-        "preferences_url": f"{sender.base_url}/preferences",
-        "browser_url": f"{sender.base_url}/archive/{rendered.edition_id}",
-    })
-    path = archive / f"{rendered.edition_id}.html"
-    path.write_text(page, encoding="utf-8")
+    path = archive / f"{archive_name(rendered.edition_id)}.html"
+    path.write_text(archive_page(rendered, sender.base_url), encoding="utf-8")
     return path
 
 
@@ -340,8 +344,9 @@ def preview(
         if rendered is None:
             fetch(config, store, now)
             edition = build_edition(config, store, now, edition_id or edition_id_for(config, now))
-            rendered = render(config, edition)
-            stories = len(edition.clusters)
+            fitted = render_fitted(config, edition)
+            rendered = fitted.rendered
+            stories = len(fitted.edition.clusters)
         recipient = Subscriber(email="preview@example.com", name="Preview")
         if to:
             address = normalize_address(to)

@@ -1,32 +1,47 @@
 """Render: turn an `Edition` into the HTML and text an email carries.
 
-In: an edition, the templates folder, the newsletter's settings and a nonce for placeholders.
-Out: a `Rendered` with the CSS inlined (premailer, once per edition variant) and
+In: an edition, the templates folder, the time zone its date is shown in and a nonce for
+placeholders. Out: a `Rendered` with the CSS inlined (premailer, once per edition variant) and
 per-subscriber placeholders still in it, so personalising costs a string join, not a render.
+Feed text is treated as hostile here too, not only in parse: titles become one line, summaries
+pass the allow-list again, links and images must be absolute http(s). Keeping the HTML under
+the clipping limit is `digest/budget.py`'s job; it calls back into `render_edition`.
 """
 
 from __future__ import annotations
 
+import functools
+import html
 import logging
+import re
 import textwrap
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import quote
 
 import jinja2
+from markupsafe import Markup
 from premailer import Premailer
 
 from digest.errors import RenderError
-from digest.model import Edition, Rendered, Story
-from digest.sanitize import cap, one_line
+from digest.model import Edition, Image, Rendered, Story
+from digest.sanitize import absolute_http_url, cap, clean_html, one_line
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # The per-subscriber values every template may use, as `recipient.<name>`.
 RECIPIENT_FIELDS = ("name", "email", "unsubscribe_url", "preferences_url", "browser_url")
 TEXT_WIDTH = 72
+TITLE_LIMIT = 300  # characters of a headline; a 10,000-character title is an attack, not news
+ALT_LIMIT = 200
+CONTENT_WIDTH = 536  # the 600 px container less its 32 px padding on each side
+THUMB_WIDTH = 120
+TEMPLATES = ("subject.txt.j2", "edition.html.j2", "edition.txt.j2")
 
 
 def placeholders(nonce: str) -> dict[str, str]:
@@ -41,7 +56,7 @@ def render_edition(
     nonce: str,
     extra: Mapping[str, Any] | None = None,
 ) -> Rendered:
-    """Render an edition's subject, HTML (CSS inlined) and text.
+    """Render an edition's subject, HTML (CSS inlined) and text, with no size budget.
 
     Args:
         edition: what to render.
@@ -54,47 +69,93 @@ def render_edition(
     Raises:
         RenderError: a template is missing or fails, named with its file and line.
     """
-    env = _environment(templates)
+    env = environment(templates)
     marks = placeholders(nonce)
+    lead = edition.clusters[0].lead if edition.clusters else None
     context = {
         "edition": edition,
         "newsletter": edition.newsletter,
         "date": _date(edition.created, timezone),
         "story_count": len(edition.clusters),
-        "lead": edition.clusters[0].lead if edition.clusters else None,
+        "lead": lead,
+        "lead_image": _lead_image(edition),
         "recipient": marks,
+        "base_url": "",
         **(extra or {}),
     }
     subject = one_line(_render(env, "subject.txt.j2", context))
     raw_html = _render(env, "edition.html.j2", context)
     text = _render(env, "edition.txt.j2", context)
-    html = inline_css(raw_html)
+    html_part = inline_css(raw_html)
     return Rendered(
-        edition_id=edition.id, subject=cap(subject, 200), html=html, text=text,
+        edition_id=edition.id, subject=cap(subject, 200), html=html_part, text=text,
         placeholders=marks,
     )
 
 
-def inline_css(html: str) -> str:
-    """Move the stylesheet into style= attributes; keep @media rules in a <style> block."""
-    return str(
-        Premailer(
-            html,
-            allow_network=False,
-            keep_style_tags=False,
-            remove_classes=False,
-            strip_important=False,
-            disable_validation=True,
-            cssutils_logging_level=logging.CRITICAL,
-        ).transform(pretty_print=False)
-    )
+def inline_css(markup: str) -> str:
+    """Move the stylesheet into style= attributes; keep @media rules in a <style> block.
+
+    premailer keeps what it cannot inline (the `@media` width and `prefers-color-scheme`
+    rules) in a <style> element even with keep_style_tags=False; tests/test_render.py checks
+    that. It never fetches anything (allow_network=False), so a `<link>` to remote CSS in an
+    operator's template stays dead instead of slowing every render.
+    """
+    try:
+        return str(
+            Premailer(
+                markup,
+                allow_network=False,
+                keep_style_tags=False,
+                remove_classes=False,
+                strip_important=False,
+                disable_validation=True,
+                cssutils_logging_level=logging.CRITICAL,
+            ).transform(pretty_print=False)
+        )
+    except Exception as e:  # premailer raises bare exceptions from lxml and cssutils
+        raise RenderError(f"inlining the edition's CSS failed: {type(e).__name__}: {e}; "
+                          "check the templates' <style> block") from e
 
 
-def _environment(templates: Path) -> jinja2.Environment:
-    if not (templates / "edition.html.j2").is_file():
+def archive_page(rendered: Rendered, base_url: str) -> str:
+    """The edition as a standalone "view in browser" page: no one's address or token in it.
+
+    Args:
+        rendered: the edition as sent.
+        base_url: where `digest serve` answers, without a trailing slash.
+    Returns:
+        The HTML page, placeholders filled with values that fit every reader.
+    """
+    values = {
+        "name": "",
+        "email": "your address",
+        "unsubscribe_url": f"{base_url}/unsubscribe",
+        "preferences_url": f"{base_url}/preferences",
+        "browser_url": f"{base_url}/archive/{quote(archive_name(rendered.edition_id))}",
+    }
+    page = rendered.html
+    for field, mark in rendered.placeholders.items():
+        page = page.replace(mark, html.escape(values.get(field, ""), quote=True))
+    return page
+
+
+def archive_name(edition_id: str) -> str:
+    """The archive file's stem for an edition id: never a path, whatever the id holds."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", edition_id.replace(".", "-")).strip("_-") or "edition"
+
+
+def environment(templates: Path) -> jinja2.Environment:
+    """The Jinja2 environment over an operator's templates folder.
+
+    Raises:
+        RenderError: the folder does not hold the templates.
+    """
+    missing = [name for name in TEMPLATES if not (templates / name).is_file()]
+    if missing:
         raise RenderError(
-            f"{templates}: no edition.html.j2 here; set [newsletter] templates to the folder "
-            "holding the templates"
+            f"{templates}: no {', '.join(missing)} here; set [newsletter] templates to the "
+            "folder holding the templates (copy the bundled templates/ to start)"
         )
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates),
@@ -104,20 +165,98 @@ def _environment(templates: Path) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters["wrap"] = _wrap
-    env.globals["age"] = _age
-    env.globals["clip"] = cap
+    env.filters["wrap"] = _strict(_wrap)
+    env.filters["one_line"] = _strict(one_line)
+    env.filters["http_url"] = _strict(_http_url)
+    env.filters["allowlisted"] = _strict(_allowlisted)
+    env.filters["headline"] = _strict(_headline)
+    env.globals["age"] = _strict(_age)
+    env.globals["clip"] = _strict(cap)
+    env.globals["image_box"] = _strict(image_box)
     return env
+
+
+def _strict(function: Callable[..., T]) -> Callable[..., T]:
+    """`function` failing with Jinja's own "is undefined" error when given an undefined
+    value (a misspelt name in an operator's template), not with a TypeError deep inside."""
+
+    @functools.wraps(function)
+    def checked(*args: Any, **kwargs: Any) -> T:
+        for value in (*args, *kwargs.values()):
+            if isinstance(value, jinja2.Undefined):
+                value._fail_with_undefined_error()
+        return function(*args, **kwargs)
+
+    return checked
+
+
+@dataclass(frozen=True)
+class ImageBox:
+    """An image as the templates show it: safe URL, the size to draw it, alt text."""
+
+    url: str
+    width: int
+    height: int
+    alt: str
+
+
+def image_box(image: Image | None, width: int, story: Story | None = None) -> ImageBox | None:
+    """An image scaled to `width` px wide, or None when it must not be shown.
+
+    Only absolute http(s) images are shown, and never a 1x1 (a tracking pixel). Without known
+    dimensions the height assumes 3:2, the commonest news photo shape; the stylesheet then
+    lets clients that can keep the real proportions do so.
+    """
+    if image is None:
+        return None
+    url = absolute_http_url(image.url)
+    if not url or (image.width is not None and image.width <= 1) or (
+        image.height is not None and image.height <= 1
+    ):
+        return None
+    if image.width and image.height:
+        height = max(1, round(image.height * width / image.width))
+    else:
+        height = round(width * 2 / 3)
+    alt = one_line(image.alt) or (_headline(story.title) if story else "")
+    return ImageBox(url=url, width=width, height=height, alt=cap(alt, ALT_LIMIT))
+
+
+def _lead_image(edition: Edition) -> ImageBox | None:
+    lead = edition.clusters[0].lead if edition.clusters else None
+    return image_box(lead.image, CONTENT_WIDTH, lead) if lead else None
+
+
+def _http_url(url: str) -> str:
+    """The URL if it is absolute http(s), else "" (templates then show text, not a link)."""
+    return absolute_http_url(url)
+
+
+def _allowlisted(markup: str) -> Markup:
+    """Summary HTML through the allow-list again: a Story built anywhere cannot inject."""
+    return Markup(clean_html(markup))
+
+
+def _headline(title: str) -> str:
+    return cap(one_line(title), TITLE_LIMIT)
 
 
 def _render(env: jinja2.Environment, name: str, context: Mapping[str, Any]) -> str:
     try:
         return env.get_template(name).render(context)
     except jinja2.TemplateSyntaxError as e:
-        raise RenderError(f"{e.filename or name}:{e.lineno}: template error: {e.message}") from e
+        raise RenderError(
+            f"{e.filename or e.name or name}:{e.lineno}: template syntax error: {e.message}; "
+            "fix the template"
+        ) from e
     except jinja2.TemplateNotFound as e:
-        raise RenderError(f"{env.loader and getattr(env.loader, 'searchpath', [''])[0]}: "
-                          f"template {e.name} not found") from e
+        folder = getattr(env.loader, "searchpath", [""])[0]
+        raise RenderError(f"{folder}: template {e.name} not found (needed by {name}); "
+                          "add it to the templates folder") from e
+    except jinja2.UndefinedError as e:
+        where = _template_frame(e) or name
+        raise RenderError(f"{where}: template error: {e.message}; check the name's spelling "
+                          "(see the templates' context in digest/render.py)") from e
     except Exception as e:
         where = _template_frame(e) or name
         raise RenderError(f"{where}: template error: {type(e).__name__}: {e}") from e
@@ -148,5 +287,5 @@ def _age(story: Story, now: datetime) -> str:
 def _wrap(text: str, width: int = TEXT_WIDTH, indent: str = "") -> str:
     return textwrap.fill(
         text, width=width, initial_indent=indent, subsequent_indent=indent,
-        break_long_words=False, break_on_hyphens=False,
+        break_long_words=True, break_on_hyphens=False,
     )

@@ -1,0 +1,184 @@
+"""Render's size budget: keep the HTML part under the limit where Gmail clips a message.
+
+In: an `Edition`, the render settings and a budget in bytes. Out: a `Fitted` edition: the
+edition actually rendered (maybe with shorter summaries or fewer clusters), its `Rendered`,
+and what was cut. Gmail clips an HTML part above about 102 KB and hides everything after the
+cut, the unsubscribe link included, so the size counted is what goes out: the HTML after
+inlining, with realistic per-subscriber values filled in, in UTF-8 bytes.
+
+Cuts go in the order that costs the reader least: first every summary is shortened (in
+steps), then the lowest-ranked clusters are dropped. The log says how much was cut.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import tzinfo
+from pathlib import Path
+from typing import Any
+
+from digest.model import Cluster, Edition, Rendered, Section, Story
+from digest.render import render_edition
+from digest.sanitize import cap
+
+log = logging.getLogger(__name__)
+
+HTML_BUDGET = 100_000  # bytes; Gmail clips at about 102 KB, and this leaves room for headers
+SUMMARY_STEPS = (400, 200, 100, 0)  # characters a summary is cut to, one step at a time
+
+# Stand-ins for a subscriber's values when measuring: as long as real ones get (an unsubscribe
+# token carries the list name and the address twice over, base64).
+SAMPLE_EMAIL = "firstname.lastname.subscriber@subdomain.example-company.com"
+SAMPLE_TOKEN = "v1." + "x" * 120 + "." + "y" * 43
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """An edition rendered within the budget, and what it took."""
+
+    edition: Edition  # what was rendered: mark these stories as sent, not the dropped ones
+    rendered: Rendered
+    size: int  # bytes of the HTML part with sample values filled in
+    original_size: int
+    summaries_cut_to: int | None = None  # characters, when summaries were shortened
+    dropped: tuple[Cluster, ...] = ()
+
+    @property
+    def cut(self) -> bool:
+        return self.summaries_cut_to is not None or bool(self.dropped)
+
+
+def sample_values(base_url: str, edition_id: str) -> dict[str, str]:
+    """Per-subscriber values as long as real ones, for measuring what goes out."""
+    return {
+        "name": "Firstname Middlename Lastname-Longername",
+        "email": SAMPLE_EMAIL,
+        "unsubscribe_url": f"{base_url}/unsubscribe?t={SAMPLE_TOKEN}",
+        "preferences_url": f"{base_url}/preferences?t={SAMPLE_TOKEN}",
+        "browser_url": f"{base_url}/archive/{edition_id}",
+    }
+
+
+def html_size(rendered: Rendered, values: Mapping[str, str]) -> int:
+    """Bytes of the HTML part as it goes out: placeholders filled (HTML-escaped), UTF-8."""
+    page = rendered.html
+    for field, mark in rendered.placeholders.items():
+        page = page.replace(mark, html.escape(values.get(field, ""), quote=True))
+    return len(page.encode("utf-8"))
+
+
+def render_within_budget(
+    edition: Edition,
+    templates: Path,
+    timezone: tzinfo,
+    nonce: str,
+    extra: Mapping[str, Any] | None = None,
+    budget: int = HTML_BUDGET,
+    values: Mapping[str, str] | None = None,
+) -> Fitted:
+    """Render an edition so its HTML part fits `budget` bytes.
+
+    Args:
+        edition: what to render, clusters best first within each section.
+        templates, timezone, nonce, extra: as for `render.render_edition`.
+        budget: the most bytes the HTML part may take.
+        values: per-subscriber values to measure with; default `sample_values`.
+    Returns:
+        The fitted edition. If even one cluster with no summary is over the budget, that is
+        what is returned, with a warning in the log.
+    Raises:
+        RenderError: a template is missing or fails.
+    """
+    base_url = str((extra or {}).get("base_url", ""))
+    values = values or sample_values(base_url, edition.id)
+
+    def attempt(candidate: Edition) -> tuple[Rendered, int]:
+        rendered = render_edition(candidate, templates, timezone, nonce, extra)
+        return rendered, html_size(rendered, values)
+
+    rendered, size = attempt(edition)
+    original = size
+    if size <= budget:
+        return Fitted(edition, rendered, size, original)
+
+    shortened, limit = edition, None
+    for limit in SUMMARY_STEPS:
+        shortened = shorten_summaries(edition, limit)
+        rendered, size = attempt(shortened)
+        if size <= budget:
+            fitted = Fitted(shortened, rendered, size, original, limit)
+            _log_cut(fitted, budget)
+            return fitted
+
+    # Drop the lowest-ranked clusters: the most that can stay is found by bisection, a handful
+    # of renders rather than one per cluster.
+    ranked = sorted(shortened.clusters, key=lambda c: -c.score)
+    low, high = 1, len(ranked) - 1  # `high` clusters is known to be too many when > low
+    best = (keep_clusters(shortened, ranked[:1]), *attempt(keep_clusters(shortened, ranked[:1])))
+    if best[2] <= budget:
+        while low < high:
+            middle = (low + high + 1) // 2
+            candidate = keep_clusters(shortened, ranked[:middle])
+            middle_rendered, middle_size = attempt(candidate)
+            if middle_size <= budget:
+                low, best = middle, (candidate, middle_rendered, middle_size)
+            else:
+                high = middle - 1
+    fitted = Fitted(best[0], best[1], best[2], original, limit, tuple(ranked[low:]))
+    _log_cut(fitted, budget)
+    if fitted.size > budget:
+        log.warning("edition %s: %d bytes of HTML even with one story and no summary, over the "
+                    "%d-byte budget; Gmail will clip it. Check the templates for bulk",
+                    edition.id, fitted.size, budget)
+    return fitted
+
+
+def shorten_summaries(edition: Edition, limit: int) -> Edition:
+    """Every summary cut to `limit` characters of plain text (0: no summary at all)."""
+
+    def short(story: Story) -> Story:
+        if (len(story.summary_text) <= limit) if limit else not (
+            story.summary_html or story.summary_text
+        ):
+            return story
+        text = cap(story.summary_text, limit) if limit else ""
+        return dataclasses.replace(story, summary_text=text,
+                                   summary_html=html.escape(text, quote=False))
+
+    return _map_clusters(edition, lambda c: dataclasses.replace(
+        c, stories=tuple(short(s) for s in c.stories)))
+
+
+def keep_clusters(edition: Edition, keep: list[Cluster]) -> Edition:
+    """The edition with only the `keep` clusters, in their places; empty sections go."""
+    kept = {id(c) for c in keep}
+    sections = tuple(
+        Section(s.name, tuple(c for c in s.clusters if id(c) in kept)) for s in edition.sections
+    )
+    return dataclasses.replace(edition, sections=tuple(s for s in sections if s.clusters))
+
+
+def _map_clusters(edition: Edition, change: Callable[[Cluster], Cluster]) -> Edition:
+    return dataclasses.replace(edition, sections=tuple(
+        Section(s.name, tuple(change(c) for c in s.clusters)) for s in edition.sections))
+
+
+def _log_cut(fitted: Fitted, budget: int) -> None:
+    what = []
+    if fitted.summaries_cut_to is not None:
+        what.append(f"summaries cut to {fitted.summaries_cut_to} characters"
+                    if fitted.summaries_cut_to else "summaries left out")
+    if fitted.dropped:
+        titles = "; ".join(cap(c.lead.title, 60) for c in fitted.dropped[:5])
+        more = f" and {len(fitted.dropped) - 5} more" if len(fitted.dropped) > 5 else ""
+        what.append(f"{len(fitted.dropped)} lowest-ranked stories dropped ({titles}{more})")
+    log.warning(
+        "edition %s: HTML part was %d bytes, over the %d-byte budget (Gmail clips at about "
+        "102 KB); %s; now %d bytes (%d cut)",
+        fitted.edition.id, fitted.original_size, budget, " and ".join(what), fitted.size,
+        fitted.original_size - fitted.size,
+    )
