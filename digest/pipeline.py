@@ -350,8 +350,13 @@ def preview(
         recipient = Subscriber(email="preview@example.com", name="Preview")
         if to:
             address = normalize_address(to)
-            recipient = next((s for s in subscribers(config, store) if s.email == address),
-                             Subscriber(email=address))
+            listed = next((s for s in subscribers(config, store)
+                           if s.email.lower() == address.lower()), None)
+            if listed is None:
+                log.warning("preview: %s is not an active subscriber of any list; showing the "
+                            "edition as a new subscriber with that address would get it",
+                            address)
+            recipient = listed or Subscriber(email=address)
     message = build_message(rendered, recipient, sender_for(config, key), now)
     out.mkdir(parents=True, exist_ok=True)
     files = PreviewFiles(out / "preview.html", out / "preview.txt", out / "preview.eml", stories)

@@ -59,7 +59,8 @@ def edition(sections: list[tuple[str, list[Cluster]]], edition_id: str = "daily-
 def sample_edition() -> Edition:
     """A small edition with every feature: lead image, thumbnails with and without known size,
     clusters covered by several sources, a story without summary, RTL text and emoji."""
-    photo = Image("https://images.example.com/truce-1600x900.jpg", 1600, 900, "Aid trucks at the Rafah crossing")
+    photo = Image("https://images.example.com/truce-1600x900.jpg", 1600, 900,
+                  "Aid trucks at the Rafah crossing")
     square = Image("https://images.example.com/square.jpg", 800, 800)
     unsized = Image("https://images.example.com/unsized.jpg")
     return edition([

@@ -25,8 +25,15 @@ from digest.budget import HTML_BUDGET, html_size, render_within_budget, sample_v
 from digest.errors import RenderError
 from digest.message import Personalizer
 from digest.model import Cluster, Edition, Image, Rendered
+from digest.render import (
+    TEXT_WIDTH,
+    TITLE_LIMIT,
+    archive_name,
+    archive_page,
+    placeholders,
+    render_edition,
+)
 from digest.sanitize import one_line
-from digest.render import TEXT_WIDTH, TITLE_LIMIT, archive_name, archive_page, placeholders, render_edition
 
 GOLDEN = Path(__file__).parent / "data" / "render"
 REGENERATE = os.environ.get("DIGEST_REGENERATE_GOLDEN") == "1"

@@ -1,0 +1,76 @@
+"""`digest preview` as an operator runs it: the next edition as preview.html, .txt and .eml,
+for one subscriber with --to; and the archive page a sent edition leaves behind."""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from datetime import datetime
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+from conftest import SmtpServer, set_config
+
+from digest import pipeline
+from digest.cli import main
+from digest.config import load_config
+from digest.subscribers import read_token
+
+SECRET = "a-preview-secret-of-enough-length"
+NOW = "2023-11-23T04:00:00+00:00"
+
+
+def test_preview_to_one_subscriber(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DIGEST_SECRET", SECRET)
+    out = project / "out"
+    code = main(["preview", "--config", str(project / "config.toml"), "--now", NOW,
+                 "--to", "Grace@EXAMPLE.org", "--out", str(out)])
+    assert code == 0
+    page = (out / "preview.html").read_text()
+    text = (out / "preview.txt").read_text()
+    message = message_from_bytes((out / "preview.eml").read_bytes(), policy=policy.default)
+    assert message["To"] == "Grace Hopper <grace@example.org>"  # found on the list
+    assert "grace@example.org" in page and "grace@example.org" in text
+    token = re.search(r"/unsubscribe\?t=([\w.-]+)", text)
+    assert token and read_token(SECRET.encode(), token.group(1)) == (
+        "subscribers", "grace@example.org")
+    assert html.escape(f"/unsubscribe?t={token.group(1)}") in page
+    assert "@@digest-" not in page + text
+    assert message.get_body(("html",)).get_content() == page
+
+
+def test_preview_to_an_unknown_address_says_so(
+    project: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = load_config(project / "config.toml")
+    with caplog.at_level(logging.WARNING):
+        files = pipeline.preview(config, pipeline_now(), project / "out", {},
+                                 to="nobody@example.com")
+    assert "nobody@example.com is not an active subscriber" in caplog.text
+    assert "nobody@example.com" in files.text.read_text()
+    assert files.stories >= 3
+
+
+def pipeline_now() -> datetime:
+    return datetime.fromisoformat(NOW)
+
+
+def test_sent_edition_is_archived_for_view_in_browser(
+    project: Path, smtp_server: SmtpServer
+) -> None:
+    set_config(project / "config.toml", {"port = 1025": f"port = {smtp_server.port}"})
+    config = load_config(project / "config.toml")
+    summary = pipeline.send(config, pipeline_now(), {"DIGEST_SECRET": SECRET})
+    assert summary.count("sent") == 3
+    archive = config.database_path.parent / "archive" / f"{summary.edition}.html"
+    page = archive.read_text()
+    assert "@@digest-" not in page and "?t=" not in page
+    for address in ("ada@example.com", "grace@example.org", "alan@example.net"):
+        assert address not in page  # nobody's address on a public page
+    sent_html = smtp_server.arrived[0].message.get_body(("html",)).get_content()
+    browser_link = re.search(r'href="([^"]+/archive/[^"]+)"', sent_html)
+    assert browser_link and browser_link.group(1).endswith(f"/archive/{summary.edition}")
+    headlines = re.findall(r'class="headline-link"[^>]*>([^<]+)<', sent_html)
+    assert headlines and all(h in page for h in headlines)
