@@ -10,6 +10,7 @@ the clipping limit is `digest/budget.py`'s job; it calls back into `render_editi
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import html
 import logging
@@ -69,6 +70,21 @@ def render_edition(
     Raises:
         RenderError: a template is missing or fails, named with its file and line.
     """
+    raw = render_templates(edition, templates, timezone, nonce, extra)
+    return dataclasses.replace(raw, html=inline_css(raw.html))
+
+
+def render_templates(
+    edition: Edition,
+    templates: Path,
+    timezone: tzinfo,
+    nonce: str,
+    extra: Mapping[str, Any] | None = None,
+) -> Rendered:
+    """The templates' output before inlining: what `render_edition` hands to premailer.
+
+    Args and Raises: as for `render_edition`.
+    """
     env = environment(templates)
     marks = placeholders(nonce)
     lead = edition.clusters[0].lead if edition.clusters else None
@@ -84,12 +100,10 @@ def render_edition(
         **(extra or {}),
     }
     subject = one_line(_render(env, "subject.txt.j2", context))
-    raw_html = _render(env, "edition.html.j2", context)
-    text = _render(env, "edition.txt.j2", context)
-    html_part = inline_css(raw_html)
     return Rendered(
-        edition_id=edition.id, subject=cap(subject, 200), html=html_part, text=text,
-        placeholders=marks,
+        edition_id=edition.id, subject=cap(subject, 200),
+        html=_render(env, "edition.html.j2", context),
+        text=_render(env, "edition.txt.j2", context), placeholders=marks,
     )
 
 
