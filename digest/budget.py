@@ -105,36 +105,57 @@ def render_within_budget(
     if size <= budget:
         return Fitted(edition, rendered, size, original)
 
-    shortened, limit = edition, None
-    for limit in SUMMARY_STEPS:
-        shortened = shorten_summaries(edition, limit)
-        rendered, size = attempt(shortened)
-        if size <= budget:
-            fitted = Fitted(shortened, rendered, size, original, limit)
-            _log_cut(fitted, budget)
-            return fitted
+    # Summaries first, mildest cut first. A smaller limit never makes the HTML bigger, so
+    # when even no summaries at all is over, the milder cuts need not be tried.
+    shortest = shorten_summaries(edition, SUMMARY_STEPS[-1])
+    shortest_rendered, shortest_size = attempt(shortest)
+    if shortest_size <= budget:
+        for limit in SUMMARY_STEPS[:-1]:
+            candidate = shorten_summaries(edition, limit)
+            rendered, size = attempt(candidate)
+            if size <= budget:
+                return _log_cut(Fitted(candidate, rendered, size, original, limit), budget)
+        return _log_cut(Fitted(shortest, shortest_rendered, shortest_size, original,
+                               SUMMARY_STEPS[-1]), budget)
 
-    # Drop the lowest-ranked clusters: the most that can stay is found by bisection, a handful
-    # of renders rather than one per cluster.
-    ranked = sorted(shortened.clusters, key=lambda c: -c.score)
-    low, high = 1, len(ranked) - 1  # `high` clusters is known to be too many when > low
-    best = (keep_clusters(shortened, ranked[:1]), *attempt(keep_clusters(shortened, ranked[:1])))
-    if best[2] <= budget:
-        while low < high:
-            middle = (low + high + 1) // 2
-            candidate = keep_clusters(shortened, ranked[:middle])
-            middle_rendered, middle_size = attempt(candidate)
-            if middle_size <= budget:
-                low, best = middle, (candidate, middle_rendered, middle_size)
-            else:
-                high = middle - 1
-    fitted = Fitted(best[0], best[1], best[2], original, limit, tuple(ranked[low:]))
-    _log_cut(fitted, budget)
-    if fitted.size > budget:
-        log.warning("edition %s: %d bytes of HTML even with one story and no summary, over the "
-                    "%d-byte budget; Gmail will clip it. Check the templates for bulk",
-                    edition.id, fitted.size, budget)
-    return fitted
+    # Then drop the lowest-ranked clusters. The most that can stay is estimated from the bytes
+    # a cluster costs, then found by galloping from the estimate and bisecting: a few renders.
+    ranked = sorted(shortest.clusters, key=lambda c: -c.score)
+    _, frame = attempt(keep_clusters(shortest, []))
+    per_cluster = max((shortest_size - frame) / max(len(ranked), 1), 1.0)
+    fits, over = 0, len(ranked)  # this many clusters fit (0 trivially); this many do not
+    best: tuple[Edition, Rendered, int] | None = None
+
+    def probe(count: int) -> bool:
+        nonlocal fits, over, best
+        candidate = keep_clusters(shortest, ranked[:count])
+        rendered, size = attempt(candidate)
+        if size <= budget:
+            fits, best = count, (candidate, rendered, size)
+            return True
+        over = count
+        return False
+
+    guess = min(max(int((budget - frame) / per_cluster), 1), over - 1)
+    step = 1
+    if guess > fits and probe(guess):
+        while fits + step < over and probe(fits + step):
+            step *= 2
+    elif guess > 1:
+        while over - step > fits and not probe(over - step):
+            step *= 2
+    while over - fits > 1:
+        probe((fits + over) // 2)
+    low = fits
+    if best is None:  # not even one cluster fits: send the best one anyway, and say so
+        low = 1
+        candidate = keep_clusters(shortest, ranked[:1])
+        best = (candidate, *attempt(candidate))
+        log.warning("edition %s: %d bytes of HTML even with one story and no summary, over "
+                    "the %d-byte budget; Gmail will clip it. Check the templates for bulk",
+                    edition.id, best[2], budget)
+    return _log_cut(Fitted(best[0], best[1], best[2], original, SUMMARY_STEPS[-1],
+                           tuple(ranked[low:])), budget)
 
 
 def shorten_summaries(edition: Edition, limit: int) -> Edition:
@@ -167,7 +188,7 @@ def _map_clusters(edition: Edition, change: Callable[[Cluster], Cluster]) -> Edi
         Section(s.name, tuple(change(c) for c in s.clusters)) for s in edition.sections))
 
 
-def _log_cut(fitted: Fitted, budget: int) -> None:
+def _log_cut(fitted: Fitted, budget: int) -> Fitted:
     what = []
     if fitted.summaries_cut_to is not None:
         what.append(f"summaries cut to {fitted.summaries_cut_to} characters"
@@ -182,3 +203,4 @@ def _log_cut(fitted: Fitted, budget: int) -> None:
         fitted.edition.id, fitted.original_size, budget, " and ".join(what), fitted.size,
         fitted.original_size - fitted.size,
     )
+    return fitted

@@ -412,3 +412,15 @@ def test_dates_and_ages_follow_the_clock() -> None:
     assert "1 h ago" in rendered.text and "just now" in rendered.text
     assert "2 days ago" in rendered.text
     assert NOW.tzinfo is not None
+
+
+def test_an_impossible_budget_keeps_the_best_story_and_warns(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="digest.budget"):
+        fitted = render_within_budget(sample_edition(), TEMPLATES, ZONE, NONCE,
+                                      {"base_url": BASE_URL}, budget=5_000)
+    assert [c.lead.id for c in fitted.edition.clusters] == ["story-1"]
+    assert fitted.summaries_cut_to == 0 and len(fitted.dropped) == 6
+    assert "even with one story and no summary" in caplog.text
+    assert not fitted.edition.clusters[0].lead.summary_text
