@@ -21,7 +21,6 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -29,46 +28,25 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
+from editions import NOW, corpus_edition, large_edition  # noqa: E402
+
 from digest.budget import html_size, sample_values  # noqa: E402
 from digest.message import Personalizer, Sender, build_message, recipient_values  # noqa: E402
 from digest.model import (  # noqa: E402
-    Cluster,
     Edition,
-    Feed,
-    FetchResult,
-    Section,
-    Story,
     Subscriber,
 )
-from digest.parse import parse_feed  # noqa: E402
 from digest.render import inline_css, render_edition, render_templates  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "corpus" / "feeds"
-NOW = datetime(2023, 11, 24, 20, 0, tzinfo=UTC)
-FEEDS = [("nytimes-topstories-rss2.xml", "The New York Times", "Top stories"),
-         ("npr-news-rss2.xml", "NPR", "Top stories"),
-         ("japantimes-latest-rss2.xml", "The Japan Times", "Asia")]
 BASE_URL = "https://morningbrief.example.com"
 TARGET_US = 50.0
 
 
-def corpus_edition(count: int) -> tuple[Edition, str]:
-    if not CORPUS.is_dir():
-        from editions import large_edition  # the synthetic one, when the corpus is absent
-
-        return large_edition(count), "synthetic (tests/editions.py)"
-    stories: list[Story] = []
-    for name, title, section in FEEDS:
-        feed = Feed(url=str(CORPUS / name), name=title, section=section)
-        result = FetchResult(feed, "ok", body=(CORPUS / name).read_bytes())
-        stories += parse_feed(result, NOW)
-    stories = sorted(stories, key=lambda s: s.published, reverse=True)[:count]
-    sections: dict[str, list[Cluster]] = {}
-    for rank, story in enumerate(stories):
-        sections.setdefault(story.section, []).append(Cluster((story,), score=count - rank))
-    edition = Edition("daily-2023-11-24", "Morning Brief", NOW,
-                      tuple(Section(n, tuple(c)) for n, c in sections.items()))
-    return edition, "corpus 2023-11-24 (NYT, NPR, Japan Times)"
+def thirty_stories(count: int) -> tuple[Edition, str]:
+    if CORPUS.is_dir():
+        return corpus_edition(CORPUS, count), "corpus 2023-11-24 (NYT, NPR, Japan Times)"
+    return large_edition(count), "synthetic (tests/editions.py)"
 
 
 def timed(function: Callable[[], object], repeat: int) -> list[float]:
@@ -89,7 +67,7 @@ def main() -> None:
                         help="whole messages to build (the email package is slow: ~ms each)")
     args = parser.parse_args()
 
-    edition, origin = corpus_edition(args.stories)
+    edition, origin = thirty_stories(args.stories)
     zone = ZoneInfo("America/New_York")
     templates = REPO / "templates"
     extra = {"base_url": BASE_URL}

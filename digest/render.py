@@ -25,7 +25,6 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import jinja2
-from markupsafe import Markup
 from premailer import Premailer
 
 from digest.errors import RenderError
@@ -251,9 +250,10 @@ def _http_url(url: str) -> str:
     return absolute_http_url(url)
 
 
-def _allowlisted(markup: str) -> Markup:
-    """Summary HTML through the allow-list again: a Story built anywhere cannot inject."""
-    return Markup(clean_html(markup))
+def _allowlisted(markup: str) -> str:
+    """Summary HTML through the allow-list again: a Story built anywhere cannot inject.
+    Templates mark the result `| safe`; only this filter's output may be."""
+    return clean_html(markup)
 
 
 def _headline(title: str) -> str:

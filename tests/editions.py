@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from digest.model import Cluster, Edition, Image, Section, Story
+from digest.model import Cluster, Edition, Feed, FetchResult, Image, Section, Story
+from digest.parse import parse_feed
 
 NOW = datetime(2023, 11, 24, 20, 0, tzinfo=UTC)
 
@@ -114,4 +116,24 @@ def large_edition(count: int = 30, summary_repeat: int = 1) -> Edition:
             if n % 3 == 0 else ()
         )
         sections.setdefault(name, []).append(Cluster((lead, *others), score=100.0 - n))
+    return edition(list(sections.items()))
+
+
+# The corpus's same-day news set: real titles, summaries and pictures from one morning.
+CORPUS_FEEDS = [("nytimes-topstories-rss2.xml", "The New York Times", "Top stories"),
+                ("npr-news-rss2.xml", "NPR", "Top stories"),
+                ("japantimes-latest-rss2.xml", "The Japan Times", "Asia")]
+
+
+def corpus_edition(corpus: Path, count: int = 30) -> Edition:
+    """The `count` newest stories of the corpus's 2023-11-24 feeds, parsed as `digest` would,
+    one story a cluster, ranked by recency."""
+    stories: list[Story] = []
+    for name, title, section in CORPUS_FEEDS:
+        feed = Feed(url=str(corpus / name), name=title, section=section)
+        stories += parse_feed(FetchResult(feed, "ok", body=(corpus / name).read_bytes()), NOW)
+    stories = sorted(stories, key=lambda s: s.published, reverse=True)[:count]
+    sections: dict[str, list[Cluster]] = {}
+    for rank, item in enumerate(stories):
+        sections.setdefault(item.section, []).append(Cluster((item,), score=count - rank))
     return edition(list(sections.items()))

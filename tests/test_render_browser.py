@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from browser import SCREENSHOTS
 from conftest import REPO
-from editions import sample_edition
+from editions import corpus_edition, sample_edition
 from test_render import BASE_URL, FEED_ATTACKS, fill_html, hostile_edition
 
 from digest.budget import render_within_budget, sample_values
@@ -40,10 +40,10 @@ def _page_file(tmp_path: Path, edition: Edition, name: str) -> Path:
 
 def _open(browser: Any, path: Path, width: int, scheme: str) -> Any:
     page = browser.new_page(viewport={"width": width, "height": 900}, color_scheme=scheme)
-    page.route("**/*", lambda route: route.fulfill(body=PICTURE, content_type="image/svg+xml")
-               if route.request.url.startswith("https://images.example.com/")
-               else route.continue_() if route.request.url.startswith("file:")
-               else route.abort())
+    # Every picture is the same local drawing; nothing else may load (the page is static).
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:")
+               else route.fulfill(body=PICTURE, content_type="image/svg+xml")
+               if route.request.resource_type == "image" else route.abort())
     page.goto(path.as_uri())
     return page
 
@@ -72,6 +72,24 @@ def test_edition_fits_and_shows_every_headline(
         background = page.evaluate(
             "getComputedStyle(document.querySelector('table.container')).backgroundColor")
         assert (background == "rgb(255, 255, 255)") == (scheme == "light")
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("width", [375, 640])
+def test_real_edition_fits(tmp_path: Path, browser: Any, corpus: Path, width: int) -> None:
+    """Real titles, summaries and picture sizes from the corpus's 2023-11-24 feeds."""
+    edition = corpus_edition(corpus, 30)
+    page = _open(browser, _page_file(tmp_path, edition, "corpus"), width, "light")
+    try:
+        SCREENSHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"corpus-{width}.png"), full_page=True)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        headlines = page.locator("h3.headline")
+        assert headlines.count() == len(edition.clusters) == 30
+        for i in range(headlines.count()):
+            box = headlines.nth(i).bounding_box()
+            assert box is not None and box["width"] > 0 and box["x"] + box["width"] <= width
     finally:
         page.close()
 
