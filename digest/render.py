@@ -124,6 +124,10 @@ def inline_css(markup: str) -> str:
                 remove_classes=False,
                 strip_important=False,
                 disable_validation=True,
+                # premailer would copy CSS widths into width= and height= attributes, turning
+                # an image's width="536" height="302" into width="100%" height="auto", which
+                # Outlook (it reads only the attributes) draws wrongly. The templates set them.
+                disable_basic_attributes=["width", "height"],
                 cssutils_logging_level=logging.CRITICAL,
             ).transform(pretty_print=False)
         )

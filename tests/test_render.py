@@ -424,3 +424,18 @@ def test_an_impossible_budget_keeps_the_best_story_and_warns(
     assert fitted.summaries_cut_to == 0 and len(fitted.dropped) == 6
     assert "even with one story and no summary" in caplog.text
     assert not fitted.edition.clusters[0].lead.summary_text
+
+
+def test_nothing_loads_but_the_stories_own_pictures() -> None:
+    """No remote CSS, fonts or scripts, and no tracking pixel of ours."""
+    sample = sample_edition()
+    page = render(sample).html
+    images = [attrs for tag, attrs in _elements(page) if tag == "img"]
+    expected = {s.image.url for s in sample.stories if s.image and s.image.url}
+    assert {a["src"] for a in images} == expected
+    for a in images:
+        assert a["width"] and a["height"] and a["alt"]
+    for remote in ("<link", "@import", "@font-face", "url(", "<script", "<iframe", "<object"):
+        assert remote not in page, remote
+    lead = next(a for a in images if "truce" in (a["src"] or ""))
+    assert (lead["width"], lead["height"]) == ("536", "302")  # 1600x900 scaled to the column
