@@ -341,12 +341,13 @@ def preview(
     with hold_lock(database), Store.open(database) as store:
         rendered = store.edition(edition_id) if edition_id else None
         stories = len(store.edition_story_keys(edition_id)) if rendered and edition_id else 0
+        edition: Edition | None = None
         if rendered is None:
             fetch(config, store, now)
-            edition = build_edition(config, store, now, edition_id or edition_id_for(config, now))
-            fitted = render_fitted(config, edition)
-            rendered = fitted.rendered
-            stories = len(fitted.edition.clusters)
+            edition_id = edition_id or edition_id_for(config, now)
+            fitted = render_fitted(config, build_edition(config, store, now, edition_id))
+            rendered, edition = fitted.rendered, fitted.edition
+            stories = len(edition.clusters)
         recipient = Subscriber(email="preview@example.com", name="Preview")
         if to:
             address = normalize_address(to)
@@ -357,6 +358,16 @@ def preview(
                             "edition as a new subscriber with that address would get it",
                             address)
             recipient = listed or Subscriber(email=address)
+            # The subscriber's own variant (their topics), as `send` would pick it.
+            stored_id = rendered.edition_id
+            variant = VariantRenders(rendered, edition, lambda e: render(config, e),
+                                     lambda v: store.variant(stored_id, v),
+                                     lambda v, r: None).for_subscriber(recipient)
+            if variant is None:
+                log.warning("preview: none of %s's topics (%s) has news in this edition; "
+                            "send would skip them. Showing the whole edition",
+                            address, ", ".join(recipient.topics))
+            rendered = variant or rendered
     message = build_message(rendered, recipient, sender_for(config, key), now)
     out.mkdir(parents=True, exist_ok=True)
     files = PreviewFiles(out / "preview.html", out / "preview.txt", out / "preview.eml", stories)
