@@ -151,7 +151,7 @@ def archive_page(rendered: Rendered, base_url: str) -> str:
     """
     values = {
         "name": "",
-        "email": "your address",
+        "email": "your email address",
         "unsubscribe_url": f"{base_url}/unsubscribe",
         "preferences_url": f"{base_url}/preferences",
         "browser_url": f"{base_url}/archive/{quote(archive_name(rendered.edition_id))}",

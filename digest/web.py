@@ -32,9 +32,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from digest import render
 from digest.config import Config
 from digest.errors import DigestError, InputError, SubscriberError
-from digest.message import Personalizer
 from digest.model import Frequency
 from digest.pages import (
     archive_page,
@@ -165,12 +165,8 @@ def create_app(config: Config, key: bytes, clock: Callable[[], datetime]) -> Sta
         rendered = await run_in_threadpool(store_call(lambda s: s.edition(edition_id)))
         if rendered is None:
             raise HTTPException(404, f"There is no edition {edition_id!r} in the archive.")
-        base = config.newsletter.base_url.rstrip("/")
-        html = Personalizer(rendered.html, rendered.placeholders).fill({
-            "name": "", "email": "you", "unsubscribe_url": f"{base}/unsubscribe",
-            "preferences_url": f"{base}/preferences",
-            "browser_url": f"{base}/archive/{quote(edition_id)}",
-        })
+        # The same page `digest send` writes to the archive folder (values HTML-escaped).
+        html = render.archive_page(rendered, config.newsletter.base_url.rstrip("/"))
         return HTMLResponse(html, headers=_ARCHIVE_HEADERS)
 
     async def healthz(request: Request) -> Response:

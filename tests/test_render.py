@@ -275,7 +275,7 @@ def test_html_and_text_say_the_same_things() -> None:
     text = fill_text(rendered, values)
     for phrase in ["Morning Brief", "Friday, November 24, 2023", "7 stories",
                    "View in browser", "Also covered by", "Unsubscribe", "Choose topics",
-                   "because you subscribed as", values["email"]]:
+                   "because you subscribed with", values["email"]]:
         assert phrase in page and phrase in text, phrase
     for s in sample.stories:
         assert s.source in page and s.source in text
