@@ -68,6 +68,7 @@ class FetchConfig:
     timeout_seconds: float = 30.0  # total deadline for one feed, body included
     connect_timeout_seconds: float = 10.0
     max_bytes: int = 10 * 1024 * 1024  # after decompression
+    backoff_seconds: float = 900.0  # wait after the 2nd failure in a row; doubles, max a day
 
 
 @dataclass(frozen=True)
@@ -329,6 +330,8 @@ _POSITIVE: list[tuple[str, typing.Callable[[Config], bool], str]] = [
     ("fetch.per_host", lambda c: c.fetch.per_host >= 1, "must be at least 1"),
     ("fetch.timeout_seconds", lambda c: c.fetch.timeout_seconds > 0, "must be greater than 0"),
     ("fetch.max_bytes", lambda c: c.fetch.max_bytes >= 1024, "must be at least 1024"),
+    ("fetch.backoff_seconds", lambda c: 0 <= c.fetch.backoff_seconds <= 86400,
+     "must be between 0 and 86400 (a day)"),
     ("ranking.max_stories", lambda c: c.ranking.max_stories >= 1, "must be at least 1"),
     ("ranking.max_per_source", lambda c: c.ranking.max_per_source >= 1, "must be at least 1"),
     ("ranking.max_per_section", lambda c: c.ranking.max_per_section >= 1, "must be at least 1"),

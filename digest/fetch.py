@@ -4,14 +4,23 @@ In: the feeds, the validators (ETag, Last-Modified) stored from the last fetch, 
 settings. Out: one `FetchResult` per feed, in the order given. A failure is a value
 (`status="failed"`, `error=...`), never an exception, so one bad feed never stops the others.
 Local paths are read from disk, for the sample feeds and for tests.
+
+Bounds, each per feed: one total deadline (a server dripping a byte a second is cut off
+like one that hangs), a connect timeout, at most `MAX_REDIRECTS` redirects (http and https
+only, a loop is an error), and a size cap counted after decompression: we ask for gzip or
+deflate only and inflate the raw stream ourselves in bounded steps, so a gzip bomb stops at
+the cap without ever holding more than the cap plus one step in memory.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import zlib
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -26,9 +35,13 @@ log = logging.getLogger(__name__)
 USER_AGENT = f"digest/{__version__} (+{HOME_PAGE})"
 ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, "
-    "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+    "application/rdf+xml;q=0.9, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 )
 MAX_REDIRECTS = 5
+MAX_RETRY_AFTER = 86_400.0  # a server asking for more than a day gets a day
+INFLATE_STEP = 256 * 1024  # most bytes one decompression step may produce
+# Media types that cannot be a feed: refused before reading the body.
+NOT_FEEDS = ("image/", "audio/", "video/", "font/", "application/pdf", "application/zip")
 
 
 def fetch_feeds(
@@ -60,8 +73,10 @@ async def _fetch_all(
     overall = asyncio.Semaphore(settings.concurrency)
     per_host: dict[str, asyncio.Semaphore] = {}
     timeout = httpx.Timeout(settings.timeout_seconds, connect=settings.connect_timeout_seconds)
-    headers = {"User-Agent": USER_AGENT, "Accept": ACCEPT}
-    limits = httpx.Limits(max_connections=settings.concurrency * 2)
+    # We inflate the body ourselves (bounded), so we only offer what we can inflate.
+    headers = {"User-Agent": USER_AGENT, "Accept": ACCEPT, "Accept-Encoding": "gzip, deflate"}
+    limits = httpx.Limits(max_connections=settings.concurrency * 2,
+                          max_keepalive_connections=settings.concurrency)
     async with httpx.AsyncClient(
         headers=headers, timeout=timeout, limits=limits, follow_redirects=False
     ) as client:
@@ -77,7 +92,8 @@ async def _fetch_all(
                         return await _get(client, feed, validators.get(feed.url), settings)
                 except TimeoutError:
                     limit = settings.timeout_seconds
-                    return _failed(feed, f"no complete answer within {limit:g} s")
+                    return _failed(feed, f"no complete answer within {limit:g} s (the server "
+                                   "is too slow or hangs); digest will try again later")
 
         return list(await asyncio.gather(*(one(f) for f in feeds)))
 
@@ -91,45 +107,179 @@ async def _get(
     if known and known.last_modified:
         request_headers["If-Modified-Since"] = known.last_modified
     url = feed.url
+    seen = {url}
+    permanent = ""  # where 301/308 answers, and only those, moved the feed
+    moved_for_good = True
     try:
         for _ in range(MAX_REDIRECTS + 1):
             async with client.stream("GET", url, headers=request_headers) as response:
                 if response.is_redirect:
                     target = response.headers.get("location", "")
-                    url = str(response.url.join(target))
+                    try:
+                        url = str(response.url.join(target))
+                    except httpx.InvalidURL:
+                        return _failed(feed, f"redirected to an invalid URL: {target!r}")
                     if urlsplit(url).scheme not in ("http", "https"):
                         return _failed(feed, f"redirected to a non-http(s) URL: {url}")
+                    if url in seen:
+                        return _failed(feed, f"redirect loop (back to {url}); tell the "
+                                       "site's owner, or fix the feed's url in config.toml")
+                    seen.add(url)
+                    moved_for_good = moved_for_good and response.status_code in (301, 308)
+                    if moved_for_good:
+                        permanent = url
                     continue
-                if response.status_code == 304:
-                    return FetchResult(
-                        feed=feed, status="not_modified", headers=dict(response.headers),
-                        http_status=304, final_url=url,
-                    )
-                if response.status_code >= 400:
-                    return _failed(feed, f"HTTP {response.status_code} {response.reason_phrase}",
-                                   response.status_code)
-                body = bytearray()
-                async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if len(body) > settings.max_bytes:
-                        return _failed(feed, f"larger than the {settings.max_bytes} byte limit")
-                return FetchResult(
-                    feed=feed, status="ok", body=bytes(body), headers=dict(response.headers),
-                    http_status=response.status_code, final_url=url,
-                )
-        return _failed(feed, f"more than {MAX_REDIRECTS} redirects")
+                return await _answer(feed, response, url, permanent, settings)
+        return _failed(feed, f"more than {MAX_REDIRECTS} redirects (last to {url})")
     except httpx.HTTPError as e:
         return _failed(feed, _describe(e))
 
 
+async def _answer(
+    feed: Feed, response: httpx.Response, url: str, permanent: str, settings: FetchConfig
+) -> FetchResult:
+    """The result of a final (non-redirect) response."""
+    status = response.status_code
+    headers = dict(response.headers)
+    if status == 304:
+        return FetchResult(feed=feed, status="not_modified", headers=headers, http_status=304,
+                           final_url=url, permanent_url=permanent)
+    if status == 410:
+        return _failed(feed, "HTTP 410 Gone: the site removed this feed; digest stops fetching "
+                       "it. Remove it from config.toml, or give it a new url", status)
+    if status >= 400:
+        wait = retry_after(response.headers.get("retry-after", ""), datetime.now(UTC))
+        asks = f"; the server asks to wait {wait:g} s" if wait is not None else ""
+        return _failed(feed, f"HTTP {status} {response.reason_phrase}{asks}", status, wait)
+    if not 200 <= status < 300:
+        return _failed(feed, f"unexpected HTTP {status} {response.reason_phrase}", status)
+    media = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media.startswith(NOT_FEEDS):
+        return _failed(feed, f"the server sends {media}, not a feed; check the feed's url", status)
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    try:
+        inflater = _Inflater(encoding, settings.max_bytes)
+    except ValueError:
+        return _failed(feed, f"the server used Content-Encoding {encoding!r}, which we did not "
+                       "ask for", status)
+    async for chunk in response.aiter_raw():
+        if not inflater.feed(chunk):
+            return _failed(feed, f"larger than the {settings.max_bytes} byte limit "
+                           "(fetch.max_bytes), after decompression", status)
+    try:
+        body = inflater.finish()
+    except zlib.error as e:
+        return _failed(feed, f"the body is not valid {encoding} ({e})", status)
+    return FetchResult(feed=feed, status="ok", body=body, headers=headers, http_status=status,
+                       final_url=url, permanent_url=permanent)
+
+
+class _Inflater:
+    """Content-Encoding decoding that never produces more than the cap (+ one step)."""
+
+    def __init__(self, encoding: str, cap: int) -> None:
+        self._wbits: int | None
+        if encoding in ("gzip", "x-gzip"):
+            self._wbits = 16 + zlib.MAX_WBITS
+        elif encoding == "deflate":
+            self._wbits = zlib.MAX_WBITS
+        elif encoding in ("identity", ""):
+            self._wbits = None
+        else:
+            raise ValueError(encoding)
+        self._raw_deflate = False
+        self._encoding = encoding
+        self._d = zlib.decompressobj(self._wbits) if self._wbits is not None else None
+        self._cap = cap
+        self.body = bytearray()
+
+    def feed(self, chunk: bytes) -> bool:
+        """Add raw bytes; False once the decoded body is past the cap."""
+        if self._d is None:
+            self.body += chunk
+            return len(self.body) <= self._cap
+        data = chunk
+        while data:
+            try:
+                self.body += self._d.decompress(data, INFLATE_STEP)
+            except zlib.error:
+                if self._encoding != "deflate" or self._raw_deflate or self.body:
+                    raise
+                # Some servers send raw deflate without the zlib header.
+                self._raw_deflate = True
+                self._d = zlib.decompressobj(-zlib.MAX_WBITS)
+                continue
+            if len(self.body) > self._cap:
+                return False
+            data = self._d.unconsumed_tail
+            tail = self._d.unused_data if self._d.eof else b""
+            if not data and tail and self._wbits is not None and not self._raw_deflate:
+                data = tail  # another gzip member follows
+                self._d = zlib.decompressobj(self._wbits)
+        return True
+
+    def finish(self) -> bytes:
+        if self._d is not None:
+            self.body += self._d.flush()
+        return bytes(self.body[: self._cap])
+
+
+def next_attempt(
+    failures: int, retry_after_seconds: float | None, now: datetime, backoff_seconds: float
+) -> datetime | None:
+    """When a feed may be fetched again, or None for "at the next run".
+
+    Args:
+        failures: failed fetches in a row, this one included (0 after a success).
+        retry_after_seconds: what the server asked for (429/503 Retry-After), if anything.
+        now: the time of this fetch.
+        backoff_seconds: the wait after the second failure in a row; it doubles with each
+            further failure, up to a day. One failure alone costs no wait: it may be a blip.
+    Returns:
+        The earliest moment of the next fetch, or None.
+    """
+    wait = 0.0
+    if failures >= 2:
+        wait = min(backoff_seconds * 2.0 ** min(failures - 2, 32), MAX_RETRY_AFTER)
+    if retry_after_seconds is not None:
+        wait = max(wait, min(retry_after_seconds, MAX_RETRY_AFTER))
+    return now + timedelta(seconds=wait) if wait > 0 else None
+
+
+def retry_after(value: str, now: datetime) -> float | None:
+    """Seconds to wait from a Retry-After header (seconds or an HTTP date), capped at a day."""
+    value = value.strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return min(float(value), MAX_RETRY_AFTER)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return min(max((when - now).total_seconds(), 0.0), MAX_RETRY_AFTER)
+
+
 def _describe(error: httpx.HTTPError) -> str:
+    text = str(error) or type(error).__name__
     if isinstance(error, httpx.ConnectTimeout):
-        return "connection timed out"
+        return "connection timed out (fetch.connect_timeout_seconds); the host may be down"
     if isinstance(error, httpx.TimeoutException):
         return "timed out waiting for the server"
     if isinstance(error, httpx.ConnectError):
-        return f"cannot connect ({error})"
-    return f"{type(error).__name__}: {error}"
+        lowered = text.lower()
+        if "name or service not known" in lowered or "nodename nor servname" in lowered or (
+            "name resolution" in lowered
+        ):
+            return "cannot resolve the host name (DNS); check the feed's url"
+        if "refused" in lowered:
+            return "connection refused; the server is down or the port is wrong"
+        return f"cannot connect ({text})"
+    if isinstance(error, httpx.RemoteProtocolError):
+        return f"the server broke the HTTP protocol ({text})"
+    return f"{type(error).__name__}: {text}"
 
 
 def _read_local(feed: Feed, max_bytes: int) -> FetchResult:
@@ -140,10 +290,13 @@ def _read_local(feed: Feed, max_bytes: int) -> FetchResult:
     except OSError as e:
         return _failed(feed, f"cannot read {path}: {e.strerror}")
     if len(body) > max_bytes:
-        return _failed(feed, f"larger than the {max_bytes} byte limit")
+        return _failed(feed, f"larger than the {max_bytes} byte limit (fetch.max_bytes)")
     return FetchResult(feed=feed, status="ok", body=body, final_url=path.as_uri())
 
 
-def _failed(feed: Feed, reason: str, http_status: int | None = None) -> FetchResult:
+def _failed(
+    feed: Feed, reason: str, http_status: int | None = None, retry_after: float | None = None
+) -> FetchResult:
     log.warning("feed %s (%s) failed: %s", feed.name, feed.url, reason)
-    return FetchResult(feed=feed, status="failed", http_status=http_status, error=reason)
+    return FetchResult(feed=feed, status="failed", http_status=http_status, error=reason,
+                       retry_after_seconds=retry_after)

@@ -46,6 +46,8 @@ class FetchResult:
     http_status: int | None = None
     final_url: str = ""  # where the body came from after redirects (base for relative links)
     error: str | None = None
+    permanent_url: str = ""  # where 301/308 redirects (only those) moved the feed, if anywhere
+    retry_after_seconds: float | None = None  # a 429/503's Retry-After, capped at a day
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ class Story:
     image: Image | None = None
     weight: float = 1.0
     featured: bool = False
+    dated: bool = True  # False: the feed gave no usable date, `published` is when we saw it
 
 
 @dataclass(frozen=True)

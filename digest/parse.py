@@ -1,7 +1,11 @@
 """Parse: turn one feed's bytes into clean `Story` values.
 
 In: a `FetchResult` with status "ok", and the moment of the fetch. Out: the stories it holds,
-canonical and sanitized, or a `ParseError` naming what is wrong with the feed. feedparser's
+canonical and sanitized, or a `ParseError` naming what is wrong with the feed.
+
+Three steps: `feedbytes.prepare` decodes the bytes and removes any DTD (entity bombs and
+external entities never reach a parser); RSS, Atom and RDF go through feedparser, JSON Feed
+through `jsonfeed`; both give `RawItem`s, which `_story` cleans into `Story`s. feedparser's
 dictionaries never leave this module.
 """
 
@@ -9,21 +13,50 @@ from __future__ import annotations
 
 import calendar
 import hashlib
+import html
 import logging
-import time
+import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
 
 from digest.errors import ParseError
+from digest.feedbytes import Prepared, prepare
+from digest.jsonfeed import ImageCandidate, RawItem, parse_json
 from digest.model import FetchResult, Image, Story
-from digest.sanitize import canonical_url, cap, clean_html, html_to_text, one_line
+from digest.sanitize import (
+    absolute_http_url,
+    canonical_url,
+    cap,
+    clean_html,
+    html_to_text,
+    one_line,
+)
 
 log = logging.getLogger(__name__)
 
 TITLE_LIMIT = 300
+TITLE_FROM_SUMMARY_LIMIT = 120
 SUMMARY_LIMIT = 1200
+ID_LIMIT = 500  # longer ids are hashed: an id is a key, not content
+EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)  # before the web had feeds: an impossible date
+
+_IMG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
+_ATTR = re.compile(r"""([a-zA-Z_:][-a-zA-Z0-9_:.]*)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""")
+_LINK_TAG = re.compile(r"<link\b[^>]*>", re.IGNORECASE)
+_FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json",
+               "application/json", "application/rdf+xml")
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    """What a feed's bytes hold: its raw items and the base URL for their links."""
+
+    items: list[RawItem]
+    base: str  # absolute http(s) URL, or "" (a local file)
+    encoding: str
 
 
 def parse_feed(result: FetchResult, now: datetime) -> list[Story]:
@@ -33,48 +66,137 @@ def parse_feed(result: FetchResult, now: datetime) -> list[Story]:
         result: a successful fetch (status "ok").
         now: the fetch time (UTC); undated stories take it, future dates are clamped to it.
     Returns:
-        The feed's stories, in feed order, items without a usable link or title left out.
+        The feed's stories, in feed order; items without a usable link, or with neither a
+        title nor a summary, are left out (logged).
     Raises:
-        ParseError: the bytes are not a feed at all.
+        ParseError: the bytes are not a feed (the message names the feed and why).
     """
-    try:
-        parsed = feedparser.parse(
-            result.body,
-            response_headers={k.lower(): v for k, v in result.headers.items()},
-            sanitize_html=False,  # we allow-list with nh3 ourselves
-        )
-    except Exception as e:  # feedparser can raise almost anything on hostile input
-        raise ParseError(f"feed {result.feed.url}: the parser failed: {e}") from e
-    entries = parsed.get("entries") or []
-    if not entries and not parsed.get("feed"):
-        reason = parsed.get("bozo_exception") or "no RSS, Atom or RDF content"
-        raise ParseError(f"feed {result.feed.url}: not a feed ({reason})")
-    base = result.final_url or result.feed.url
-    base = base if base.startswith(("http://", "https://")) else ""
+    parsed = read_items(result)
     stories = []
-    for entry in entries:
-        story = _story(result, entry, base, now)
-        if story is not None:
+    for raw in parsed.items:
+        story = make_story(result, raw, parsed.base, now)
+        if story is None:
+            log.info("feed %s: item %r has no usable link or title; left out",
+                     result.feed.url, cap(one_line(raw.link or raw.id), 80))
+        else:
             stories.append(story)
     return stories
 
 
-def _story(result: FetchResult, entry: Any, base: str, now: datetime) -> Story | None:
+def read_items(result: FetchResult) -> ParsedFeed:
+    """The raw items of a fetched feed, before cleaning.
+
+    Raises:
+        ParseError: the bytes are not a feed, or the parser failed on them.
+    """
+    headers = {k.lower(): v for k, v in result.headers.items()}
+    base = absolute_http_url(result.final_url or result.feed.url)
+    prepared = prepare(result.body, headers.get("content-type", ""))
+    if prepared.kind == "json":
+        items, home = parse_json(prepared.text, result.feed.url)
+        return ParsedFeed(items, base or absolute_http_url(home), prepared.encoding)
+    parser_headers = {"content-type": "application/xml; charset=utf-8"}
+    if base:
+        parser_headers["content-location"] = base  # feedparser resolves entry links against it
+    try:
+        parsed = feedparser.parse(
+            prepared.xml_bytes,
+            response_headers=parser_headers,
+            sanitize_html=False,  # we allow-list with nh3 ourselves
+            resolve_relative_uris=False,  # and resolve the links in summaries ourselves
+        )
+    except Exception as e:  # feedparser can raise almost anything on hostile input
+        raise ParseError(f"feed {result.feed.url}: the parser failed ({type(e).__name__}: "
+                         f"{e}); the feed is broken, tell its publisher") from e
+    entries = parsed.get("entries") or []
+    if not entries and not parsed.get("version"):
+        raise ParseError(_not_a_feed(result, prepared, base, parsed.get("bozo_exception")))
+    feed_base = base or str(parsed.get("feed", {}).get("link") or "")
+    return ParsedFeed([_raw(e, base) for e in entries], absolute_http_url(feed_base),
+                      prepared.encoding)
+
+
+def _not_a_feed(result: FetchResult, prepared: Prepared, base: str, why: Any) -> str:
+    url = result.feed.url
+    if prepared.kind != "html":
+        reason = f" ({why})" if why else ""
+        return (f"feed {url}: not an RSS, Atom or JSON feed{reason}; check that the URL is the "
+                "feed itself")
+    advertised = advertised_feeds(prepared.text, base)
+    if advertised:
+        return (f"feed {url}: an HTML page, not a feed; the page advertises a feed at "
+                f"{advertised[0]}: put that URL in config.toml")
+    return (f"feed {url}: an HTML page, not a feed, and it advertises no feed; find the site's "
+            "feed URL and put it in config.toml")
+
+
+def advertised_feeds(page: str, base: str) -> list[str]:
+    """The feed URLs an HTML page names in `<link rel="alternate" type="...">`, in order."""
+    found = []
+    for tag in _LINK_TAG.findall(page[:1_000_000]):
+        attrs = _attrs(tag)
+        rels = attrs.get("rel", "").lower().split()
+        if "alternate" in rels and attrs.get("type", "").lower().strip() in _FEED_TYPES:
+            url = absolute_http_url(attrs.get("href", ""), base)
+            if url and url not in found:
+                found.append(url)
+    return found
+
+
+def _raw(entry: Any, base: str) -> RawItem:
+    """A feedparser entry as a `RawItem` (links already absolute: feedparser resolves hrefs
+    of link elements against xml:base and the content-location we pass, even with
+    resolve_relative_uris off)."""
+    summary = str(entry.get("summary") or "")
+    contents = entry.get("content") or []
+    content = next((str(c.get("value")) for c in contents if c.get("value")), "")
+    detail = entry.get("summary_detail") or (contents[0] if contents else {})
+    images: list[ImageCandidate] = []
+    for m in [*(entry.get("media_content") or []), *(entry.get("media_thumbnail") or [])]:
+        if m.get("medium") in (None, "image") and str(m.get("type") or "image/").startswith(
+            "image/"
+        ):
+            images.append(ImageCandidate(str(m.get("url") or ""), _int(m.get("width")),
+                                         _int(m.get("height"))))
+    for e in entry.get("enclosures") or []:
+        if str(e.get("type", "")).startswith("image/"):
+            images.append(ImageCandidate(str(e.get("href") or ""), mime=str(e.get("type"))))
+    return RawItem(
+        id=str(entry.get("id") or ""),
+        link=str(entry.get("feedburner_origlink") or entry.get("link") or ""),
+        title=str(entry.get("title") or ""),
+        summary=summary,
+        content=content,
+        base=str(detail.get("base") or base),
+        author=str(entry.get("author") or ""),
+        categories=tuple(str(t.get("term")) for t in entry.get("tags") or [] if t.get("term")),
+        # dict.get: feedparser's own get() maps a missing date to the other (deprecated).
+        published=_from_struct(dict.get(entry, "published_parsed")),
+        updated=_from_struct(dict.get(entry, "updated_parsed")),
+        images=tuple(images),
+    )
+
+
+def make_story(result: FetchResult, raw: RawItem, base: str, now: datetime) -> Story | None:
+    """One clean `Story` from a raw item, or None if it has no usable link or title."""
     feed = result.feed
-    link = entry.get("feedburner_origlink") or entry.get("link") or ""
-    url = canonical_url(link, base)
-    summary_source = _summary_source(entry)
-    summary_html = clean_html(summary_source, base)
+    content_base = absolute_http_url(raw.base, base) or base
+    url = canonical_url(raw.link, base)
+    summary_source = raw.summary or raw.content
     summary_text = cap(html_to_text(summary_source), SUMMARY_LIMIT)
-    title = cap(html_to_text(entry.get("title") or ""), TITLE_LIMIT)
-    if not title:
-        title = cap(summary_text, 120)
+    summary_html = clean_html(summary_source, content_base)
+    if len(summary_html) > SUMMARY_LIMIT * 2:
+        # Cutting HTML breaks tags: a long summary becomes its capped plain text.
+        summary_html = clean_html(_escape(summary_text))
+    # Titles are read as HTML in every format: publishers escape them (even in JSON Feed,
+    # whose spec says plain text), and a stray tag must not reach a subject line.
+    title = cap(html_to_text(raw.title), TITLE_LIMIT) or cap(summary_text, TITLE_FROM_SUMMARY_LIMIT)
     if not url or not title:
-        log.info("feed %s: item without a usable link or title left out", feed.name)
         return None
-    published = _published(entry, now)
-    guid = one_line(entry.get("id") or "")
-    story_id = guid or url or hashlib.sha256(f"{title}|{published}".encode()).hexdigest()
+    published, dated = _published(raw, now)
+    story_id = one_line(raw.id) or url
+    if len(story_id) > ID_LIMIT:
+        story_id = "sha256:" + hashlib.sha256(story_id.encode()).hexdigest()
     return Story(
         feed_url=feed.url,
         source=feed.name,
@@ -82,70 +204,73 @@ def _story(result: FetchResult, entry: Any, base: str, now: datetime) -> Story |
         id=story_id,
         url=url,
         title=title,
-        summary_html=_cap_html(summary_html, summary_text),
+        summary_html=summary_html,
         summary_text=summary_text,
         published=published,
-        author=cap(one_line(entry.get("author") or ""), 120),
-        categories=tuple(
-            one_line(t.get("term") or "") for t in entry.get("tags") or [] if t.get("term")
-        ),
-        image=_image(entry, base),
+        author=cap(one_line(html_to_text(raw.author)), 120),
+        categories=tuple(dict.fromkeys(c for c in (cap(one_line(c), 80) for c in
+                                                   raw.categories[:50]) if c)),
+        image=_image(raw, content_base),
         weight=feed.weight,
         featured=feed.featured,
+        dated=dated,
     )
 
 
-def _summary_source(entry: Any) -> str:
-    summary = entry.get("summary") or ""
-    if not summary:
-        for content in entry.get("content") or []:
-            if content.get("value"):
-                return str(content["value"])
-    return str(summary)
+def _published(raw: RawItem, now: datetime) -> tuple[datetime, bool]:
+    """The publication time and whether the feed gave it (else: the fetch time)."""
+    for when in (raw.published, raw.updated):
+        if when is None or when < EARLIEST:
+            continue  # missing or impossible
+        if when > now:
+            return now, False  # a date in the future: clamped to when we saw it
+        return when, True
+    return now, False
 
 
-def _cap_html(summary_html: str, summary_text: str) -> str:
-    """Long HTML summaries are replaced by their capped plain text: cutting HTML breaks tags."""
-    if len(summary_html) <= SUMMARY_LIMIT * 2:
-        return summary_html
-    return clean_html(summary_text)
-
-
-def _published(entry: Any, now: datetime) -> datetime:
-    parsed: time.struct_time | None = entry.get("published_parsed") or entry.get("updated_parsed")
+def _from_struct(parsed: Any) -> datetime | None:
     if not parsed:
-        return now
+        return None
     try:
-        when = datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
-    except (OverflowError, ValueError, OSError):
-        return now
-    return min(when, now)
+        return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
+    except (OverflowError, ValueError, OSError, TypeError):
+        return None
 
 
-def _image(entry: Any, base: str) -> Image | None:
-    candidates: list[dict[str, Any]] = []
-    candidates += entry.get("media_content") or []
-    candidates += entry.get("media_thumbnail") or []
-    candidates += [
-        {"url": e.get("href"), "type": e.get("type", "")}
-        for e in entry.get("enclosures") or []
-        if str(e.get("type", "")).startswith("image/")
-    ]
+def _image(raw: RawItem, base: str) -> Image | None:
+    """The item's picture: a named image first, else the first `<img>` of its HTML.
+    Tracking pixels (a side of 0 or 1) are not pictures."""
+    candidates = list(raw.images)
+    for markup in (raw.content, raw.summary):
+        for tag in _IMG.findall(markup[:2_000_000]):
+            attrs = _attrs(tag)
+            candidates.append(ImageCandidate(html.unescape(attrs.get("src", "")),
+                                             _int(attrs.get("width")), _int(attrs.get("height")),
+                                             alt=html.unescape(attrs.get("alt", ""))))
     for c in candidates:
-        if c.get("medium") not in (None, "image") or not str(c.get("type") or "image/").startswith(
-            "image/"
-        ):
+        url = canonical_image_url(c.url, base)
+        if not url or any(side is not None and side <= 1 for side in (c.width, c.height)):
             continue
-        url = canonical_url(str(c.get("url") or ""), base)
-        width, height = _int(c.get("width")), _int(c.get("height"))
-        if not url or (width is not None and width <= 1) or (height is not None and height <= 1):
-            continue  # tracking pixels are not pictures
-        return Image(url=url, width=width, height=height)
+        return Image(url=url, width=c.width, height=c.height, alt=cap(one_line(c.alt), 200))
     return None
+
+
+def canonical_image_url(url: str, base: str) -> str:
+    """An image URL made absolute http(s); its query is kept (image services need it)."""
+    return absolute_http_url(url.strip(), base)
+
+
+def _attrs(tag: str) -> dict[str, str]:
+    return {m.group(1).lower(): m.group(2) or m.group(3) or m.group(4) or ""
+            for m in _ATTR.finditer(tag)}
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _int(value: Any) -> int | None:
     try:
-        return int(str(value))
+        return int(str(value).strip().removesuffix("px"))
     except (TypeError, ValueError):
         return None

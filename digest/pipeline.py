@@ -20,10 +20,21 @@ from zoneinfo import ZoneInfo
 from digest.budget import Fitted, render_within_budget
 from digest.config import Config
 from digest.errors import ConfigError, ParseError
-from digest.fetch import fetch_feeds
+from digest.fetch import fetch_feeds, next_attempt
 from digest.lock import hold_lock
 from digest.message import Personalizer, Sender, build_message
-from digest.model import Delivery, Edition, FetchStatus, Frequency, Rendered, Story, Subscriber
+from digest.model import (
+    Delivery,
+    Edition,
+    Feed,
+    FetchResult,
+    FetchStatus,
+    Frequency,
+    Rendered,
+    Story,
+    Subscriber,
+    Validators,
+)
 from digest.parse import parse_feed
 from digest.rank import rank
 from digest.render import archive_name, archive_page
@@ -59,6 +70,10 @@ class FetchSummary:
     def failed(self) -> int:
         return sum(1 for f in self.feeds if f.status == "failed")
 
+    @property
+    def skipped(self) -> int:
+        return sum(1 for f in self.feeds if f.status == "skipped")
+
 
 @dataclass(frozen=True)
 class SendSummary:
@@ -78,26 +93,71 @@ class SendSummary:
 
 
 def fetch(config: Config, store: Store, now: datetime) -> FetchSummary:
-    """Fetch every feed, parse what changed and store the stories."""
-    results = fetch_feeds(config.feeds, store.validators(), config.fetch)
-    reports = []
-    for result in results:
-        new = 0
-        if result.status == "ok":
-            try:
-                stories = parse_feed(result, now)
-            except ParseError as e:
-                log.warning("%s", e)
-                result = dataclasses.replace(result, status="failed", error=str(e))
-            else:
-                new = store.upsert_stories(stories, now)
-        store.record_fetch(result, now)
-        reports.append(FeedReport(result.feed.url, result.feed.name, result.status, new,
-                                  result.error))
-    summary = FetchSummary(tuple(reports))
-    log.info("fetched %d feeds: %d new stories, %d failed", len(reports), summary.new_stories,
-             summary.failed)
+    """Fetch every feed that is due, parse what changed and store the stories.
+
+    A feed disabled by a 410, or backing off after failures (or a Retry-After), is not
+    fetched and is reported as "skipped" with the reason. A feed that a 301/308 moved is
+    fetched at its new URL, but keeps its identity (its URL in config.toml).
+    """
+    states = store.feed_states()
+    known = store.validators()
+    skipped: dict[str, FeedReport] = {}
+    due: list[Feed] = []
+    validators: dict[str, Validators] = {}
+    for feed in config.feeds:
+        state = states.get(feed.url)
+        if state and state.disabled:
+            skipped[feed.url] = FeedReport(feed.url, feed.name, "skipped", 0,
+                                           f"disabled: {state.disabled}")
+        elif state and state.next_try and state.next_try > now:
+            skipped[feed.url] = FeedReport(
+                feed.url, feed.name, "skipped", 0,
+                f"backing off after {state.failures} failures in a row; next try after "
+                f"{state.next_try.isoformat(timespec='seconds')}",
+            )
+        else:
+            target = state.moved_to if state and state.moved_to else feed.url
+            due.append(dataclasses.replace(feed, url=target))
+            if feed.url in known:
+                validators[target] = known[feed.url]
+    by_target = {f.url: c for f, c in zip(due, (c for c in config.feeds
+                                                  if c.url not in skipped), strict=True)}
+    fetched = {}
+    for result in fetch_feeds(due, validators, config.fetch):
+        feed = by_target[result.feed.url]
+        fetched[feed.url] = _ingest(dataclasses.replace(result, feed=feed), store, now,
+                                    config.fetch.backoff_seconds)
+    reports = tuple(skipped.get(f.url) or fetched[f.url] for f in config.feeds)
+    summary = FetchSummary(reports)
+    log.info("fetched %d feeds: %d new stories, %d failed, %d skipped", len(reports),
+             summary.new_stories, summary.failed, summary.skipped)
     return summary
+
+
+def _ingest(result: FetchResult, store: Store, now: datetime, backoff: float) -> FeedReport:
+    """Parse and store one fetched feed, and record how its fetch went."""
+    new = 0
+    if result.status == "ok":
+        try:
+            stories = parse_feed(result, now)
+        except ParseError as e:
+            log.warning("%s", e)
+            result = dataclasses.replace(result, status="failed", error=str(e))
+        except Exception as e:  # a bug of ours must cost this feed, not the run
+            log.exception("feed %s: parsing failed", result.feed.url)
+            result = dataclasses.replace(
+                result, status="failed", error=f"internal error while parsing: {e!r}"
+            )
+        else:
+            new = store.upsert_stories(stories, now)
+    if result.permanent_url and result.status != "failed":
+        log.warning("feed %s (%s) moved permanently to %s; fetching it there from now on "
+                    "(update its url in config.toml)", result.feed.name, result.feed.url,
+                    result.permanent_url)
+    failures = 0 if result.status != "failed" else store.failures(result.feed.url) + 1
+    store.record_fetch(result, now,
+                       next_attempt(failures, result.retry_after_seconds, now, backoff))
+    return FeedReport(result.feed.url, result.feed.name, result.status, new, result.error)
 
 
 def edition_id_for(config: Config, now: datetime, frequency: str = "daily") -> str:

@@ -93,6 +93,13 @@ CREATE TABLE IF NOT EXISTS edition_variants (
     PRIMARY KEY (edition_id, variant)
 );
     """,
+    # 3 (issue 4): per-feed fetch state: where the feed moved to (301/308), why it is
+    # disabled (410), when to try it next (backoff, Retry-After)
+    """
+ALTER TABLE feeds ADD COLUMN moved_to TEXT NOT NULL DEFAULT '';
+ALTER TABLE feeds ADD COLUMN disabled TEXT NOT NULL DEFAULT '';
+ALTER TABLE feeds ADD COLUMN next_try TEXT
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -30,12 +30,14 @@ class StoryStore(Tables):
                     new += 1
                     continue
                 self._db.execute(
+                    # An undated story keeps the time it was first seen as its date.
                     """UPDATE stories SET url=?, title=?, summary_html=?, summary_text=?,
-                         published=?, author=?, categories=?, image=?, source=?, section=?,
-                         weight=?, featured=?
+                         published=CASE WHEN ? THEN ? ELSE published END, author=?,
+                         categories=?, image=?, source=?, section=?, weight=?, featured=?
                        WHERE feed_url=? AND story_id=?""",
                     (
-                        s.url, s.title, s.summary_html, s.summary_text, iso(s.published),
+                        s.url, s.title, s.summary_html, s.summary_text, s.dated,
+                        iso(s.published),
                         s.author, json.dumps(s.categories), image_json(s.image), s.source,
                         s.section, s.weight, int(s.featured), s.feed_url, s.id,
                     ),

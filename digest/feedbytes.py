@@ -1,0 +1,187 @@
+"""Parse, step one: make a feed's raw bytes safe and decodable before any XML parser sees them.
+
+In: the body as fetched and the server's Content-Type. Out: `Prepared`: the text as UTF-8
+bytes with an XML declaration that says so, which encoding it was read as, and what kind of
+document it looks like (XML, JSON or an HTML page). Used only by `parse.py`.
+
+Why here and not in feedparser: feedparser trusts the declared charset (mojibake when a feed
+declares ISO-8859-1 but sends UTF-8), falls back to a slow loose parser on a stray BOM or
+leading blank line, and hands DTDs to expat, whose protection against entity bombs depends
+on the system's expat version. Every function is pure and linear in the size of the body.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["xml", "json", "html"]
+
+# Names as declared -> the codec that decodes what publishers really send under that name
+# (the WHATWG encoding standard's choice: ISO-8859-1 pages are windows-1252, GB2312 is GBK).
+_SUPERSETS = {
+    "iso-8859-1": "cp1252", "iso8859-1": "cp1252", "latin-1": "cp1252", "latin1": "cp1252",
+    "l1": "cp1252", "us-ascii": "cp1252", "ascii": "cp1252", "iso-8859-9": "cp1254",
+    "gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "euc-cn": "gb18030",
+    "iso-8859-11": "cp874", "tis-620": "cp874", "ks_c_5601-1987": "cp949", "euc-kr": "cp949",
+    "shift_jis": "cp932", "x-sjis": "cp932", "big5": "big5hkscs",
+}
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+_LATIN = {
+    "cp1250", "cp1252", "cp1254", "cp1257", "iso8859-1", "iso8859-2", "iso8859-3", "iso8859-4",
+    "iso8859-9", "iso8859-10", "iso8859-13", "iso8859-14", "iso8859-15", "iso8859-16",
+    "mac-roman", "mac-latin2", "cp850", "cp437",
+}
+_XML_DECL = re.compile(r"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]+)["']""")
+_XML_DECL_WHOLE = re.compile(r"^\s*<\?xml[^>]*\?>")
+_CHARSET = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9._:-]+)""", re.IGNORECASE)
+# Characters XML 1.0 forbids: expat stops at the first one and the whole feed is lost.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_DOCTYPE = re.compile(r"<!DOCTYPE", re.IGNORECASE)
+_FIRST_ELEMENT = re.compile(r"<[A-Za-z_]")
+_HTML_START = re.compile(
+    r"^(?:\s|<!--.*?-->)*(?:<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>])",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A feed body ready for a parser."""
+
+    text: str  # decoded, DOCTYPE removed, characters XML forbids removed
+    encoding: str  # the codec it was decoded with
+    kind: Kind
+
+    @property
+    def xml_bytes(self) -> bytes:
+        """The text as UTF-8 bytes whose XML declaration (if any) says UTF-8."""
+        return _XML_DECL_WHOLE.sub('<?xml version="1.0" encoding="utf-8"?>', self.text,
+                                   count=1).encode("utf-8")
+
+
+def prepare(body: bytes, content_type: str = "") -> Prepared:
+    """Decode a feed's bytes as far as they allow and disarm its DTD.
+
+    Args:
+        body: the bytes as the server sent them (after Content-Encoding).
+        content_type: the server's Content-Type header, for its charset and media type.
+    Returns:
+        The decoded text and what kind of document it looks like.
+    """
+    text, encoding = decode(body, content_type)
+    text = text.lstrip("\ufeff \t\r\n")
+    kind: Kind = "xml"
+    if text.startswith(("{", "[")):
+        return Prepared(text, encoding, "json")
+    if _HTML_START.match(text[:4096]):
+        kind = "html"
+    text = strip_doctype(text)
+    if _NOT_XML.search(text):
+        text = _NOT_XML.sub("", text)
+    return Prepared(text, encoding, kind)
+
+
+def decode(body: bytes, content_type: str = "") -> tuple[str, str]:
+    """The body's text and the codec that produced it. Never fails.
+
+    Order: a byte-order mark; then UTF-8 if the bytes are valid UTF-8 (a document in a legacy
+    charset is almost never valid UTF-8 by accident, and feeds that declare ISO-8859-1 but send
+    UTF-8 are common); then the XML declaration's charset, then the HTTP one; then a guess
+    from the bytes; and windows-1252 with replacement characters as the last resort.
+    """
+    for bom, codec in _BOMS:
+        if body.startswith(bom):
+            return body[len(bom):].decode(codec, errors="replace"), codec
+    try:
+        return body.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    head = body[:512].decode("ascii", errors="replace")
+    declared = [m.group(1) for m in [_XML_DECL.match(head), _CHARSET.search(content_type)] if m]
+    for name in declared:
+        named = _codec(name)
+        if named and named != "utf-8":
+            try:
+                return body.decode(named), named
+            except UnicodeDecodeError:
+                continue
+    guess = _guess(body)
+    if guess:
+        return body.decode(guess, errors="replace"), guess
+    fallback = next((c for c in map(_codec, declared) if c and c != "utf-8"), "cp1252")
+    return body.decode(fallback, errors="replace"), fallback
+
+
+def _codec(name: str) -> str | None:
+    name = name.strip().lower()
+    name = _SUPERSETS.get(name, name)
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def _guess(body: bytes) -> str | None:
+    """charset-normalizer's best guess for undeclared legacy bytes (rare path: it is slow)."""
+    import charset_normalizer  # imported here: only undeclared non-UTF-8 feeds need it
+
+    best = charset_normalizer.from_bytes(body[:200_000]).best()
+    if best is None:
+        return None
+    codec = _codec(best.encoding)
+    # Between the Latin single-byte charsets the guess is often wrong (cp1250 for French);
+    # windows-1252 is what undeclared Western pages use (and what browsers assume).
+    return "cp1252" if codec in _LATIN else codec
+
+
+def strip_doctype(text: str) -> str:
+    """The text without its DOCTYPE declaration, internal subset and all.
+
+    A DTD is where entity bombs (billion laughs, quadratic blow-up) and external entities
+    live; feeds never need one (HTML entities such as &eacute; are known to feedparser
+    without it). Only a DOCTYPE before the root element is a DTD, so only that one goes.
+    """
+    found = _DOCTYPE.search(text, 0, 65536)
+    if not found:
+        return text
+    element = _FIRST_ELEMENT.search(text)
+    if element and element.start() < found.start():
+        return text
+    end = _declaration_end(text, found.end())
+    return text[: found.start()] + text[end:]
+
+
+def _declaration_end(text: str, start: int) -> int:
+    """Index just past the `>` closing a declaration that begins before `start`, skipping
+    quoted strings, comments and a bracketed internal subset. Linear; the end of the text if
+    the declaration never closes."""
+    depth = 0
+    quote = ""
+    i = start
+    n = len(text)
+    while i < n:
+        c = text[i]
+        if quote:
+            if c == quote:
+                quote = ""
+        elif text.startswith("<!--", i):
+            close = text.find("-->", i + 4)
+            i = n if close < 0 else close + 3
+            continue
+        elif c in "\"'":
+            quote = c
+        elif c == "[":
+            depth += 1
+        elif c == "]":
+            depth = max(depth - 1, 0)
+        elif c == ">" and depth == 0:
+            return i + 1
+        i += 1
+    return n
