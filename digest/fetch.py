@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+import ssl
 import zlib
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -38,6 +40,7 @@ ACCEPT = (
     "application/rdf+xml;q=0.9, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 )
 MAX_REDIRECTS = 5
+REDIRECTS = (301, 302, 303, 307, 308)  # httpx's is_redirect counts 304 too
 MAX_RETRY_AFTER = 86_400.0  # a server asking for more than a day gets a day
 INFLATE_STEP = 256 * 1024  # most bytes one decompression step may produce
 # Media types that cannot be a feed: refused before reading the body.
@@ -113,8 +116,8 @@ async def _get(
     try:
         for _ in range(MAX_REDIRECTS + 1):
             async with client.stream("GET", url, headers=request_headers) as response:
-                if response.is_redirect:
-                    target = response.headers.get("location", "")
+                target = response.headers.get("location", "")
+                if response.status_code in REDIRECTS and target:
                     try:
                         url = str(response.url.join(target))
                     except httpx.InvalidURL:
@@ -269,17 +272,32 @@ def _describe(error: httpx.HTTPError) -> str:
     if isinstance(error, httpx.TimeoutException):
         return "timed out waiting for the server"
     if isinstance(error, httpx.ConnectError):
-        lowered = text.lower()
-        if "name or service not known" in lowered or "nodename nor servname" in lowered or (
-            "name resolution" in lowered
-        ):
+        causes = _causes(error)
+        if any(isinstance(c, socket.gaierror) for c in causes) or "name resolution" in text:
             return "cannot resolve the host name (DNS); check the feed's url"
-        if "refused" in lowered:
+        if any(isinstance(c, ConnectionRefusedError) for c in causes) or "refused" in text:
             return "connection refused; the server is down or the port is wrong"
+        if any(isinstance(c, ssl.SSLError) for c in causes):
+            return f"TLS failed ({text}); the site's certificate or TLS setup is broken"
         return f"cannot connect ({text})"
     if isinstance(error, httpx.RemoteProtocolError):
         return f"the server broke the HTTP protocol ({text})"
     return f"{type(error).__name__}: {text}"
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    """The exception and everything it was raised from, and what those grouped."""
+    found: list[BaseException] = []
+    pending: list[BaseException] = [error]
+    while pending and len(found) < 50:
+        e = pending.pop()
+        found.append(e)
+        pending += [c for c in (e.__cause__, e.__context__) if c is not None and c not in found]
+        if isinstance(e, BaseExceptionGroup):
+            pending += list(e.exceptions)
+        if isinstance(e, OSError) and e.args and isinstance(e.args[0], BaseException):
+            pending.append(e.args[0])
+    return found
 
 
 def _read_local(feed: Feed, max_bytes: int) -> FetchResult:

@@ -112,7 +112,7 @@ def fetch(config: Config, store: Store, now: datetime) -> FetchSummary:
         elif state and state.next_try and state.next_try > now:
             skipped[feed.url] = FeedReport(
                 feed.url, feed.name, "skipped", 0,
-                f"backing off after {state.failures} failures in a row; next try after "
+                f"waiting after {_failures(state.failures)} in a row; next try after "
                 f"{state.next_try.isoformat(timespec='seconds')}",
             )
         else:
@@ -132,6 +132,10 @@ def fetch(config: Config, store: Store, now: datetime) -> FetchSummary:
     log.info("fetched %d feeds: %d new stories, %d failed, %d skipped", len(reports),
              summary.new_stories, summary.failed, summary.skipped)
     return summary
+
+
+def _failures(n: int) -> str:
+    return f"{n} failure" if n == 1 else f"{n} failures"
 
 
 def _ingest(result: FetchResult, store: Store, now: datetime, backoff: float) -> FeedReport:

@@ -25,11 +25,12 @@ def cmd_fetch(args: argparse.Namespace) -> int:
                           "new_stories": summary.new_stories}))
     else:
         statuses = [f.status for f in summary.feeds]
+        skipped = f", {summary.skipped} skipped" if summary.skipped else ""
         print(f"{statuses.count('ok')} ok, {statuses.count('not_modified')} not modified, "
-              f"{statuses.count('failed')} failed; {summary.new_stories} new stories.")
+              f"{statuses.count('failed')} failed{skipped}; {summary.new_stories} new stories.")
         for f in summary.feeds:
             if f.error:
-                print(f"  {f.name} ({f.url}): {f.error}")
+                print(f"  {f.status}: {f.name} ({f.url}): {f.error}")
     return EXIT_FAILURES if summary.failed else EXIT_OK
 
 
