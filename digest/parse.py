@@ -12,6 +12,7 @@ dictionaries never leave this module.
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import hashlib
 import html
 import logging
@@ -72,15 +73,23 @@ def parse_feed(result: FetchResult, now: datetime) -> list[Story]:
         ParseError: the bytes are not a feed (the message names the feed and why).
     """
     parsed = read_items(result)
-    stories = []
+    stories: dict[str, Story] = {}
     for raw in parsed.items:
         story = make_story(result, raw, parsed.base, now)
         if story is None:
             log.info("feed %s: item %r has no usable link or title; left out",
                      result.feed.url, cap(one_line(raw.link or raw.id), 80))
-        else:
-            stories.append(story)
-    return stories
+            continue
+        twin = stories.get(story.id)
+        if twin is not None:
+            if (twin.url, twin.title) == (story.url, story.title):
+                continue  # the same item twice
+            # A publisher reused an id for another item: keep both, the later one with an
+            # id of its own that stays the same on every fetch of the same item.
+            digest = hashlib.sha256(f"{story.title}|{story.published}".encode()).hexdigest()
+            story = dataclasses.replace(story, id=f"{story.id}#{digest[:12]}")
+        stories[story.id] = story
+    return list(stories.values())
 
 
 def read_items(result: FetchResult) -> ParsedFeed:
@@ -95,13 +104,13 @@ def read_items(result: FetchResult) -> ParsedFeed:
     if prepared.kind == "json":
         items, home = parse_json(prepared.text, result.feed.url)
         return ParsedFeed(items, base or absolute_http_url(home), prepared.encoding)
-    parser_headers = {"content-type": "application/xml; charset=utf-8"}
-    if base:
-        parser_headers["content-location"] = base  # feedparser resolves entry links against it
     try:
         parsed = feedparser.parse(
             prepared.xml_bytes,
-            response_headers=parser_headers,
+            # No content-location: feedparser would resolve guids against it too, and a
+            # story's id must not change when its feed moves. Links are resolved in
+            # make_story, against xml:base (which feedparser applies) and the feed's URL.
+            response_headers={"content-type": "application/xml; charset=utf-8"},
             sanitize_html=False,  # we allow-list with nh3 ourselves
             resolve_relative_uris=False,  # and resolve the links in summaries ourselves
         )
@@ -144,9 +153,8 @@ def advertised_feeds(page: str, base: str) -> list[str]:
 
 
 def _raw(entry: Any, base: str) -> RawItem:
-    """A feedparser entry as a `RawItem` (links already absolute: feedparser resolves hrefs
-    of link elements against xml:base and the content-location we pass, even with
-    resolve_relative_uris off)."""
+    """A feedparser entry as a `RawItem`. Links are as feedparser left them: joined with any
+    xml:base (it does that even with resolve_relative_uris off), maybe still relative."""
     summary = str(entry.get("summary") or "")
     contents = entry.get("content") or []
     content = next((str(c.get("value")) for c in contents if c.get("value")), "")
