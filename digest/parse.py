@@ -34,6 +34,7 @@ from digest.sanitize import (
     clean_html,
     html_to_text,
     one_line,
+    text_of_clean_html,
 )
 
 log = logging.getLogger(__name__)
@@ -190,9 +191,8 @@ def make_story(result: FetchResult, raw: RawItem, base: str, now: datetime) -> S
     feed = result.feed
     content_base = absolute_http_url(raw.base, base) or base
     url = canonical_url(raw.link, base)
-    summary_source = raw.summary or raw.content
-    summary_text = cap(html_to_text(summary_source), SUMMARY_LIMIT)
-    summary_html = clean_html(summary_source, content_base)
+    summary_html = clean_html(raw.summary or raw.content, content_base)
+    summary_text = cap(text_of_clean_html(summary_html), SUMMARY_LIMIT)
     if len(summary_html) > SUMMARY_LIMIT * 2:
         # Cutting HTML breaks tags: a long summary becomes its capped plain text.
         summary_html = clean_html(_escape(summary_text))

@@ -1,0 +1,202 @@
+"""Benchmark: ingest F feeds of E items each from a local HTTP server with latency L.
+
+    .venv/bin/python bench/ingest.py                    # F=500, E=50, L=100 ms, with rss2email
+    .venv/bin/python bench/ingest.py -f 50 -e 20 --no-r2e   # a quick run, digest only
+
+The server runs in its own process and listens on several loopback addresses (127.0.0.2,
+127.0.0.3, ...), one "host" each, so that the per-host limit works as on the web. Every
+answer waits L before its first byte. Each feed has an ETag and answers 304 when it is sent
+back. Measured, each in a fresh child process (peak memory from wait4):
+
+- digest cold: `digest fetch` on an empty database (every story new),
+- digest warm: `digest fetch` again (every feed 304),
+- rss2email 3.14 cold and warm: `r2e run --no-send` on the same feeds, with a generated
+  config, installed into bench/.venv-r2e (created on first use: python3 -m venv
+  bench/.venv-r2e && bench/.venv-r2e/bin/pip install rss2email==3.14).
+
+Prints the times, stories per second, peak memory, and digest's speed-up over rss2email.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from email.utils import format_datetime
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+R2E_VENV = HERE / ".venv-r2e"
+R2E_VERSION = "3.14"
+
+
+def feed_body(n: int, items: int) -> bytes:
+    """One feed: realistic items (HTML summary with a link and a picture, tracking query)."""
+    start = datetime(2026, 4, 25, 12, 0, tzinfo=UTC)
+    entries = []
+    for i in range(items):
+        when = format_datetime(start - timedelta(minutes=7 * i + n), usegmt=True)
+        entries.append(
+            f"<item><title>Feed {n} story {i}: officials say the plan &amp; the budget "
+            f"hold</title><link>https://news{n % 50}.example/{n}/story-{i}.html?utm_source=rss"
+            f"&amp;id={i}</link><guid isPermaLink=\"false\">feed-{n}-story-{i}</guid>"
+            f"<pubDate>{when}</pubDate><category>Politics</category><description>"
+            f"&lt;p&gt;The &lt;a href=\"/{n}/context-{i}.html\"&gt;committee&lt;/a&gt; met on "
+            f"Tuesday and agreed on story {i} of feed {n}. Critics said the numbers do not add "
+            f"up, and the vote was postponed to next week.&lt;/p&gt;&lt;img src=\"https://img"
+            f".example/{n}/{i}.jpg\" width=\"640\" height=\"360\"&gt;</description></item>"
+        )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
+        f"<title>Bench feed {n}</title><link>https://news{n % 50}.example/</link>"
+        f"<description>Feed {n}</description>{''.join(entries)}</channel></rss>"
+    ).encode()
+
+
+def serve(hosts: list[str], feeds: int, items: int, latency: float, ready: Any) -> None:
+    """The feed server (its own process): every feed on its host, L before each answer."""
+    bodies = {n: feed_body(n, items) for n in range(feeds)}
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            time.sleep(latency)
+            try:
+                n = int(self.path.rsplit("/", 1)[1].split(".")[0])
+                body = bodies[n]
+            except (ValueError, KeyError, IndexError):
+                self.send_error(404)
+                return
+            etag = f'"feed-{n}-v1"'
+            if self.headers.get("If-None-Match") == etag:
+                self.send_response(304)
+                self.send_header("ETag", etag)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/rss+xml; charset=utf-8")
+            self.send_header("ETag", etag)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    ThreadingHTTPServer.request_queue_size = 256
+    servers = [ThreadingHTTPServer((host, 0), Handler) for host in hosts]
+    for s in servers:
+        s.daemon_threads = True
+        threading.Thread(target=s.serve_forever, daemon=True).start()
+    ready.send([f"http://{h}:{s.server_address[1]}" for h, s in zip(hosts, servers, strict=True)])
+    threading.Event().wait()
+
+
+def run(argv: list[str], cwd: Path) -> tuple[float, float, str]:
+    """Run a command; (seconds, peak memory in MB of that process, stdout)."""
+    started = time.perf_counter()
+    with tempfile.TemporaryFile() as out:
+        process = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(process.pid, 0)
+        elapsed = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        text = out.read().decode()
+    return elapsed, usage.ru_maxrss / 1024, text
+
+
+def digest_config(folder: Path, urls: list[str]) -> Path:
+    feeds = "".join(f'[[feeds]]\nurl = "{u}"\nname = "Feed {i}"\n\n' for i, u in enumerate(urls))
+    path = folder / "config.toml"
+    path.write_text(
+        '[newsletter]\nname = "Bench"\nfrom = "Bench <bench@example.com>"\n\n'
+        '[state]\ndatabase = "state.sqlite3"\n\n' + feeds
+    )
+    return path
+
+
+def r2e_config(folder: Path, urls: list[str]) -> Path:
+    path = folder / "r2e.cfg"
+    sections = "".join(f"[feed.f{i}]\nurl = {u}\n\n" for i, u in enumerate(urls))
+    path.write_text(f"[DEFAULT]\nto = bench@example.com\nfrom = bench@example.com\n\n{sections}")
+    return path
+
+
+def ensure_r2e() -> Path:
+    r2e = R2E_VENV / "bin" / "r2e"
+    if not r2e.exists():
+        print(f"installing rss2email {R2E_VERSION} into {R2E_VENV} ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(R2E_VENV)], check=True)
+        subprocess.run([str(R2E_VENV / "bin" / "pip"), "install", "-q",
+                        f"rss2email=={R2E_VERSION}"], check=True)
+    return r2e
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-f", "--feeds", type=int, default=500)
+    parser.add_argument("-e", "--items", type=int, default=50)
+    parser.add_argument("-l", "--latency-ms", type=float, default=100.0)
+    parser.add_argument("--hosts", type=int, default=8, help="loopback addresses to spread over")
+    parser.add_argument("--no-r2e", action="store_true", help="skip rss2email")
+    args = parser.parse_args()
+    hosts = [f"127.0.0.{2 + i}" for i in range(args.hosts)]
+    receive, send = multiprocessing.Pipe(duplex=False)
+    server = multiprocessing.Process(
+        target=serve, args=(hosts, args.feeds, args.items, args.latency_ms / 1000, send),
+        daemon=True,
+    )
+    server.start()
+    bases = receive.recv()
+    urls = [f"{bases[n % len(bases)]}/feed/{n}.xml" for n in range(args.feeds)]
+    total = args.feeds * args.items
+    print(f"{args.feeds} feeds x {args.items} items, {args.latency_ms:g} ms latency, "
+          f"{args.hosts} hosts; {os.cpu_count()} CPUs; Python {sys.version.split()[0]}")
+    results: dict[str, tuple[float, float]] = {}
+    with tempfile.TemporaryDirectory(prefix="digest-bench-") as tmp:
+        folder = Path(tmp)
+        config = digest_config(folder, urls)
+        command = [sys.executable, "-m", "digest", "fetch", "--json", "--config", str(config)]
+        for phase in ("cold", "warm"):
+            seconds, memory, out = run(command, folder)
+            report = json.loads(out)
+            statuses = [f["status"] for f in report["feeds"]]
+            want = "ok" if phase == "cold" else "not_modified"
+            assert statuses.count(want) == args.feeds, (phase, statuses)
+            if phase == "cold":
+                assert report["new_stories"] == total, report["new_stories"]
+            results[f"digest {phase}"] = (seconds, memory)
+            print(f"digest    {phase}: {seconds:7.2f} s  {total / seconds:8.0f} stories/s  "
+                  f"peak {memory:6.1f} MB  ({statuses.count(want)} feeds {want})", flush=True)
+        if not args.no_r2e:
+            r2e = ensure_r2e()
+            cfg = r2e_config(folder, urls)
+            data = folder / "r2e.json"
+            for phase in ("cold", "warm"):
+                seconds, memory, _ = run([str(r2e), "-c", str(cfg), "-d", str(data), "run",
+                                          "--no-send"], folder)
+                seen = sum(len(f.get("seen", {})) for f in json.loads(data.read_text())["feeds"])
+                assert seen == total, (phase, seen)
+                results[f"r2e {phase}"] = (seconds, memory)
+                print(f"rss2email {phase}: {seconds:7.2f} s  {total / seconds:8.0f} stories/s  "
+                      f"peak {memory:6.1f} MB", flush=True)
+            for phase in ("cold", "warm"):
+                ratio = results[f"r2e {phase}"][0] / results[f"digest {phase}"][0]
+                print(f"{phase}: digest is {ratio:.1f}x faster than rss2email {R2E_VERSION}")
+    server.terminate()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
