@@ -28,8 +28,9 @@ import sys
 import tempfile
 import threading
 import time
-from email.utils import format_datetime
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -103,17 +104,42 @@ def serve(hosts: list[str], feeds: int, items: int, latency: float, ready: Any) 
     threading.Event().wait()
 
 
-def run(argv: list[str], cwd: Path) -> tuple[float, float, str]:
-    """Run a command; (seconds, peak memory in MB of that process, stdout)."""
+@dataclass(frozen=True)
+class Measured:
+    seconds: float  # wall clock
+    cpu: float  # user + system seconds, the process and its children
+    memory: float  # MB: peak resident set of the process
+    children_memory: float  # MB: the largest peak of its child processes (parse workers)
+    out: str
+
+
+WRAPPER = (
+    "import json, resource, sys\n"
+    "from digest.cli import main\n"
+    "code = main(sys.argv[1:])\n"
+    "kids = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "print(json.dumps({'children_maxrss': kids.ru_maxrss}), file=sys.stderr)\n"
+    "sys.exit(code)\n"
+)
+
+
+def run(argv: list[str], cwd: Path) -> Measured:
+    """Run a command and measure it (peak memory and CPU from wait4)."""
     started = time.perf_counter()
-    with tempfile.TemporaryFile() as out:
-        process = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=subprocess.DEVNULL)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=err)
         _, status, usage = os.wait4(process.pid, 0)
         elapsed = time.perf_counter() - started
         process.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
-        text = out.read().decode()
-    return elapsed, usage.ru_maxrss / 1024, text
+        err.seek(0)
+        text, errors = out.read().decode(), err.read().decode()
+    children = 0.0
+    for line in errors.splitlines():
+        if line.startswith('{"children_maxrss"'):
+            children = json.loads(line)["children_maxrss"] / 1024
+    return Measured(elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024,
+                    children, text)
 
 
 def digest_config(folder: Path, urls: list[str]) -> Path:
@@ -163,37 +189,40 @@ def main() -> int:
     total = args.feeds * args.items
     print(f"{args.feeds} feeds x {args.items} items, {args.latency_ms:g} ms latency, "
           f"{args.hosts} hosts; {os.cpu_count()} CPUs; Python {sys.version.split()[0]}")
-    results: dict[str, tuple[float, float]] = {}
+    results: dict[str, Measured] = {}
     with tempfile.TemporaryDirectory(prefix="digest-bench-") as tmp:
         folder = Path(tmp)
         config = digest_config(folder, urls)
-        command = [sys.executable, "-m", "digest", "fetch", "--json", "--config", str(config)]
+        command = [sys.executable, "-c", WRAPPER, "fetch", "--json", "--config", str(config)]
         for phase in ("cold", "warm"):
-            seconds, memory, out = run(command, folder)
-            report = json.loads(out)
+            m = run(command, folder)
+            report = json.loads(m.out)
             statuses = [f["status"] for f in report["feeds"]]
             want = "ok" if phase == "cold" else "not_modified"
             assert statuses.count(want) == args.feeds, (phase, statuses)
             if phase == "cold":
                 assert report["new_stories"] == total, report["new_stories"]
-            results[f"digest {phase}"] = (seconds, memory)
-            print(f"digest    {phase}: {seconds:7.2f} s  {total / seconds:8.0f} stories/s  "
-                  f"peak {memory:6.1f} MB  ({statuses.count(want)} feeds {want})", flush=True)
+            results[f"digest {phase}"] = m
+            workers = f" + parse workers {m.children_memory:.1f} MB each" if (
+                m.children_memory) else ""
+            print(f"digest    {phase}: {m.seconds:7.2f} s  {total / m.seconds:8.0f} stories/s  "
+                  f"cpu {m.cpu:6.2f} s  peak {m.memory:6.1f} MB{workers}  "
+                  f"({statuses.count(want)} feeds {want})", flush=True)
         if not args.no_r2e:
             r2e = ensure_r2e()
             cfg = r2e_config(folder, urls)
             data = folder / "r2e.json"
             for phase in ("cold", "warm"):
-                seconds, memory, _ = run([str(r2e), "-c", str(cfg), "-d", str(data), "run",
-                                          "--no-send"], folder)
+                m = run([str(r2e), "-c", str(cfg), "-d", str(data), "run", "--no-send"], folder)
                 seen = sum(len(f.get("seen", {})) for f in json.loads(data.read_text())["feeds"])
                 assert seen == total, (phase, seen)
-                results[f"r2e {phase}"] = (seconds, memory)
-                print(f"rss2email {phase}: {seconds:7.2f} s  {total / seconds:8.0f} stories/s  "
-                      f"peak {memory:6.1f} MB", flush=True)
+                results[f"r2e {phase}"] = m
+                print(f"rss2email {phase}: {m.seconds:7.2f} s  {total / m.seconds:8.0f} "
+                      f"stories/s  cpu {m.cpu:6.2f} s  peak {m.memory:6.1f} MB", flush=True)
             for phase in ("cold", "warm"):
-                ratio = results[f"r2e {phase}"][0] / results[f"digest {phase}"][0]
-                print(f"{phase}: digest is {ratio:.1f}x faster than rss2email {R2E_VERSION}")
+                ratio = results[f"r2e {phase}"].seconds / results[f"digest {phase}"].seconds
+                print(f"{phase}: digest is {ratio:.1f}x faster than rss2email {R2E_VERSION} "
+                      "(wall clock, same run)")
     server.terminate()
     return 0
 

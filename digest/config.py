@@ -69,6 +69,7 @@ class FetchConfig:
     connect_timeout_seconds: float = 10.0
     max_bytes: int = 10 * 1024 * 1024  # after decompression
     backoff_seconds: float = 900.0  # wait after the 2nd failure in a row; doubles, max a day
+    parse_workers: int = 0  # processes parsing feeds; 0: one per CPU (at most 4); 1: none
 
 
 @dataclass(frozen=True)
@@ -330,6 +331,7 @@ _POSITIVE: list[tuple[str, typing.Callable[[Config], bool], str]] = [
     ("fetch.per_host", lambda c: c.fetch.per_host >= 1, "must be at least 1"),
     ("fetch.timeout_seconds", lambda c: c.fetch.timeout_seconds > 0, "must be greater than 0"),
     ("fetch.max_bytes", lambda c: c.fetch.max_bytes >= 1024, "must be at least 1024"),
+    ("fetch.parse_workers", lambda c: c.fetch.parse_workers >= 0, "must be 0 (auto) or more"),
     ("fetch.backoff_seconds", lambda c: 0 <= c.fetch.backoff_seconds <= 86400,
      "must be between 0 and 86400 (a day)"),
     ("ranking.max_stories", lambda c: c.ranking.max_stories >= 1, "must be at least 1"),

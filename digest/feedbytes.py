@@ -44,6 +44,14 @@ _CHARSET = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9._:-]+)""", re.IGNORECAS
 # Characters XML 1.0 forbids: expat stops at the first one and the whole feed is lost.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _DOCTYPE = re.compile(r"<!DOCTYPE", re.IGNORECASE)
+# General entity declarations ("<!ENTITY % ..." parameter entities are not matched). _ENTITY
+# matches those with a literal value; an external one (SYSTEM/PUBLIC) only matches _ENTITY_NAME.
+_ENTITY = re.compile(r"""<!ENTITY\s+([A-Za-z_:][-\w.:]*)\s+(["'])(.*?)\2\s*>""", re.DOTALL)
+_ENTITY_NAME = re.compile(r"<!ENTITY\s+([A-Za-z_:][-\w.:]*)\s")
+_REFERENCE = re.compile(r"&([A-Za-z_:][-\w.:]*);")
+_CHAR_REF = re.compile(r"&#(?:[0-9]{1,7}|x[0-9A-Fa-f]{1,6});")
+_XML_PREDEFINED = {"amp", "lt", "gt", "quot", "apos"}
+ENTITY_VALUE_LIMIT = 16
 _FIRST_ELEMENT = re.compile(r"<[A-Za-z_]")
 _HTML_START = re.compile(
     r"^(?:\s|<!--.*?-->)*(?:<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>])",
@@ -147,6 +155,10 @@ def strip_doctype(text: str) -> str:
     A DTD is where entity bombs (billion laughs, quadratic blow-up) and external entities
     live; feeds never need one (HTML entities such as &eacute; are known to feedparser
     without it). Only a DOCTYPE before the root element is a DTD, so only that one goes.
+    References to the entities it declared are replaced once, without recursion: by the
+    value if that is short plain text or one character reference (`<!ENTITY nbsp "&#160;">`),
+    else by nothing. So the document stays well-formed (the fast strict parser reads it) and
+    the text can grow by at most `ENTITY_VALUE_LIMIT` times.
     """
     found = _DOCTYPE.search(text, 0, 65536)
     if not found:
@@ -155,7 +167,17 @@ def strip_doctype(text: str) -> str:
     if element and element.start() < found.start():
         return text
     end = _declaration_end(text, found.end())
-    return text[: found.start()] + text[end:]
+    subset = text[found.start():end]
+    declared = {name: "" for name in _ENTITY_NAME.findall(subset)}
+    for name, _, value in _ENTITY.findall(subset):
+        if name not in _XML_PREDEFINED:
+            safe = len(value) <= ENTITY_VALUE_LIMIT and "<" not in value and (
+                "&" not in value or _CHAR_REF.fullmatch(value) is not None)
+            declared[name] = value if safe else ""
+    rest = text[end:]
+    if declared:
+        rest = _REFERENCE.sub(lambda m: declared.get(m.group(1), m.group(0)), rest)
+    return text[: found.start()] + rest
 
 
 def _declaration_end(text: str, start: int) -> int:

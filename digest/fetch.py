@@ -19,7 +19,7 @@ import logging
 import socket
 import ssl
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -51,6 +51,7 @@ def fetch_feeds(
     feeds: Sequence[Feed],
     validators: Mapping[str, Validators],
     settings: FetchConfig,
+    on_result: Callable[[FetchResult], None] | None = None,
 ) -> list[FetchResult]:
     """Fetch every feed at once, within the limits of `settings`.
 
@@ -58,20 +59,27 @@ def fetch_feeds(
         feeds: the feeds to fetch.
         validators: per feed URL, the ETag and Last-Modified to send back.
         settings: concurrency, deadlines and the size cap.
+        on_result: called with each result as soon as it is complete (so that parsing can
+            start while other feeds are still fetched); it must not block.
     Returns:
         One `FetchResult` per feed, in the order of `feeds`.
     """
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(_fetch_all(feeds, validators, settings))
+        return asyncio.run(_fetch_all(feeds, validators, settings, on_result))
     # Called from inside an event loop (a web app, a test driver): run ours in a thread.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, _fetch_all(feeds, validators, settings)).result()
+        return pool.submit(
+            asyncio.run, _fetch_all(feeds, validators, settings, on_result)
+        ).result()
 
 
 async def _fetch_all(
-    feeds: Sequence[Feed], validators: Mapping[str, Validators], settings: FetchConfig
+    feeds: Sequence[Feed],
+    validators: Mapping[str, Validators],
+    settings: FetchConfig,
+    on_result: Callable[[FetchResult], None] | None,
 ) -> list[FetchResult]:
     overall = asyncio.Semaphore(settings.concurrency)
     per_host: dict[str, asyncio.Semaphore] = {}
@@ -85,6 +93,12 @@ async def _fetch_all(
     ) as client:
 
         async def one(feed: Feed) -> FetchResult:
+            result = await fetch_one(feed)
+            if on_result is not None:
+                on_result(result)
+            return result
+
+        async def fetch_one(feed: Feed) -> FetchResult:
             if not feed.url.startswith(("http://", "https://")):
                 return _read_local(feed, settings.max_bytes)
             host = (urlsplit(feed.url).hostname or "").lower()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from digest.budget import Fitted, render_within_budget
-from digest.config import Config
+from digest.config import Config, FetchConfig
 from digest.errors import ConfigError, ParseError
 from digest.fetch import fetch_feeds, next_attempt
 from digest.lock import hold_lock
@@ -35,7 +36,7 @@ from digest.model import (
     Subscriber,
     Validators,
 )
-from digest.parse import parse_feed
+from digest.parse import FeedParser
 from digest.rank import rank
 from digest.render import archive_name, archive_page
 from digest.send import deliver
@@ -123,10 +124,12 @@ def fetch(config: Config, store: Store, now: datetime) -> FetchSummary:
     by_target = {f.url: c for f, c in zip(due, (c for c in config.feeds
                                                   if c.url not in skipped), strict=True)}
     fetched = {}
-    for result in fetch_feeds(due, validators, config.fetch):
-        feed = by_target[result.feed.url]
-        fetched[feed.url] = _ingest(dataclasses.replace(result, feed=feed), store, now,
-                                    config.fetch.backoff_seconds)
+    with FeedParser(now, parse_workers(config.fetch, len(due))) as parser:
+        for result in fetch_feeds(due, validators, config.fetch, parser.submit):
+            fetched[by_target[result.feed.url].url] = _ingest(
+                result, by_target[result.feed.url], parser, store, now,
+                config.fetch.backoff_seconds,
+            )
     reports = tuple(skipped.get(f.url) or fetched[f.url] for f in config.feeds)
     summary = FetchSummary(reports)
     log.info("fetched %d feeds: %d new stories, %d failed, %d skipped", len(reports),
@@ -138,12 +141,25 @@ def _failures(n: int) -> str:
     return f"{n} failure" if n == 1 else f"{n} failures"
 
 
-def _ingest(result: FetchResult, store: Store, now: datetime, backoff: float) -> FeedReport:
-    """Parse and store one fetched feed, and record how its fetch went."""
+def parse_workers(settings: FetchConfig, feeds: int) -> int:
+    """How many processes parse: more than one only when there are feeds enough to share."""
+    workers = settings.parse_workers or min(os.cpu_count() or 1, 4)
+    return workers if feeds >= 4 * workers else 1
+
+
+def _ingest(
+    result: FetchResult, feed: Feed, parser: FeedParser, store: Store, now: datetime,
+    backoff: float,
+) -> FeedReport:
+    """Parse and store one fetched feed, and record how its fetch went.
+
+    `result` is as fetched (its feed's url may be where the feed moved); `feed` is the feed
+    as configured, whose url is its identity in the store.
+    """
     new = 0
     if result.status == "ok":
         try:
-            stories = parse_feed(result, now)
+            stories = parser.stories(result)
         except ParseError as e:
             log.warning("%s", e)
             result = dataclasses.replace(result, status="failed", error=str(e))
@@ -153,7 +169,9 @@ def _ingest(result: FetchResult, store: Store, now: datetime, backoff: float) ->
                 result, status="failed", error=f"internal error while parsing: {e!r}"
             )
         else:
-            new = store.upsert_stories(stories, now)
+            new = store.upsert_stories(
+                [dataclasses.replace(s, feed_url=feed.url) for s in stories], now)
+    result = dataclasses.replace(result, feed=feed)
     if result.permanent_url and result.status != "failed":
         log.warning("feed %s (%s) moved permanently to %s; fetching it there from now on "
                     "(update its url in config.toml)", result.feed.name, result.feed.url,
