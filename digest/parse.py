@@ -238,7 +238,7 @@ def _raw(entry: Any, base: str) -> RawItem:
 def make_story(result: FetchResult, raw: RawItem, base: str, now: datetime) -> Story | None:
     """One clean `Story` from a raw item, or None if it has no usable link or title."""
     feed = result.feed
-    content_base = absolute_http_url(raw.base, base) or base
+    content_base = base if raw.base == base else absolute_http_url(raw.base, base) or base
     url = canonical_url(raw.link, base)
     summary_html = clean_html(raw.summary or raw.content, content_base)
     summary_text = cap(text_of_clean_html(summary_html), SUMMARY_LIMIT)

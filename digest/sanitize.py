@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 
 import nh3
 
@@ -26,6 +26,7 @@ _BLOCK_TAG = re.compile(
     r"</?(?:p|br|li|ul|ol|blockquote|pre|div|h[1-6]|tr|td|th|table|hr|dd|dt|figure)\b[^>]*>",
     re.IGNORECASE,
 )
+_HTTP_PREFIX = re.compile(r"https?://", re.IGNORECASE)
 _SPACE = re.compile(r"\s+")
 # Line and paragraph separators and every C0/C1 control: none may reach a header or a title.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
@@ -39,8 +40,9 @@ def one_line(text: str) -> str:
 
 def html_to_text(markup: str) -> str:
     """The visible text of an HTML fragment, entities decoded, on one line."""
-    if "<" not in markup and "&" not in markup:
-        return one_line(markup)  # plain text already (most titles): no parser needed
+    if "<" not in markup:
+        # No tag (most titles): entities are all there is to decode, no parser needed.
+        return one_line(html.unescape(markup) if "&" in markup else markup)
     without_tags = _TAG.sub(" ", nh3.clean(markup, tags=set(), attributes={}))
     return one_line(html.unescape(without_tags))
 
@@ -94,28 +96,32 @@ def absolute_http_url(url: str, base_url: str = "") -> str:
     if not url:
         return ""
     try:
-        joined = urljoin(base_url, url) if base_url else url
-        parts = urlsplit(joined)
-    except ValueError:
+        if base_url and not _HTTP_PREFIX.match(url):
+            url = urljoin(base_url, url)
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            return ""
+    except ValueError:  # e.g. a bad port or IPv6 literal
         return ""
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return ""
-    return joined
+    return url
 
 
 def canonical_url(url: str, base_url: str = "") -> str:
     """The story's canonical link: absolute http(s), tracking parameters and fragment dropped,
-    scheme and host lower-cased, other query parameters kept in their order. "" if unusable."""
+    scheme and host lower-cased, other query parameters kept in their order and spelling.
+    "" if unusable."""
     absolute = absolute_http_url(url, base_url)
     if not absolute:
         return ""
-    parts = urlsplit(absolute)
-    query = [
-        (k, v)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        if not k.lower().startswith("utm_") and k.lower() not in TRACKING_PARAMS
-    ]
-    netloc = parts.netloc.lower() if "@" not in parts.netloc else parts.netloc
-    return urlunsplit(
-        (parts.scheme.lower(), netloc, parts.path or "/", urlencode(query, doseq=True), "")
-    )
+    scheme, netloc, path, query, _ = urlsplit(absolute)
+    if query:
+        query = "&".join(
+            p for p in query.split("&")
+            if p and not _is_tracking(unquote_plus(p.partition("=")[0]).lower())
+        )
+    netloc = netloc.lower() if "@" not in netloc else netloc
+    return urlunsplit((scheme.lower(), netloc, path or "/", query, ""))
+
+
+def _is_tracking(key: str) -> bool:
+    return key.startswith("utm_") or key in TRACKING_PARAMS
