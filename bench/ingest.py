@@ -118,7 +118,9 @@ WRAPPER = (
     "from digest.cli import main\n"
     "code = main(sys.argv[1:])\n"
     "kids = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
-    "print(json.dumps({'children_maxrss': kids.ru_maxrss}), file=sys.stderr)\n"
+    "me = resource.getrusage(resource.RUSAGE_SELF)\n"
+    "print(json.dumps({'children_maxrss': kids.ru_maxrss, 'self_cpu': me.ru_utime + "
+    "me.ru_stime, 'children_cpu': kids.ru_utime + kids.ru_stime}), file=sys.stderr)\n"
     "sys.exit(code)\n"
 )
 
@@ -137,7 +139,10 @@ def run(argv: list[str], cwd: Path) -> Measured:
     children = 0.0
     for line in errors.splitlines():
         if line.startswith('{"children_maxrss"'):
-            children = json.loads(line)["children_maxrss"] / 1024
+            usage_line = json.loads(line)
+            children = usage_line["children_maxrss"] / 1024
+            print(f"  (cpu: main process {usage_line['self_cpu']:.2f} s, parse workers "
+                  f"{usage_line['children_cpu']:.2f} s)")
     return Measured(elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024,
                     children, text)
 

@@ -169,8 +169,9 @@ def _ingest(
                 result, status="failed", error=f"internal error while parsing: {e!r}"
             )
         else:
-            new = store.upsert_stories(
-                [dataclasses.replace(s, feed_url=feed.url) for s in stories], now)
+            if result.feed.url != feed.url:  # fetched where the feed moved to
+                stories = [dataclasses.replace(s, feed_url=feed.url) for s in stories]
+            new = store.upsert_stories(stories, now)
     result = dataclasses.replace(result, feed=feed)
     if result.permanent_url and result.status != "failed":
         log.warning("feed %s (%s) moved permanently to %s; fetching it there from now on "
