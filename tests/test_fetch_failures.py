@@ -402,3 +402,20 @@ def test_feeds_are_fetched_at_once_within_the_per_host_limit(
         with Store.open(config.database_path) as store:
             assert pipeline.fetch(config, store, NOW).failed == 6
     assert server.most_hanging == {"wide": 6, "polite": 2}
+
+
+def test_many_feeds_are_parsed_in_worker_processes_with_errors_kept_per_feed(
+    tmp_path: Path, server: Server
+) -> None:
+    urls = {f"Good {i}": server.url(f"/good/many-{i}") for i in range(9)}
+    urls["Page"] = server.url("/html")
+    config = make_config(tmp_path, urls, parse_workers=2)
+    assert pipeline.parse_workers(config.fetch, len(urls)) == 2
+    with Store.open(config.database_path) as store:
+        summary = pipeline.fetch(config, store, NOW)
+        stored = store.unsent_stories(NOW - timedelta(days=1), NOW)
+    assert [report(summary, f"Good {i}").new for i in range(9)] == [3] * 9
+    page = report(summary, "Page")
+    assert page.status == "failed" and page.error and "advertises a feed at" in page.error
+    assert len(stored) == 27
+    assert {s.feed_url for s in stored} == {server.url(f"/good/many-{i}") for i in range(9)}

@@ -76,12 +76,6 @@ class FeedStore(Tables):
         row = self._db.execute("SELECT failures FROM feeds WHERE url = ?", (url,)).fetchone()
         return int(row["failures"]) if row else 0
 
-    def enable_feed(self, url: str) -> None:
-        """Fetch a disabled or backing-off feed again at the next run."""
-        self._db.execute(
-            "UPDATE feeds SET disabled = '', next_try = NULL, failures = 0 WHERE url = ?", (url,)
-        )
-
     def feed_states(self) -> dict[str, FeedState]:
         """Every feed's state, by its URL in config.toml."""
         rows = self._db.execute("SELECT * FROM feeds")
