@@ -43,6 +43,12 @@ MAX_REDIRECTS = 5
 REDIRECTS = (301, 302, 303, 307, 308)  # httpx's is_redirect counts 304 too
 MAX_RETRY_AFTER = 86_400.0  # a server asking for more than a day gets a day
 INFLATE_STEP = 256 * 1024  # most bytes one decompression step may produce
+_HINTS = {
+    401: "; the feed needs a login, which digest does not do: find a public feed URL",
+    403: "; the server refuses us: check the url, or ask the site to allow digest's User-Agent",
+    404: "; check the feed's url in config.toml (the site may have moved it)",
+    429: "; digest fetches too often for this server: it backs off",
+}
 # Media types that cannot be a feed: refused before reading the body.
 NOT_FEEDS = ("image/", "audio/", "video/", "font/", "application/pdf", "application/zip")
 
@@ -166,7 +172,8 @@ async def _answer(
                        "it. Remove it from config.toml, or give it a new url", status)
     if status >= 400:
         wait = retry_after(response.headers.get("retry-after", ""), datetime.now(UTC))
-        asks = f"; the server asks to wait {wait:g} s" if wait is not None else ""
+        asks = f"; the server asks to wait {wait:g} s" if wait is not None else _HINTS.get(
+            status, "; a server problem, digest tries again later" if status >= 500 else "")
         return _failed(feed, f"HTTP {status} {response.reason_phrase}{asks}", status, wait)
     if not 200 <= status < 300:
         return _failed(feed, f"unexpected HTTP {status} {response.reason_phrase}", status)

@@ -59,6 +59,7 @@ class Server:
 
 GZIP_BOMB = gzip.compress(b"\0" * (64 * 1024 * 1024), compresslevel=9)  # 64 MiB in ~64 KiB
 ETAG = '"v1"'
+SERVER_ERROR = "HTTP 500 Internal Server Error; a server problem, digest tries again later"
 LAST_MODIFIED = "Sat, 25 Apr 2026 08:00:00 GMT"
 HTML_PAGE = b"""<!DOCTYPE html><html><head><title>News</title>
 <link rel="stylesheet" href="/style.css">
@@ -238,11 +239,11 @@ def test_a_server_error_is_one_line_and_counts_as_a_failure(
 ) -> None:
     summary, config = run_with_good_feeds(tmp_path, server, "/error")
     bad = report(summary, "Bad")
-    assert (bad.status, bad.error) == ("failed", "HTTP 500 Internal Server Error")
+    assert (bad.status, bad.error) == ("failed", SERVER_ERROR)
     assert_good_feeds_stored(summary, config)
     with Store.open(config.database_path) as store:
         state = store.feed_states()[server.url("/error")]
-    assert (state.failures, state.last_error) == (1, "HTTP 500 Internal Server Error")
+    assert (state.failures, state.last_error) == (1, SERVER_ERROR)
 
 
 def test_validators_are_sent_back_and_a_304_is_not_an_empty_feed(
@@ -378,7 +379,7 @@ def test_the_fetch_command_prints_json_and_exits_1_when_a_feed_failed(
             {"url": server.url("/good/one"), "name": "Good", "status": "ok", "new": 3,
              "error": None},
             {"url": server.url("/error"), "name": "Bad", "status": "failed", "new": 0,
-             "error": "HTTP 500 Internal Server Error"},
+             "error": SERVER_ERROR},
         ],
         "new_stories": 3,
     }
@@ -386,7 +387,9 @@ def test_the_fetch_command_prints_json_and_exits_1_when_a_feed_failed(
     lines = capsys.readouterr().out.splitlines()
     assert code == 1
     assert lines[0] == "1 ok, 0 not modified, 1 failed; 0 new stories."
-    assert lines[1] == f"  failed: Bad ({server.url('/error')}): HTTP 500 Internal Server Error"
+    assert lines[1] == (
+        f"  failed: Bad ({server.url('/error')}): HTTP 500 Internal Server Error; a server "
+        "problem, digest tries again later")
     code = cli.main(["status", "--config", str(tmp_path / "config.toml")])
     status = capsys.readouterr().out
     assert "failing: 2 failures in a row; next try after" in status
