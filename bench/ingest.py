@@ -20,18 +20,17 @@ Prints the times, stories per second, peak memory, and digest's speed-up over rs
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import multiprocessing
 import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -64,44 +63,50 @@ def feed_body(n: int, items: int) -> bytes:
 
 
 def serve(hosts: list[str], feeds: int, items: int, latency: float, ready: Any) -> None:
-    """The feed server (its own process): every feed on its host, L before each answer."""
+    """The feed server (its own process): every feed on its host, L before each answer.
+
+    asyncio, HTTP/1.1 with keep-alive: a thread per request would make the server, not the
+    clients, the bottleneck once many requests wait at once.
+    """
     bodies = {n: feed_body(n, items) for n in range(feeds)}
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: Any) -> None:
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                path = lines[0].split(" ")[1]
+                headers = {k.strip().lower(): v.strip() for k, _, v in
+                           (line.partition(":") for line in lines[1:] if line)}
+                await asyncio.sleep(latency)
+                writer.write(response(path, headers))
+                await writer.drain()
+                if headers.get("connection", "").lower() == "close":
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError, IndexError):
             pass
+        finally:
+            writer.close()
 
-        def do_GET(self) -> None:
-            time.sleep(latency)
-            try:
-                n = int(self.path.rsplit("/", 1)[1].split(".")[0])
-                body = bodies[n]
-            except (ValueError, KeyError, IndexError):
-                self.send_error(404)
-                return
-            etag = f'"feed-{n}-v1"'
-            if self.headers.get("If-None-Match") == etag:
-                self.send_response(304)
-                self.send_header("ETag", etag)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", "application/rss+xml; charset=utf-8")
-            self.send_header("ETag", etag)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def response(path: str, headers: dict[str, str]) -> bytes:
+        try:
+            n = int(path.rsplit("/", 1)[1].split(".")[0])
+            body = bodies[n]
+        except (ValueError, KeyError, IndexError):
+            return b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+        etag = f'"feed-{n}-v1"'
+        if headers.get("if-none-match") == etag:
+            return f"HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\n\r\n".encode()
+        return (f"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml; charset=utf-8\r\n"
+                f"ETag: {etag}\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
 
-    ThreadingHTTPServer.request_queue_size = 256
-    servers = [ThreadingHTTPServer((host, 0), Handler) for host in hosts]
-    for s in servers:
-        s.daemon_threads = True
-        threading.Thread(target=s.serve_forever, daemon=True).start()
-    ready.send([f"http://{h}:{s.server_address[1]}" for h, s in zip(hosts, servers, strict=True)])
-    threading.Event().wait()
+    async def main() -> None:
+        servers = [await asyncio.start_server(answer, host, 0, backlog=1024) for host in hosts]
+        ready.send([f"http://{h}:{s.sockets[0].getsockname()[1]}"
+                    for h, s in zip(hosts, servers, strict=True)])
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
 
 
 @dataclass(frozen=True)
