@@ -6,7 +6,8 @@
 The server runs in its own process and listens on several loopback addresses (127.0.0.2,
 127.0.0.3, ...), one "host" each, so that the per-host limit works as on the web. Every
 answer waits L before its first byte. Each feed has an ETag and answers 304 when it is sent
-back. Measured, each in a fresh child process (peak memory from wait4):
+back. Measured, each in a fresh child process and its whole process tree (parse workers
+included), sampled from /proc every 50 ms:
 
 - digest cold: `digest fetch` on an empty database (every story new),
 - digest warm: `digest fetch` again (every feed 304),
@@ -112,44 +113,66 @@ def serve(hosts: list[str], feeds: int, items: int, latency: float, ready: Any) 
 @dataclass(frozen=True)
 class Measured:
     seconds: float  # wall clock
-    cpu: float  # user + system seconds, the process and its children
-    memory: float  # MB: peak resident set of the process
-    children_memory: float  # MB: the largest peak of its child processes (parse workers)
+    cpu: float  # user + system seconds of the whole process tree (parse workers included)
+    memory: float  # MB: peak of the summed resident set of the process tree
     out: str
 
 
-WRAPPER = (
-    "import json, resource, sys\n"
-    "from digest.cli import main\n"
-    "code = main(sys.argv[1:])\n"
-    "kids = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
-    "me = resource.getrusage(resource.RUSAGE_SELF)\n"
-    "print(json.dumps({'children_maxrss': kids.ru_maxrss, 'self_cpu': me.ru_utime + "
-    "me.ru_stime, 'children_cpu': kids.ru_utime + kids.ru_stime}), file=sys.stderr)\n"
-    "sys.exit(code)\n"
-)
+def _tree(root: int) -> list[int]:
+    """`root` and all its descendants, from /proc."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            parents.setdefault(ppid, []).append(int(entry))
+    found, pending = [], [root]
+    while pending:
+        pid = pending.pop()
+        found.append(pid)
+        pending += parents.get(pid, [])
+    return found
+
+
+def _sample(pid: int) -> tuple[int, float]:
+    """(resident KiB, cpu seconds) of one process, or (0, 0) if it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            rss = next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), 0)
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        ticks = os.sysconf("SC_CLK_TCK")
+        return rss, (int(fields[11]) + int(fields[12])) / ticks
+    except (OSError, IndexError, ValueError, StopIteration):
+        return 0, 0.0
 
 
 def run(argv: list[str], cwd: Path) -> Measured:
-    """Run a command and measure it (peak memory and CPU from wait4)."""
+    """Run a command; measure wall time, and sample its process tree (parse workers, fork
+    server and all) every 50 ms: the peak of the summed resident memory (shared pages counted
+    once per process, so an upper bound) and each process's last CPU time (so each may miss
+    its last 50 ms)."""
     started = time.perf_counter()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        process = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=err)
-        _, status, usage = os.wait4(process.pid, 0)
+    peak_kib = 0
+    cpu: dict[int, float] = {}
+    with tempfile.TemporaryFile() as out:
+        process = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=subprocess.DEVNULL)
+        while process.poll() is None:
+            total = 0
+            for pid in _tree(process.pid):
+                rss, seconds = _sample(pid)
+                total += rss
+                if seconds:
+                    cpu[pid] = seconds
+            peak_kib = max(peak_kib, total)
+            time.sleep(0.05)
         elapsed = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
-        err.seek(0)
-        text, errors = out.read().decode(), err.read().decode()
-    children = 0.0
-    for line in errors.splitlines():
-        if line.startswith('{"children_maxrss"'):
-            usage_line = json.loads(line)
-            children = usage_line["children_maxrss"] / 1024
-            print(f"  (cpu: main process {usage_line['self_cpu']:.2f} s, parse workers "
-                  f"{usage_line['children_cpu']:.2f} s)")
-    return Measured(elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024,
-                    children, text)
+        text = out.read().decode()
+    return Measured(elapsed, sum(cpu.values()), peak_kib / 1024, text)
 
 
 def digest_config(folder: Path, urls: list[str]) -> Path:
@@ -203,7 +226,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="digest-bench-") as tmp:
         folder = Path(tmp)
         config = digest_config(folder, urls)
-        command = [sys.executable, "-c", WRAPPER, "fetch", "--json", "--config", str(config)]
+        command = [sys.executable, "-m", "digest", "fetch", "--json", "--config", str(config)]
         for phase in ("cold", "warm"):
             m = run(command, folder)
             report = json.loads(m.out)
@@ -213,10 +236,8 @@ def main() -> int:
             if phase == "cold":
                 assert report["new_stories"] == total, report["new_stories"]
             results[f"digest {phase}"] = m
-            workers = f" + parse workers {m.children_memory:.1f} MB each" if (
-                m.children_memory) else ""
             print(f"digest    {phase}: {m.seconds:7.2f} s  {total / m.seconds:8.0f} stories/s  "
-                  f"cpu {m.cpu:6.2f} s  peak {m.memory:6.1f} MB{workers}  "
+                  f"cpu {m.cpu:6.2f} s  peak {m.memory:6.1f} MB  "
                   f"({statuses.count(want)} feeds {want})", flush=True)
         if not args.no_r2e:
             r2e = ensure_r2e()

@@ -109,10 +109,7 @@ class FeedParser:
         self._pool: ProcessPoolExecutor | None = None
         self._futures: dict[int, Future[list[Story]]] = {}
         if workers > 1:
-            methods = multiprocessing.get_all_start_methods()
-            # fork: workers start at once and share the imported modules.
-            context = multiprocessing.get_context("fork" if "fork" in methods else None)
-            self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+            self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=_worker_context())
 
     def __enter__(self) -> FeedParser:
         return self
@@ -140,6 +137,17 @@ class FeedParser:
         except BrokenProcessPool as e:
             raise ParseError(f"feed {result.feed.url}: the parser process died ({e}); the feed "
                              "may be too big or hostile; lower fetch.max_bytes") from e
+
+
+def _worker_context() -> multiprocessing.context.BaseContext:
+    """How parse workers start: from a fork server that has imported this module, where the
+    platform has one. Not a plain fork: `digest run` and `digest serve` have threads, and a
+    process forked while another thread holds a lock (logging's, say) can hang forever."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])
+        return context
+    return multiprocessing.get_context("spawn")
 
 
 def read_items(result: FetchResult) -> ParsedFeed:
