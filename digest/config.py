@@ -53,7 +53,17 @@ class SmtpConfig:
     password_env: str = "DIGEST_SMTP_PASSWORD"  # the password comes from this env variable
     connections: int = 4
     timeout_seconds: float = 30.0  # bound on every wait for the server
-    retry_backoff_seconds: list[int] = field(default_factory=lambda: [60, 300, 900])
+    retry_backoff_seconds: list[float] = field(default_factory=lambda: [60.0, 300.0, 900.0])
+    max_per_connection: int = 0  # reconnect after this many messages; 0 = no limit
+    rate_per_second: float = 0.0  # messages per second at most, all connections; 0 = no limit
+    tls_ca_file: str = ""  # extra CA certificates (PEM) to trust, for a private server's TLS
+
+
+@dataclass(frozen=True)
+class DkimConfig:
+    key_file: str = ""  # PEM RSA private key; signing is on when the three keys are set
+    selector: str = ""  # the DNS record is <selector>._domainkey.<domain>
+    domain: str = ""  # the d= domain, normally the From address's domain
 
 
 @dataclass(frozen=True)
@@ -134,6 +144,7 @@ class Config:
     subscribers: SubscribersConfig = field(default_factory=SubscribersConfig)
     web: WebConfig = field(default_factory=WebConfig)
     sections: tuple[SectionRule, ...] = ()
+    dkim: DkimConfig = field(default_factory=DkimConfig)
 
     @property
     def folder(self) -> Path:
@@ -170,6 +181,7 @@ _TABLES: dict[str, type] = {
     "ranking": RankingConfig,
     "subscribers": SubscribersConfig,
     "web": WebConfig,
+    "dkim": DkimConfig,
 }
 
 
@@ -327,6 +339,18 @@ _POSITIVE: list[tuple[str, typing.Callable[[Config], bool], str]] = [
     ("smtp.timeout_seconds", lambda c: c.smtp.timeout_seconds > 0, "must be greater than 0"),
     ("smtp.retry_backoff_seconds", lambda c: all(s >= 0 for s in c.smtp.retry_backoff_seconds),
      "waits must not be negative"),
+    ("smtp.max_per_connection", lambda c: c.smtp.max_per_connection >= 0,
+     "must not be negative (0 = no limit)"),
+    ("smtp.rate_per_second", lambda c: c.smtp.rate_per_second >= 0,
+     "must not be negative (0 = no limit)"),
+    ("smtp.tls_ca_file", lambda c: not c.smtp.tls_ca_file or c.resolve(c.smtp.tls_ca_file)
+     .is_file(), "no such file; give a PEM file of CA certificates, or leave it empty"),
+    ("dkim.key_file", lambda c: not c.dkim.key_file or c.resolve(c.dkim.key_file).is_file(),
+     "no such file; give the PEM private key for DKIM, or leave it empty"),
+    ("dkim.selector", lambda c: bool(c.dkim.selector) == bool(c.dkim.key_file),
+     "key_file, selector and domain go together: set all three to sign, or none"),
+    ("dkim.domain", lambda c: bool(c.dkim.domain) == bool(c.dkim.key_file),
+     "key_file, selector and domain go together: set all three to sign, or none"),
     ("fetch.concurrency", lambda c: c.fetch.concurrency >= 1, "must be at least 1"),
     ("fetch.per_host", lambda c: c.fetch.per_host >= 1, "must be at least 1"),
     ("fetch.timeout_seconds", lambda c: c.fetch.timeout_seconds > 0, "must be greater than 0"),

@@ -61,4 +61,11 @@ class SubscriberError(DigestError):
 
 
 class SendError(DigestError):
-    """The SMTP server could not be reached, or refused the session."""
+    """The SMTP server could not be reached, or refused the session.
+
+    `fatal` is set when trying again cannot help (the server refused the login).
+    """
+
+    def __init__(self, message: str, fatal: bool = False) -> None:
+        super().__init__(message)
+        self.fatal = fatal

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Literal
 
 FetchStatus = Literal["ok", "not_modified", "failed", "skipped"]
-DeliveryStatus = Literal["pending", "sent", "deferred", "failed", "unknown"]
+DeliveryStatus = Literal["pending", "sent", "deferred", "failed", "unknown", "skipped"]
 Frequency = Literal["daily", "weekly"]
 
 

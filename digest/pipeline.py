@@ -11,7 +11,7 @@ import dataclasses
 import logging
 import os
 import secrets
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -20,12 +20,12 @@ from zoneinfo import ZoneInfo
 
 from digest.budget import Fitted, render_within_budget
 from digest.config import Config, FetchConfig
+from digest.delivery import Controls, Progress, dkim_signer, send_edition, send_test
 from digest.errors import ConfigError, ParseError
 from digest.fetch import fetch_feeds, next_attempt
 from digest.lock import hold_lock
-from digest.message import Personalizer, Sender, build_message
+from digest.message import DkimSigner, PreparedMessage, Sender, build_message
 from digest.model import (
-    Delivery,
     Edition,
     Feed,
     FetchResult,
@@ -39,7 +39,6 @@ from digest.model import (
 from digest.parse import FeedParser
 from digest.rank import rank
 from digest.render import archive_name, archive_page
-from digest.send import deliver
 from digest.sink import running_sink
 from digest.store import Store
 from digest.subscribers import load_subscribers, normalize_address
@@ -83,13 +82,21 @@ class SendSummary:
     stories: int = 0
     note: str = ""  # why nothing was sent, when nothing was
     weekly: SendSummary | None = None  # the weekly edition sent in the same run, if due
+    progress: Progress | None = None  # this run's own counts, stop and error (issue 7)
+    next_try: datetime | None = None  # when the first deferred delivery is due again
 
     def count(self, status: str) -> int:
         return self.counts.get(status, 0)
 
     @property
+    def left(self) -> int:
+        """Deliveries not confirmed: sent to by the next run."""
+        return sum(self.count(s) for s in ("pending", "deferred", "unknown"))
+
+    @property
     def ok(self) -> bool:
-        return (not any(self.count(s) for s in ("deferred", "failed", "unknown", "pending"))
+        stopped = self.progress is not None and (self.progress.stopped or self.progress.error)
+        return (not (self.left or self.count("failed") or stopped)
                 and (self.weekly is None or self.weekly.ok))
 
 
@@ -278,41 +285,69 @@ def send(
     dry_run: bool = False,
     to: str | None = None,
     key: bytes | None = None,
+    controls: Controls | None = None,
 ) -> SendSummary:
     """Fetch, rank, render and send one edition to every active subscriber.
 
-    Re-running the same edition sends only to those the ledger does not show as sent.
-    `to` sends the edition to one address as a test, recording nothing; `dry_run` builds
-    everything but connects to no server.
+    Re-running the same edition continues it: it sends to pending, unknown and due deferred
+    rows of the ledger only. `to` sends the edition to one address as a test, recording
+    nothing; `dry_run` builds every message but connects to no server. `controls` carries the
+    wall clock, the stop event (SIGTERM, Ctrl-C) and the progress callback.
+
+    Raises:
+        ConfigError: the token key, the SMTP password or the DKIM key is missing or unusable.
+        SendError: the SMTP server cannot be reached at all, or refuses the login.
     """
+    controls = controls or Controls()
     key = key or token_key(config, environ)
     password = environ.get(config.smtp.password_env, "")
     if config.smtp.username and not password and not dry_run:
         raise ConfigError(f"[smtp] username is set but ${config.smtp.password_env} is empty; "
                           "export the SMTP password in that variable")
+    smtp = config.smtp
+    if smtp.tls_ca_file:
+        smtp = dataclasses.replace(smtp, tls_ca_file=str(config.resolve(smtp.tls_ca_file)))
+    sending = _Sending(dataclasses.replace(config, smtp=smtp), key, password,
+                       dkim_signer(config), controls, dry_run)
     database = config.database_path
-    with hold_lock(database), Store.open(database) as store:
+    # Two connections: the SMTP workers record answers through `ledger` while this thread
+    # reads the lists and variants through `store`.
+    with hold_lock(database), Store.open(database) as store, Store.open(database) as ledger:
         fetch(config, store, now)
         if edition_id and edition_id.startswith("weekly-"):
-            return _send_edition(config, store, now, environ, key, edition_id, "weekly",
-                                 dry_run, to)
-        daily = _send_edition(config, store, now, environ, key,
-                              edition_id or edition_id_for(config, now), "daily", dry_run, to)
+            return _send_edition(sending, store, ledger, now, edition_id, "weekly", to)
+        daily = _send_edition(sending, store, ledger, now,
+                              edition_id or edition_id_for(config, now), "daily", to)
         if edition_id or to or not weekly_due(now, ZoneInfo(config.schedule.timezone),
                                               config.subscribers.weekly_day):
             return daily
         if next(subscribers(config, store, "weekly"), None) is None:
             return daily  # no weekly readers: build no weekly edition
-        weekly = _send_edition(config, store, now, environ, key,
-                               edition_id_for(config, now, "weekly"), "weekly", dry_run, None)
+        if controls.stop.is_set():
+            return daily
+        weekly = _send_edition(sending, store, ledger, now,
+                               edition_id_for(config, now, "weekly"), "weekly", None)
         return dataclasses.replace(daily, weekly=weekly)
 
 
+@dataclass(frozen=True)
+class _Sending:
+    """What every edition of one `send` shares."""
+
+    config: Config
+    key: bytes
+    password: str
+    signer: DkimSigner | None
+    controls: Controls
+    dry_run: bool
+
+
 def _send_edition(
-    config: Config, store: Store, now: datetime, environ: Mapping[str, str], key: bytes,
-    edition_id: str, frequency: Frequency, dry_run: bool, to: str | None,
+    sending: _Sending, store: Store, ledger: Store, now: datetime, edition_id: str,
+    frequency: Frequency, to: str | None,
 ) -> SendSummary:
     """Build (or reload) one edition and send each of its subscribers their variant."""
+    config, key, dry_run = sending.config, sending.key, sending.dry_run
     rendered = store.edition(edition_id)
     edition = None
     if rendered is None:
@@ -333,60 +368,43 @@ def _send_edition(
             store.save_edition(rendered, now, edition.stories)
             write_archive(config, rendered, sender_for(config, key))
     sender = sender_for(config, key)
+    clock = sending.controls.clock
+    prepared: dict[int, tuple[Rendered, PreparedMessage]] = {}  # encoded once per variant
+
+    def message_for(variant: Rendered) -> PreparedMessage:
+        if id(variant) not in prepared:  # the Rendered is kept, so its id stays its own
+            prepared[id(variant)] = (variant, PreparedMessage(variant, sender, clock(),
+                                                              sending.signer))
+        return prepared[id(variant)][1]
+
     if to:
-        recipients: Iterator[Subscriber] = iter([Subscriber(email=normalize_address(to))])
-        return _send_all(config, rendered, sender, recipients, now, environ, None, dry_run)
+        test = send_test(Subscriber(email=normalize_address(to)), message_for(rendered),
+                         config.smtp, sending.password, sender.address, edition_id,
+                         sending.controls)
+        return SendSummary(edition_id, {"sent": test.sent, "deferred": test.deferred,
+                                        "failed": test.failed, "unknown": test.unknown},
+                           progress=test)
     variants = VariantRenders(
         rendered, edition, lambda e: render(config, e),
         lambda v: store.variant(edition_id, v),
         (lambda v, r: None) if dry_run else store.save_variant)
-    # Subscribers whose topics have no news in this edition get nothing (and no ledger row).
-    store.add_pending(edition_id, (s.email for s in subscribers(config, store, frequency)
-                                   if variants.for_subscriber(s) is not None), now)
-    status = store.delivery_status(edition_id)
-    due = (s for s in subscribers(config, store, frequency) if status.get(s.email) in
-           ("pending", "deferred") and variants.for_subscriber(s) is not None)
-    return _send_all(config, rendered, sender, due, now, environ, store, dry_run,
-                     variants.for_subscriber)
 
+    def readers() -> Iterator[Subscriber]:
+        # Subscribers whose topics have no news in this edition get nothing (no ledger row).
+        return (s for s in subscribers(config, store, frequency)
+                if variants.for_subscriber(s) is not None)
 
-def _send_all(
-    config: Config, rendered: Rendered, sender: Sender, recipients: Iterator[Subscriber],
-    now: datetime, environ: Mapping[str, str], store: Store | None, dry_run: bool,
-    variant_for: Callable[[Subscriber], Rendered | None] | None = None,
-) -> SendSummary:
-    parts: dict[int, tuple[Personalizer, Personalizer]] = {}  # split once per variant
-    counts: dict[str, int] = {}
-
-    def messages() -> Iterator[tuple[Subscriber, EmailMessage]]:
-        for subscriber in recipients:
-            variant = (variant_for(subscriber) if variant_for else None) or rendered
-            if id(variant) not in parts:
-                parts[id(variant)] = (Personalizer(variant.html, variant.placeholders),
-                                      Personalizer(variant.text, variant.placeholders))
-            html_part, text_part = parts[id(variant)]
-            yield subscriber, build_message(variant, subscriber, sender, now, html_part,
-                                            text_part)
-
-    def record(delivery: Delivery) -> None:
-        counts[delivery.status] = counts.get(delivery.status, 0) + 1
-        if store is not None:
-            store.record_delivery(delivery, now)
-            if delivery.status == "failed":
-                store.suppress(delivery.email, f"bounced: {delivery.reply}", now)
+    def variant_message(subscriber: Subscriber) -> PreparedMessage:
+        return message_for(variants.for_subscriber(subscriber) or rendered)
 
     if dry_run:
-        skipped = sum(1 for _ in messages())
-        return SendSummary(rendered.edition_id, {"skipped": skipped},
-                           note=f"dry run: {skipped} messages built, none sent")
-    deliver(messages(), config.smtp, environ.get(config.smtp.password_env, ""),
-            rendered.edition_id, record)
-    if store is not None:
-        left = store.delivery_status(rendered.edition_id)
-        counts = {}
-        for s in left.values():
-            counts[s] = counts.get(s, 0) + 1
-    return SendSummary(rendered.edition_id, counts)
+        built = sum(len(variant_message(s).wire(s)) > 0 for s in readers())
+        return SendSummary(edition_id, {"skipped": built},
+                           note=f"dry run: {built} messages built, none sent")
+    progress = send_edition(ledger, edition_id, readers, variant_message, config.smtp,
+                            sending.password, sender.address, sending.controls)
+    return SendSummary(edition_id, ledger.delivery_counts(edition_id), progress=progress,
+                       next_try=ledger.next_try(edition_id))
 
 
 def write_archive(config: Config, rendered: Rendered, sender: Sender) -> Path:

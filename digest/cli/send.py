@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
+from typing import TextIO
 
 from digest import pipeline
 from digest.cli.options import (
@@ -17,6 +26,10 @@ from digest.cli.options import (
     now_from,
 )
 from digest.config import load_config
+from digest.delivery import Controls, Progress
+
+log = logging.getLogger("digest.send")
+COUNTS = ("sent", "deferred", "failed", "unknown", "skipped")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -34,27 +47,107 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_send(args: argparse.Namespace) -> int:
-    """Fetch, rank, render and send one edition to every active subscriber."""
+    """Fetch, rank, render and send one edition to every active subscriber.
+
+    SIGTERM or Ctrl-C stops gracefully: the messages in flight finish, the ledger is
+    committed, the exit code is 1 and the summary says how many are left for the next run.
+    """
     config = load_config(args.config)
-    summary = pipeline.send(config, now_from(args, config), os.environ, edition_id=args.edition,
-                            dry_run=args.dry_run, to=args.to)
-    counts = {s: summary.count(s) for s in ("sent", "deferred", "failed", "unknown", "skipped")}
+    stop = threading.Event()
+    report = _bar(sys.stderr) if sys.stderr.isatty() and not args.quiet else _log_lines()
+    with _stop_on_signals(stop):
+        summary = pipeline.send(config, now_from(args, config), os.environ,
+                                edition_id=args.edition, dry_run=args.dry_run, to=args.to,
+                                controls=Controls(stop=stop, report=report))
+    if sys.stderr.isatty() and summary.progress:
+        print(file=sys.stderr)  # end the progress bar's line
+    counts = {s: summary.count(s) for s in COUNTS}
     weekly = summary.weekly
     if args.json:
-        out: dict[str, object] = {"edition": summary.edition, **counts, "note": summary.note}
+        out: dict[str, object] = {"edition": summary.edition, **counts, "left": summary.left,
+                                  "note": _note(summary)}
         if weekly is not None:  # sent in the same run (issue 8)
-            out["weekly"] = {"edition": weekly.edition, "note": weekly.note,
-                             **{s: weekly.count(s) for s in counts}}
+            out["weekly"] = {"edition": weekly.edition, "note": _note(weekly),
+                             "left": weekly.left, **{s: weekly.count(s) for s in counts}}
         print(json.dumps(out))
     else:
-        detail = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "nothing to send"
-        print(f"Edition {summary.edition}: {detail}." + (f" {summary.note}" if summary.note
-                                                         else ""))
-        if weekly is not None:
-            detail = ", ".join(f"{weekly.count(s)} {s}" for s in counts if weekly.count(s))
-            print(f"Edition {weekly.edition}: {detail or 'nothing to send'}."
-                  + (f" {weekly.note}" if weekly.note else ""))
+        for one in (summary, weekly):
+            if one is None:
+                continue
+            detail = ", ".join(f"{one.count(s)} {s}" for s in counts if one.count(s))
+            note = _note(one)
+            print(f"Edition {one.edition}: {detail or 'nothing to send'}."
+                  + (f" {note}" if note else ""))
     return EXIT_OK if summary.ok else EXIT_FAILURES
+
+
+def _note(summary: pipeline.SendSummary) -> str:
+    """What the operator should know beyond the counts: why it stopped, what is left."""
+    parts = [summary.note] if summary.note else []
+    progress = summary.progress
+    if progress and progress.stopped:
+        parts.append(f"Stopped: {summary.left} left; run the same command again to continue.")
+    elif progress and progress.error:
+        parts.append(f"Stopped early: {progress.error}. {summary.left} left.")
+    elif summary.left:
+        when = f" (next due {summary.next_try:%Y-%m-%d %H:%M} UTC)" if summary.next_try else ""
+        parts.append(f"{summary.left} left for the next run{when}.")
+    return " ".join(parts)
+
+
+@contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM and the first Ctrl-C set `stop`; a second Ctrl-C interrupts at once."""
+
+    def handle(number: int, frame: FrameType | None) -> None:
+        if stop.is_set() and number == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.set()
+        log.warning("stopping: finishing the messages in flight (Ctrl-C again to abort)")
+
+    previous = {n: signal.signal(n, handle) for n in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _bar(stream: TextIO) -> Callable[[Progress], None]:
+    """A one-line progress bar on a terminal, redrawn at most ten times a second."""
+    last = [0.0]
+
+    def draw(p: Progress) -> None:
+        now = time.monotonic()
+        if now - last[0] < 0.1 and p.done < p.total:
+            return
+        last[0] = now
+        width = 30
+        filled = int(width * p.done / p.total) if p.total else width
+        eta = f"{p.eta_seconds:.0f}s left" if p.eta_seconds is not None else ""
+        stream.write(
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {p.done}/{p.total} "
+            f"sent {p.sent} deferred {p.deferred + p.retrying} failed {p.failed} "
+            f"{p.rate:.0f} msg/s {eta}\x1b[K"
+        )
+        stream.flush()
+
+    return draw
+
+
+def _log_lines(every: float = 10.0) -> Callable[[Progress], None]:
+    """Plain log lines when not on a terminal: one every `every` seconds."""
+    last = [time.monotonic()]
+
+    def line(p: Progress) -> None:
+        now = time.monotonic()
+        if now - last[0] < every:
+            return
+        last[0] = now
+        log.info("%d/%d: %d sent, %d deferred, %d failed, %.0f msg/s", p.done, p.total,
+                 p.sent, p.deferred + p.retrying, p.failed, p.rate)
+
+    return line
 
 
 def register(commands: Commands, options: Options) -> None:

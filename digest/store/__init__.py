@@ -44,7 +44,10 @@ class Store(FeedStore, StoryStore, EditionStore, LedgerStore, SuppressionStore,
         """
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(path, timeout=30, isolation_level=None)
+            # check_same_thread=False: delivery's SMTP workers record their answers through
+            # this connection, one at a time under delivery's own lock.
+            db = sqlite3.connect(path, timeout=30, isolation_level=None,
+                                 check_same_thread=False)
         except (OSError, sqlite3.Error) as e:
             raise StoreError(f"{path}: cannot open the state database: {e}") from e
         try:

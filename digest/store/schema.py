@@ -100,6 +100,13 @@ ALTER TABLE feeds ADD COLUMN moved_to TEXT NOT NULL DEFAULT '';
 ALTER TABLE feeds ADD COLUMN disabled TEXT NOT NULL DEFAULT '';
 ALTER TABLE feeds ADD COLUMN next_try TEXT
     """,
+    # 4: the ledger's retry state (issue 7): when a deferred delivery is next due, when the
+    # first try was; an index for the re-run's "what is left of this edition" queries
+    """
+ALTER TABLE deliveries ADD COLUMN next_try TEXT NOT NULL DEFAULT '';
+ALTER TABLE deliveries ADD COLUMN first_try TEXT NOT NULL DEFAULT '';
+CREATE INDEX IF NOT EXISTS deliveries_status ON deliveries (edition_id, status);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

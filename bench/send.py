@@ -1,0 +1,186 @@
+"""Benchmark: one edition to N subscribers through a local sink, beside the transport limit.
+
+    .venv/bin/python bench/send.py                 # 10,000 and 100,000 subscribers
+    .venv/bin/python bench/send.py --sizes 2000    # a quick look
+
+The sink is aiosmtpd in its own process, answering 250 and discarding, so it does not share
+the client's interpreter. For each size, in fresh child processes:
+  * the transport limit: one pre-built message pushed with smtplib's `sendmail` over the same
+    number of connections (threads), no ledger, no building; measured before and after
+    digest's run and averaged, since the machine's load drifts;
+  * digest: `pipeline.send` of the sample edition to N subscribers (CSV list, real SQLite
+    ledger, prepared messages, the worker pool), messages per second over the send phase,
+    and the child's peak RSS.
+Prints messages per second, the ratio to the limit, peak memory, and the client's CPU time
+per message for both (a figure the machine's load does not skew as much as rates).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import resource
+import shutil
+import smtplib
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+NOW = datetime(2023, 11, 23, 4, 0, tzinfo=UTC)
+ENV = {"DIGEST_SECRET": "bench-secret-of-enough-length"}
+
+
+class Discard:
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        return "250 2.0.0 Ok: discarded"
+
+
+def sink(port: int, ready: Any) -> None:
+    from aiosmtpd.controller import Controller
+
+    controller = Controller(Discard(), hostname="127.0.0.1", port=port,
+                            data_size_limit=50 * 1024 * 1024)
+    controller.start()
+    ready.set()
+    threading.Event().wait()
+
+
+def project(folder: Path, port: int, n: int, connections: int) -> Path:
+    for name in ("templates", "samples"):
+        shutil.copytree(REPO / name, folder / name)
+    (folder / "subscribers").mkdir()
+    with (folder / "subscribers" / "subscribers.csv").open("w") as f:
+        f.write("email,name\n")
+        for i in range(n):
+            f.write(f"reader{i}@example.com,Reader Number {i}\n")
+    config = (REPO / "config.toml").read_text()
+    config = config.replace("port = 1025", f"port = {port}")
+    config = config.replace("connections = 4", f"connections = {connections}")
+    (folder / "config.toml").write_text(config)
+    return folder / "config.toml"
+
+
+def child_digest(config_path: str) -> dict[str, Any]:
+    from digest import pipeline
+    from digest.config import load_config
+    from digest.delivery import Controls
+
+    config = load_config(Path(config_path))
+    started = time.perf_counter()
+    summary = pipeline.send(config, NOW, ENV, controls=Controls())
+    wall = time.perf_counter() - started
+    progress = summary.progress
+    assert progress is not None and summary.ok, summary
+    elapsed = time.monotonic() - progress.started
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {"sent": summary.count("sent"), "rate": progress.sent / elapsed, "wall": wall,
+            "send_seconds": elapsed, "peak_mb": usage.ru_maxrss / 1024,
+            "cpu_ms": (usage.ru_utime + usage.ru_stime) * 1000 / progress.sent}
+
+
+def child_limit(config_path: str, count: int, connections: int) -> dict[str, Any]:
+    """Pre-built identical messages pushed with smtplib over `connections` threads."""
+    from digest import pipeline
+    from digest.config import load_config
+    from digest.message import PreparedMessage
+    from digest.model import Subscriber
+    from digest.store import Store
+
+    config = load_config(Path(config_path))
+    with Store.open(config.database_path) as store:
+        pipeline.fetch(config, store, NOW)
+        edition = pipeline.build_edition(config, store, NOW, "daily-2023-11-22")
+    rendered = pipeline.render(config, edition)
+    sender = pipeline.sender_for(config, ENV["DIGEST_SECRET"].encode())
+    message = PreparedMessage(rendered, sender, NOW).wire(Subscriber("reader0@example.com"))
+    shutil.rmtree(config.database_path.parent)  # digest's own run starts from nothing
+    per = count // connections
+
+    def push() -> None:
+        smtp = smtplib.SMTP(config.smtp.host, config.smtp.port, timeout=30)
+        for _ in range(per):
+            smtp.sendmail(sender.address, ["reader0@example.com"], message)
+        smtp.quit()
+
+    threads = [threading.Thread(target=push) for _ in range(connections)]
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return {"rate": per * connections / elapsed, "size": len(message),
+            "cpu_ms": cpu * 1000 / (per * connections)}
+
+
+def run_child(*args: str) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, __file__, "--child", *args], check=True,
+                         capture_output=True, text=True).stdout
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--limit-messages", type=int, default=20_000,
+                        help="messages pushed to measure the transport limit")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        kind, *rest = args.child
+        result = (child_digest(rest[0]) if kind == "digest"
+                  else child_limit(rest[0], int(rest[1]), int(rest[2])))
+        print(json.dumps(result))
+        return
+
+    from digest.sink import free_port
+
+    print(f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
+          f"{args.connections} connections; sink: aiosmtpd in its own process, discarding")
+    for n in args.sizes:
+        port = free_port()
+        ready = multiprocessing.Event()
+        server = multiprocessing.Process(target=sink, args=(port, ready), daemon=True)
+        server.start()
+        ready.wait(30)
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                config = project(Path(tmp), port, n, args.connections)
+                # The limit before and after digest's run, averaged: the machine's load drifts.
+                limits = [run_child("limit", str(config), str(min(n, args.limit_messages)),
+                                    str(args.connections))]
+                ours = run_child("digest", str(config))
+                limits.append(run_child("limit", str(config), str(min(n, args.limit_messages)),
+                                        str(args.connections)))
+                limit = {"rate": sum(x["rate"] for x in limits) / 2, "size": limits[0]["size"],
+                         "cpu_ms": sum(x["cpu_ms"] for x in limits) / 2}
+        finally:
+            server.terminate()
+            server.join()
+        print(f"{n:>7,} subscribers: digest {ours['rate']:,.0f} msg/s "
+              f"({ours['sent']:,} sent in {ours['send_seconds']:.1f} s, whole run "
+              f"{ours['wall']:.1f} s) | transport limit {limit['rate']:,.0f} msg/s "
+              f"({limit['size']:,}-byte message) | ratio {ours['rate'] / limit['rate']:.0%} "
+              f"| peak memory {ours['peak_mb']:.0f} MB | client CPU per message: digest "
+              f"{ours['cpu_ms']:.2f} ms (whole process, lists read twice, ledger), "
+              f"smtplib alone {limit['cpu_ms']:.2f} ms")
+
+
+if __name__ == "__main__":
+    main()
