@@ -7,20 +7,19 @@ comment for the operator. Paths in the file are relative to the file's folder.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import tomllib
-import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from digest.cron import cron_trigger
 from digest.errors import ConfigError
 from digest.model import Feed
+from digest.tomltables import fail, read_table
 
 Security = Literal["none", "starttls", "ssl"]
 
@@ -215,26 +214,26 @@ def _build(path: Path, text: str, data: dict[str, Any]) -> Config:
     known = set(_TABLES) | {"feeds", "sections"}
     for key in data:
         if key not in known:
-            _fail(path, text, key, f"unknown section; expected one of {', '.join(sorted(known))}")
+            fail(path, text, key, f"unknown section; expected one of {', '.join(sorted(known))}")
     if "newsletter" not in data:
-        _fail(path, text, "newsletter", "missing; add a [newsletter] table with name and from")
+        fail(path, text, "newsletter", "missing; add a [newsletter] table with name and from")
     tables = {
-        name: _table(path, text, name, cls, data.get(name, {})) for name, cls in _TABLES.items()
+        name: read_table(path, text, name, cls, data.get(name, {})) for name, cls in _TABLES.items()
     }
     raw_feeds = data.get("feeds", [])
     if not isinstance(raw_feeds, list) or not all(isinstance(f, dict) for f in raw_feeds):
-        _fail(path, text, "feeds", "must be an array of tables, written [[feeds]]")
+        fail(path, text, "feeds", "must be an array of tables, written [[feeds]]")
     if not raw_feeds:
-        _fail(path, text, "feeds", "no feeds; add at least one [[feeds]] table with a url")
+        fail(path, text, "feeds", "no feeds; add at least one [[feeds]] table with a url")
     feeds = tuple(
-        _feed(path, text, i, _table(path, text, f"feeds[{i}]", FeedConfig, raw))
+        _feed(path, text, i, read_table(path, text, f"feeds[{i}]", FeedConfig, raw))
         for i, raw in enumerate(raw_feeds)
     )
     raw_sections = data.get("sections", [])
     if not isinstance(raw_sections, list) or not all(isinstance(r, dict) for r in raw_sections):
-        _fail(path, text, "sections", "must be an array of tables, written [[sections]]")
+        fail(path, text, "sections", "must be an array of tables, written [[sections]]")
     sections = tuple(
-        _section(path, text, i, _table(path, text, f"sections[{i}]", SectionRule, raw))
+        _section(path, text, i, read_table(path, text, f"sections[{i}]", SectionRule, raw))
         for i, raw in enumerate(raw_sections)
     )
     config = Config(path=path, feeds=feeds, sections=sections, **tables)
@@ -242,84 +241,23 @@ def _build(path: Path, text: str, data: dict[str, Any]) -> Config:
     return config
 
 
-def _table(path: Path, text: str, where: str, cls: type, raw: Any) -> Any:
-    if not isinstance(raw, dict):
-        _fail(path, text, where, "must be a table")
-    fields = {f.metadata.get("key", f.name): f for f in dataclasses.fields(cls)}
-    hints = typing.get_type_hints(cls)
-    values: dict[str, Any] = {}
-    for key, value in raw.items():
-        if key not in fields:
-            _fail(path, text, f"{where}.{key}", f"unknown key; expected one of {', '.join(fields)}")
-        f = fields[key]
-        problem = _type_problem(value, hints[f.name])
-        if problem:
-            _fail(path, text, f"{where}.{key}", problem)
-        values[f.name] = value
-    for key, f in fields.items():
-        no_default = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        if no_default and f.name not in values:
-            _fail(path, text, f"{where}.{key}", "missing; this key is required")
-    return cls(**values)
-
-
-def _type_problem(value: Any, hint: Any) -> str | None:
-    """Why `value` does not fit the annotation `hint`, or None when it does."""
-    origin = get_origin(hint)
-    if origin is Literal:
-        choices = get_args(hint)
-        if value not in choices:
-            return f"must be one of {', '.join(repr(c) for c in choices)}, not {value!r}"
-        return None
-    if origin is list:
-        if not isinstance(value, list):
-            return f"must be a list, not {_kind(value)}"
-        (item,) = get_args(hint)
-        for v in value:
-            problem = _type_problem(v, item)
-            if problem:
-                return f"every item {problem}"
-        return None
-    if origin in (typing.Union, types.UnionType):
-        return None if any(_type_problem(value, h) is None for h in get_args(hint)) else (
-            f"has the wrong type ({_kind(value)})"
-        )
-    if hint is bool:
-        return None if isinstance(value, bool) else f"must be true or false, not {_kind(value)}"
-    if hint is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-        return None if ok else f"must be a whole number, not {_kind(value)}"
-    if hint is float:
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        return None if ok else f"must be a number, not {_kind(value)}"
-    if hint is str:
-        return None if isinstance(value, str) else f"must be a string, not {_kind(value)}"
-    return None
-
-
-def _kind(value: Any) -> str:
-    names = {bool: "true/false", int: "a number", float: "a number", str: "a string",
-             list: "a list", dict: "a table"}
-    return names.get(type(value), type(value).__name__)
-
-
 def _feed(path: Path, text: str, i: int, raw: FeedConfig) -> Feed:
     url = raw.url.strip()
     scheme = urlsplit(url).scheme.lower()
     if scheme in ("http", "https"):
         if not urlsplit(url).hostname:
-            _fail(path, text, f"feeds[{i}].url", f"{url!r} has no host name")
+            fail(path, text, f"feeds[{i}].url", f"{url!r} has no host name")
     elif scheme in ("", "file") or len(scheme) == 1:  # one letter: a Windows drive
         local = Path(url.removeprefix("file://"))
         local = local if local.is_absolute() else (path.parent / local)
         if not local.is_file():
-            _fail(path, text, f"feeds[{i}].url",
+            fail(path, text, f"feeds[{i}].url",
                   f"{url!r} is not an http(s) URL or an existing file")
         url = str(local.resolve())
     else:
-        _fail(path, text, f"feeds[{i}].url", f"{url!r} is not an http(s) URL or an existing file")
+        fail(path, text, f"feeds[{i}].url", f"{url!r} is not an http(s) URL or an existing file")
     if raw.weight <= 0:
-        _fail(path, text, f"feeds[{i}].weight", "must be greater than 0")
+        fail(path, text, f"feeds[{i}].weight", "must be greater than 0")
     name = raw.name.strip() or (urlsplit(url).hostname or Path(url).stem)
     return Feed(url=url, name=name, section=raw.section.strip() or "News",
                 weight=float(raw.weight), featured=raw.featured)
@@ -328,7 +266,7 @@ def _feed(path: Path, text: str, i: int, raw: FeedConfig) -> Feed:
 def _section(path: Path, text: str, i: int, raw: SectionRule) -> SectionRule:
     name = raw.name.strip()
     if not name:
-        _fail(path, text, f"sections[{i}].name", "must not be empty")
+        fail(path, text, f"sections[{i}].name", "must not be empty")
     return SectionRule(name=name, categories=[c.strip() for c in raw.categories if c.strip()])
 
 
@@ -382,11 +320,11 @@ _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
 def _check(config: Config, text: str) -> None:
     for key, ok, problem in _POSITIVE:
         if not ok(config):
-            _fail(config.path, text, key, problem)
+            fail(config.path, text, key, problem)
     try:
         ZoneInfo(config.schedule.timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        _fail(config.path, text, "schedule.timezone",
+        fail(config.path, text, "schedule.timezone",
               f"{config.schedule.timezone!r} is not an IANA time zone such as 'Europe/Paris'")
     for key in ("send", "fetch", "send_weekly"):
         expression = getattr(config.schedule, key)
@@ -395,59 +333,21 @@ def _check(config: Config, text: str) -> None:
         try:
             cron_trigger(expression, ZoneInfo(config.schedule.timezone))
         except ValueError as e:
-            _fail(config.path, text, f"schedule.{key}",
+            fail(config.path, text, f"schedule.{key}",
                   f"{expression!r} is not a cron expression: {e}; write minute hour day month "
                   "weekday, e.g. '0 7 * * *', or leave it empty for no such job")
     base = urlsplit(config.newsletter.base_url)
     if base.scheme not in ("http", "https") or not base.hostname:
-        _fail(config.path, text, "newsletter.base_url", "must be an http(s) URL")
+        fail(config.path, text, "newsletter.base_url", "must be an http(s) URL")
     if "@" not in config.newsletter.sender or any(c in config.newsletter.sender for c in "\r\n"):
-        _fail(config.path, text, "newsletter.from",
+        fail(config.path, text, "newsletter.from",
               "must be an address such as 'Political IQ <digest@example.com>'")
     if config.subscribers.weekly_day.lower() not in _WEEKDAYS:
-        _fail(config.path, text, "subscribers.weekly_day",
+        fail(config.path, text, "subscribers.weekly_day",
               f"{config.subscribers.weekly_day!r} is not a day such as 'monday'")
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", config.newsletter.secret_env):
-        _fail(config.path, text, "newsletter.secret_env",
+        fail(config.path, text, "newsletter.secret_env",
               "must be the name of an environment variable, not the secret itself")
-
-
-def _fail(path: Path, text: str, dotted: str, problem: str) -> typing.NoReturn:
-    line = _line_of(text, dotted)
-    where = f"{path}:{line}" if line else str(path)
-    raise ConfigError(f"{where}: {dotted}: {problem}")
-
-
-def _line_of(text: str, dotted: str) -> int | None:
-    """Best-effort line number of a dotted key such as `feeds[2].url` or `smtp.port`."""
-    parts = re.findall(r"[^.\[\]]+|\[\d+\]", dotted)
-    lines = text.splitlines()
-    table, index, key = parts[0], None, None
-    rest = parts[1:]
-    if rest and rest[0].startswith("["):
-        index = int(rest[0][1:-1])
-        rest = rest[1:]
-    if rest:
-        key = rest[0]
-    header = re.compile(r"^\s*\[\[?\s*" + re.escape(table) + r"\s*\]\]?\s*(#.*)?$")
-    seen, start = -1, None
-    for n, line in enumerate(lines):
-        if header.match(line):
-            seen += 1
-            if index is None or seen == index:
-                start = n
-                break
-    if start is None:
-        return None
-    if key is None:
-        return start + 1
-    assignment = re.compile(r"^\s*" + re.escape(key) + r"\s*=")
-    for n in range(start + 1, len(lines)):
-        if lines[n].lstrip().startswith("["):
-            break
-        if assignment.match(lines[n]):
-            return n + 1
-    return start + 1
 
 
 def secret_env_names(path: Path) -> tuple[str, ...]:

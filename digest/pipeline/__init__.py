@@ -1,4 +1,6 @@
-"""Orchestrate: the one place that knows the order of the stages.
+"""Orchestrate: the one place that knows the order of the stages (a package split by noun:
+`ingest` for fetch → parse → store, `rehearse` for preview and demo, the editions and
+sending here).
 
 config → fetch → parse → store → rank → render → address → send → ledger. Every function
 here takes what it needs as arguments (the config, the clock, the environment) and returns a
@@ -9,71 +11,34 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from digest.budget import Fitted, render_within_budget
-from digest.config import Config, FetchConfig
+from digest.config import Config
 from digest.delivery import Controls, Progress, dkim_signer, send_edition, send_test
-from digest.errors import ConfigError, ParseError
-from digest.fetch import fetch_feeds, next_attempt
+from digest.errors import ConfigError
 from digest.lock import hold_lock
-from digest.message import DkimSigner, PreparedMessage, Sender, build_message
+from digest.message import DkimSigner, PreparedMessage, Sender
 from digest.model import (
     Edition,
-    Feed,
-    FetchResult,
-    FetchStatus,
     Frequency,
     Rendered,
     Story,
     Subscriber,
-    Validators,
 )
-from digest.parse import FeedParser
+from digest.pipeline.ingest import FeedReport, FetchSummary, fetch, parse_workers
 from digest.rank import rank
 from digest.render import archive_name, archive_page
-from digest.sink import running_sink
 from digest.store import Store
 from digest.subscribers import load_subscribers, normalize_address
 from digest.variants import VariantRenders, weekly_due, with_preferences
 
 log = logging.getLogger(__name__)
-
-PREVIEW_KEY = b"digest-preview-key: links in previews are not valid tokens"
-
-
-@dataclass(frozen=True)
-class FeedReport:
-    url: str
-    name: str
-    status: FetchStatus
-    new: int = 0
-    error: str | None = None
-
-
-@dataclass(frozen=True)
-class FetchSummary:
-    feeds: tuple[FeedReport, ...]
-
-    @property
-    def new_stories(self) -> int:
-        return sum(f.new for f in self.feeds)
-
-    @property
-    def failed(self) -> int:
-        return sum(1 for f in self.feeds if f.status == "failed")
-
-    @property
-    def skipped(self) -> int:
-        return sum(1 for f in self.feeds if f.status == "skipped")
-
 
 @dataclass(frozen=True)
 class SendSummary:
@@ -98,96 +63,6 @@ class SendSummary:
         stopped = self.progress is not None and (self.progress.stopped or self.progress.error)
         return (not (self.left or self.count("failed") or stopped)
                 and (self.weekly is None or self.weekly.ok))
-
-
-def fetch(config: Config, store: Store, now: datetime) -> FetchSummary:
-    """Fetch every feed that is due, parse what changed and store the stories.
-
-    A feed disabled by a 410, or backing off after failures (or a Retry-After), is not
-    fetched and is reported as "skipped" with the reason. A feed that a 301/308 moved is
-    fetched at its new URL, but keeps its identity (its URL in config.toml).
-    """
-    states = store.feed_states()
-    known = store.validators()
-    skipped: dict[str, FeedReport] = {}
-    due: list[Feed] = []
-    validators: dict[str, Validators] = {}
-    for feed in config.feeds:
-        state = states.get(feed.url)
-        if state and state.disabled:
-            skipped[feed.url] = FeedReport(feed.url, feed.name, "skipped", 0,
-                                           f"disabled: {state.disabled}")
-        elif state and state.next_try and state.next_try > now:
-            skipped[feed.url] = FeedReport(
-                feed.url, feed.name, "skipped", 0,
-                f"waiting after {_failures(state.failures)} in a row; next try after "
-                f"{state.next_try.isoformat(timespec='seconds')}",
-            )
-        else:
-            target = state.moved_to if state and state.moved_to else feed.url
-            due.append(dataclasses.replace(feed, url=target))
-            if feed.url in known:
-                validators[target] = known[feed.url]
-    by_target = {f.url: c for f, c in zip(due, (c for c in config.feeds
-                                                  if c.url not in skipped), strict=True)}
-    fetched = {}
-    with FeedParser(now, parse_workers(config.fetch, len(due))) as parser:
-        for result in fetch_feeds(due, validators, config.fetch, parser.submit):
-            fetched[by_target[result.feed.url].url] = _ingest(
-                result, by_target[result.feed.url], parser, store, now,
-                config.fetch.backoff_seconds,
-            )
-    reports = tuple(skipped.get(f.url) or fetched[f.url] for f in config.feeds)
-    summary = FetchSummary(reports)
-    log.info("fetched %d feeds: %d new stories, %d failed, %d skipped", len(reports),
-             summary.new_stories, summary.failed, summary.skipped)
-    return summary
-
-
-def _failures(n: int) -> str:
-    return f"{n} failure" if n == 1 else f"{n} failures"
-
-
-def parse_workers(settings: FetchConfig, feeds: int) -> int:
-    """How many processes parse: more than one only when there are feeds enough to share."""
-    workers = settings.parse_workers or min(os.cpu_count() or 1, 4)
-    return workers if feeds >= 4 * workers else 1
-
-
-def _ingest(
-    result: FetchResult, feed: Feed, parser: FeedParser, store: Store, now: datetime,
-    backoff: float,
-) -> FeedReport:
-    """Parse and store one fetched feed, and record how its fetch went.
-
-    `result` is as fetched (its feed's url may be where the feed moved); `feed` is the feed
-    as configured, whose url is its identity in the store.
-    """
-    new = 0
-    if result.status == "ok":
-        try:
-            stories = parser.stories(result)
-        except ParseError as e:
-            log.warning("%s", e)
-            result = dataclasses.replace(result, status="failed", error=str(e))
-        except Exception as e:  # a bug of ours must cost this feed, not the run
-            log.exception("feed %s: parsing failed", result.feed.url)
-            result = dataclasses.replace(
-                result, status="failed", error=f"internal error while parsing: {e!r}"
-            )
-        else:
-            if result.feed.url != feed.url:  # fetched where the feed moved to
-                stories = [dataclasses.replace(s, feed_url=feed.url) for s in stories]
-            new = store.upsert_stories(stories, now)
-    result = dataclasses.replace(result, feed=feed)
-    if result.permanent_url and result.status != "failed":
-        log.warning("feed %s (%s) moved permanently to %s; fetching it there from now on "
-                    "(update its url in config.toml)", result.feed.name, result.feed.url,
-                    result.permanent_url)
-    failures = 0 if result.status != "failed" else store.failures(result.feed.url) + 1
-    store.record_fetch(result, now,
-                       next_attempt(failures, result.retry_after_seconds, now, backoff))
-    return FeedReport(result.feed.url, result.feed.name, result.status, new, result.error)
 
 
 def edition_id_for(config: Config, now: datetime, frequency: str = "daily") -> str:
@@ -416,106 +291,11 @@ def write_archive(config: Config, rendered: Rendered, sender: Sender) -> Path:
     return path
 
 
-@dataclass(frozen=True)
-class PreviewFiles:
-    html: Path
-    text: Path
-    eml: Path
-    stories: int
+# Last, because the rehearsals are built from the functions above.
+from digest.pipeline.rehearse import DemoResult, PreviewFiles, demo, preview  # noqa: E402
 
-
-def preview(
-    config: Config,
-    now: datetime,
-    out: Path,
-    environ: Mapping[str, str],
-    to: str | None = None,
-    edition_id: str | None = None,
-) -> PreviewFiles:
-    """Write preview.html, preview.txt and preview.eml without sending anything.
-
-    With `edition_id` of a stored edition, that edition as it was sent; otherwise the next
-    edition, built from the stories fetched now.
-    """
-    key = environ.get(config.newsletter.secret_env, "").encode() or PREVIEW_KEY
-    database = config.database_path
-    with hold_lock(database), Store.open(database) as store:
-        rendered = store.edition(edition_id) if edition_id else None
-        stories = len(store.edition_story_keys(edition_id)) if rendered and edition_id else 0
-        edition: Edition | None = None
-        if rendered is None:
-            fetch(config, store, now)
-            edition_id = edition_id or edition_id_for(config, now)
-            fitted = render_fitted(config, build_edition(config, store, now, edition_id))
-            rendered, edition = fitted.rendered, fitted.edition
-            stories = len(edition.clusters)
-        recipient = Subscriber(email="preview@example.com", name="Preview")
-        if to:
-            address = normalize_address(to)
-            listed = next((s for s in subscribers(config, store)
-                           if s.email.lower() == address.lower()), None)
-            if listed is None:
-                log.warning("preview: %s is not an active subscriber of any list; showing the "
-                            "edition as a new subscriber with that address would get it",
-                            address)
-            recipient = listed or Subscriber(email=address)
-            # The subscriber's own variant (their topics), as `send` would pick it.
-            stored_id = rendered.edition_id
-            variant = VariantRenders(rendered, edition, lambda e: render(config, e),
-                                     lambda v: store.variant(stored_id, v),
-                                     lambda v, r: None).for_subscriber(recipient)
-            if variant is None:
-                log.warning("preview: none of %s's topics (%s) has news in this edition; "
-                            "send would skip them. Showing the whole edition",
-                            address, ", ".join(recipient.topics))
-            rendered = variant or rendered
-    message = build_message(rendered, recipient, sender_for(config, key), now)
-    out.mkdir(parents=True, exist_ok=True)
-    files = PreviewFiles(out / "preview.html", out / "preview.txt", out / "preview.eml", stories)
-    html_body = message.get_body(("html",))
-    text_body = message.get_body(("plain",))
-    assert isinstance(html_body, EmailMessage) and isinstance(text_body, EmailMessage)
-    files.html.write_text(html_body.get_content(), encoding="utf-8")
-    files.text.write_text(text_body.get_content(), encoding="utf-8")
-    files.eml.write_bytes(bytes(message))
-    return files
-
-
-@dataclass(frozen=True)
-class DemoResult:
-    delivered: int
-    subscribers: int
-    maildir: Path
-    preview: Path
-    summary: SendSummary
-
-
-DEMO_KEY = b"digest-demo-key: not a secret, demo links only"
-
-
-def demo(config: Config, directory: Path, environ: Mapping[str, str]) -> DemoResult:
-    """The whole pipeline on the config's feeds into an in-process sink, all under `directory`.
-
-    The edition is built as of one hour after the newest story, so sample feeds from any day
-    make a full edition.
-    """
-    directory = directory.resolve()
-    directory.mkdir(parents=True, exist_ok=True)
-    maildir = directory / "maildir"
-    with running_sink(maildir) as (handler, port):
-        demo_config = dataclasses.replace(
-            config,
-            state=dataclasses.replace(config.state, database=str(directory / "state.sqlite3")),
-            smtp=dataclasses.replace(config.smtp, host="127.0.0.1", port=port, security="none",
-                                     username=""),
-        )
-        fetched_at = datetime.now().astimezone()
-        with Store.open(demo_config.database_path) as store:
-            fetch(demo_config, store, fetched_at)
-            newest = store.newest_published()
-        now = (newest or fetched_at) + timedelta(hours=1)
-        summary = send(demo_config, now, environ, key=DEMO_KEY)
-        files = preview(demo_config, now, directory, environ, edition_id=summary.edition)
-        with Store.open(demo_config.database_path) as store:
-            listed = sum(1 for _ in subscribers(demo_config, store))
-        return DemoResult(handler.count, listed, maildir, files.html, summary)
+__all__ = [
+    "DemoResult", "FeedReport", "FetchSummary", "PreviewFiles", "SendSummary", "Store",
+    "build_edition", "demo", "edition_id_for", "fetch", "parse_workers", "preview", "render",
+    "render_fitted", "send", "sender_for", "subscribers", "token_key", "write_archive",
+]
