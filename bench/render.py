@@ -7,8 +7,9 @@ Prints:
   1. one render of a 30-story edition (Jinja2 + premailer), in ms, and the HTML sizes;
   2. the string stage per subscriber: `Personalizer.fill` of both parts with ready values,
      and with the values made (HMAC token, HTML escaping) as `message.py` makes them;
-  3. the whole per-subscriber cost up to the bytes on the wire through message.py's public
-     API on this branch (`build_message(...)` then `bytes(msg)`).
+  3. the whole per-subscriber cost up to the bytes on the wire: `PreparedMessage.wire()`
+     (what `digest send` uses: the variant encoded once, only the values per subscriber), and
+     for comparison the email package's slow path (`build_message(...)` then `bytes(msg)`).
 The edition is built from the real-world corpus's 2023-11-24 feeds (NYT, NPR, Japan Times)
 when ../shared/corpus is present, else from tests/editions.py's synthetic stories.
 """
@@ -31,7 +32,13 @@ sys.path.insert(0, str(REPO / "tests"))
 from editions import NOW, corpus_edition, large_edition  # noqa: E402
 
 from digest.budget import html_size, sample_values  # noqa: E402
-from digest.message import Personalizer, Sender, build_message, recipient_values  # noqa: E402
+from digest.message import (  # noqa: E402
+    Personalizer,
+    PreparedMessage,
+    Sender,
+    build_message,
+    recipient_values,
+)
 from digest.model import (  # noqa: E402
     Edition,
     Subscriber,
@@ -138,6 +145,12 @@ def main() -> None:
                     filled[i] = values[pieces[i].decode()].encode()
                 b"".join(filled)
 
+    prepared = PreparedMessage(rendered, sender, NOW)
+
+    def wire_bytes() -> None:
+        for s in subscribers:
+            prepared.wire(s)
+
     def whole_message() -> None:
         for s in subscribers[:message_n]:
             bytes(build_message(rendered, s, sender, NOW, html_part, text_part))
@@ -149,7 +162,9 @@ def main() -> None:
         ("string stage: values (HMAC token) + escaping + fill, both parts (str out)",
          string_stage, n),
         ("for comparison: a str.replace chain over the HTML part only", naive_replace, naive_n),
-        ("whole message: build_message(...) + bytes(msg), message.py on this branch",
+        ("WIRE: PreparedMessage.wire(subscriber), the whole message as bytes (what send uses)",
+         wire_bytes, n),
+        ("for comparison: build_message(...) + bytes(msg), the email package's slow path",
          whole_message, message_n),
     ]
     print(f"per subscriber, CPU time, {n:,} subscribers (target {TARGET_US:.0f} µs):")
