@@ -50,9 +50,10 @@ def add_command(
 ) -> argparse.ArgumentParser:
     """A subcommand whose help is its handler's docstring."""
     doc = (handler.__doc__ or "").strip()
-    sub: argparse.ArgumentParser = commands.add_parser(name, help=doc.splitlines()[0] if doc
-                                                       else None, description=doc,
-                                                       parents=list(parents))
+    summary = " ".join(doc.split("\n\n")[0].split())  # the first paragraph, unwrapped
+    sub: argparse.ArgumentParser = commands.add_parser(
+        name, help=summary or None, description=doc, parents=list(parents)
+    )
     sub.set_defaults(handler=handler)
     return sub
 

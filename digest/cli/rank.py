@@ -74,7 +74,8 @@ def cmd_rank(args: argparse.Namespace) -> int:
                 print(" " * (widths[0] + 2) + text)
     count = len(edition.clusters)
     if not rows:
-        print("No unsent stories in the lookback window.")
+        print("No unsent stories in the lookback window (stories come from `digest fetch`; "
+              "--now builds the edition as of another moment).")
     elif count < config.ranking.min_stories:
         print(f"Only {count} stories (fewer than ranking.min_stories = "
               f"{config.ranking.min_stories}): this edition would not be sent.")
