@@ -9,7 +9,10 @@ their words say the same thing. The words (digest/wording.py: normalised stems p
 5-grams, so that compounds and inflections meet) are weighted by how rare they are in this batch
 of candidates, so that "Gaza" or "Ukraine", which many stories share, count for little and a
 name such as "Pistorius" counts for a lot. The similarity is the cosine of those weighted
-features over the headline and the summary's opening. Two stories of one feed do not merge on
+stems over the headline and the summary's opening; a pair that comes close (half the threshold)
+is compared again with the 5-grams too, and the higher cosine counts. A 5-gram's rarity comes
+from the stems of the words that contain it, counted over the batch's vocabulary, so the second
+stage costs nothing for the pairs that never reach it. Two stories of one feed do not merge on
 that feed's house style (a kicker both repeat word for word, such as "Top 10:", or words the
 feed uses in many stories). And two stories whose shared words are all one name ("Prime
 Minister Fumio Kishida") are about the same person or place, not the same news: they stay apart
