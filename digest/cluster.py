@@ -5,13 +5,18 @@ indices, one group per news story. Pure: no database, network, file or clock.
 
 Two stories are the same story when they share a canonical link, when they share an id (within
 a feed, or across feeds when the id is globally unique such as a URL or a tag: URI), or when
-their words say the same thing. Words are normalised (case, accents, punctuation, stop words in
-English and German, a light truncation stemmer) and weighted by how rare they are in this batch
+their words say the same thing. The words (digest/wording.py: normalised stems plus character
+5-grams, so that compounds and inflections meet) are weighted by how rare they are in this batch
 of candidates, so that "Gaza" or "Ukraine", which many stories share, count for little and a
-name such as "Pistorius" counts for a lot. The similarity is the cosine of those weighted words
-over the headline and the summary's opening, headline words counting `TITLE_WEIGHT` times; two
-stories of one feed do not merge on that feed's house style (a shared kicker such as "Top 10:",
-words the feed uses in many stories).
+name such as "Pistorius" counts for a lot. The similarity is the cosine of those weighted
+stems over the headline and the summary's opening; a pair that comes close (half the threshold)
+is compared again with the 5-grams too, and the higher cosine counts. A 5-gram's rarity comes
+from the stems of the words that contain it, counted over the batch's vocabulary, so the second
+stage costs nothing for the pairs that never reach it. Two stories of one feed do not merge on
+that feed's house style (a kicker both repeat word for word, such as "Top 10:", or words the
+feed uses in many stories). And two stories whose shared words are all one name ("Prime
+Minister Fumio Kishida") are about the same person or place, not the same news: they stay apart
+however rare the name.
 
 It scales by blocking: only stories whose headline or lede share at least two rare words (an
 inverted index whose posting lists are capped at 2 log2 n) are ever compared, so the work grows
@@ -22,77 +27,29 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from itertools import chain
 from urllib.parse import parse_qsl, urlencode
 
 from digest.model import Story
+from digest.wording import (
+    GRAM,
+    GRAM_PREFIX,
+    LONG_WORD,
+    STEM_LENGTH,
+    Features,
+    Wording,
+    headline_body,
+    kicker_words,
+)
 
-# Words that say nothing about which event a headline reports, in the two languages of the feeds
-# we see most (English and German). Kept short on purpose: a missing stop word costs little
-# because frequent words weigh little anyway; a wrong one hides evidence.
-_STOP_TEXT = """
-a about after again against all also am an and any are as at be because been before being
-between both but by can could did do does doing down during each few for from further had has
-have having he her here hers him his how i if in into is it its just me more most my no nor not
-now of off on once only or other our out over own same says said she should so some such than
-that the their them then there these they this those through to too under until up very was we
-were what when where which while who whom why will with would you your new how why what
-der die das den dem des ein eine einer einem einen eines und oder aber auch auf aus bei bis
-durch für fur gegen im in ist sind war waren wird werden wurde wurden mit nach nicht noch nun
-nur ob ohne sich sie er es wir ihr um unter vom von vor zu zum zur uber über als am an da dass
-so wie was wer wo hat haben hatte kann soll sollen will mehr viele neue neuen neuer jetzt heute
-ab alle allem allen aller alles beim bereits dabei damit dann dazu dem diese diesem diesen dieser
-dieses doch dort drei eigentlich einmal erst erste ersten etwa gibt geht gut hier ihre ihren
-ihrer immer jahr jahre jahren jede jeden jeder kein keine keinen laut man nun rund schon sehr sei
-seien seit sein seine seinen seiner sowie tag tage uns unsere viel vier weil weiter weitere wenn
-wieder woche zeigt zeigen zwei zwischen beste besten best better top day days week year years
-first last next one two three four five get gets got make makes made may might must one ones
-see sees take takes takes today week well back way still even many much yet s t don
-"""
-STOP_WORDS = frozenset(_STOP_TEXT.split())
-
-STEM_LENGTH = 7  # truncation stemmer: "hostages"/"hostage", "paroled"/"parole" meet
-TITLE_WEIGHT = 1.5  # a word in the headline counts this many times a word in the summary
-SUMMARY_WORDS = 40  # only the summary's opening: later sentences wander off to background
 HOUSE_STYLE = 3  # a word in more than this many stories of one feed starts to count less
 LEDE_WORDS = 12  # blocking looks at the headline and this many words of the summary
 MIN_SHARED = 2  # two stories must share at least this many words to be compared at all
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
-_COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
-_KICKER = re.compile(r"\s*(?::|\|)\s+")
+NEAR = 0.5  # a pair whose stems reach this share of the threshold is compared by 5-grams too
+NAME_WORDS = 5  # the longest name the one-name rule looks for ("Prime Minister Fumio Kishida")
 _GLOBAL_ID = re.compile(r"^(https?://|tag:|urn:)|^[0-9a-f-]{32,}$", re.IGNORECASE)
-
-
-def words(text: str) -> list[str]:
-    """Normalised content words of a text: lower case, no accents, no stop words, stemmed.
-
-    Args:
-        text: plain text, such as a headline.
-    Returns:
-        The words in their order, each cut to at most `STEM_LENGTH` characters.
-    """
-    folded = text.casefold()
-    if not folded.isascii():  # the common case skips the Unicode work
-        folded = _COMBINING.sub("", unicodedata.normalize("NFKD", folded.replace("ß", "ss")))
-    out = []
-    for w in _WORD.findall(folded):
-        if w in STOP_WORDS or (len(w) < 2 and not w.isdigit()):
-            continue
-        if len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
-            w = w[:-1]  # plural: "attacks" meets "attack" even below the truncation length
-        out.append(w[:STEM_LENGTH])
-    return out
-
-
-def kicker_words(title: str) -> frozenset[str]:
-    """The words of a headline's kicker: the short labels before its last ":" or "|", as in
-    "Top 10: ...", "heise-Angebot: iX-Workshop: ..." or "Hannover Messe: ...". Two stories of
-    one feed under the same kicker share a rubric, not an event."""
-    parts = _KICKER.split(title)
-    return frozenset(w for part in parts[:-1] for w in words(part))
 
 
 def link_key(url: str) -> str:
@@ -105,28 +62,6 @@ def link_key(url: str) -> str:
     kept = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True)
             if not k.lower().startswith(("utm_", "at_", "wt_"))]
     return f"{path.rstrip('/')}?{urlencode(kept)}" if kept else path.rstrip("/")
-
-
-def _docs(stories: Sequence[Story]) -> tuple[list[dict[str, float]], list[list[str]]]:
-    """Each story's word weights (title and summary opening), and its blocking words (the
-    title and the summary's first sentence or so, where the news is)."""
-    docs, leads = [], []
-    seen: dict[str, list[str]] = {}  # the same summary often comes in several feeds
-    for s in stories:
-        weights: dict[str, float] = {}
-        # Cut the text before normalising it: some feeds put whole articles in the summary.
-        text = s.summary_text[:SUMMARY_WORDS * 12]
-        summary = seen.get(text)
-        if summary is None:
-            summary = seen[text] = words(text)[:SUMMARY_WORDS]
-        for w in summary:
-            weights[w] = 1.0
-        title = words(s.title)
-        for w in title:
-            weights[w] = TITLE_WEIGHT
-        docs.append(weights)
-        leads.append(list(dict.fromkeys(title + summary[:LEDE_WORDS])))
-    return docs, leads
 
 
 class _UnionFind:
@@ -190,43 +125,159 @@ def cluster_indices(stories: Sequence[Story], threshold: float) -> list[list[int
     return [groups[root] for root in sorted(groups)]
 
 
+class _Scorer:
+    """How alike two stories of one batch are (the batch sets the rarity of each word).
+
+    Two stages: the cosine of the stems, for every pair blocking lets through; and for a pair
+    that comes close (at least `NEAR` of the threshold), the cosine with the 5-grams of the
+    words too, so that compounds and inflections count ("Kommunalwahlen" meets "Wahlen").
+    The second stage is what costs, so it only runs where it can change the answer."""
+
+    def __init__(self, stories: Sequence[Story], threshold: float) -> None:
+        self.stories, self.threshold = stories, threshold
+        self.wording = Wording()
+        self.docs: list[Features] = []
+        self.texts: list[tuple[list[str], list[str]]] = []  # headline and summary words
+        self.leads: list[list[str]] = []  # blocking words: the headline and the lede
+        lede: dict[str, list[str]] = {}  # summary text: the stems of its opening
+        for s in stories:
+            summary = self.wording.summary(s.summary_text)[1]
+            doc, title = self.wording.features(s.title, s.summary_text)
+            self.docs.append(doc)
+            self.texts.append((title, summary))
+            opening = lede.get(s.summary_text)
+            if opening is None:
+                opening = lede[s.summary_text] = [w[:STEM_LENGTH] for w in summary[:LEDE_WORDS]]
+            self.leads.append(list(dict.fromkeys([w[:STEM_LENGTH] for w in title] + opening)))
+        self.df = Counter(chain.from_iterable(self.docs))
+        # Rarity weight: a word in every story weighs ~0, a word in one story the most.
+        self.idf = self._rarity(self.df)
+        idf2 = self.idf2 = {w: v * v for w, v in self.idf.items()}
+        self.norms = [math.sqrt(sum([t * t * idf2[w] for w, t in doc.items()]))
+                      for doc in self.docs]
+        self.by_feed: dict[str, list[int]] = {}
+        for k, s in enumerate(stories):
+            self.by_feed.setdefault(s.feed_url, []).append(k)
+        self.in_feed: dict[tuple[str, bool], Counter[str]] = {}  # filled when stories meet
+        self.full_idf: dict[str, float] = {}  # stems and 5-grams, filled at the first need
+        self.full_docs: dict[int, tuple[Features, float]] = {}
+
+    def _rarity(self, df: Counter[str]) -> dict[str, float]:
+        n = len(self.stories)
+        return {w: math.log((n + 1) / min(c, n)) + 0.1 for w, c in df.items()}
+
+    def __call__(self, i: int, j: int) -> float:
+        """The similarity of stories i and j (0..1): the cosine of their stems, or, when that
+        comes close to the threshold, of their stems and 5-grams if that is higher."""
+        if self.stories[i].feed_url != self.stories[j].feed_url:  # the common case, inline
+            doc, other, idf2 = self.docs[i], self.docs[j], self.idf2
+            dot = sum([doc[w] * other[w] * idf2[w] for w in doc.keys() & other.keys()])
+            alike = dot / (self.norms[i] * self.norms[j]) if dot else 0.0
+        else:
+            alike = self._cosine(i, j, grams=False)
+        if self.threshold * NEAR <= alike < self.threshold:
+            alike = max(alike, self._cosine(i, j, grams=True))
+        return alike
+
+    def _cosine(self, i: int, j: int, grams: bool) -> float:
+        a, b = self.stories[i], self.stories[j]
+        if grams and not self.full_idf:
+            self._gram_rarity()
+        idf = self.full_idf if grams else self.idf
+        if a.feed_url == b.feed_url:
+            key = (a.feed_url, grams)
+            if key not in self.in_feed:
+                self.in_feed[key] = Counter(chain.from_iterable(
+                    self._doc(k, grams)[0] for k in self.by_feed[a.feed_url]))
+            if kicker_words(a.title) & kicker_words(b.title):
+                # A rubric two stories of one feed repeat says nothing: compare the rest.
+                doc = self.wording.features(headline_body(a.title), a.summary_text, grams)[0]
+                other = self.wording.features(headline_body(b.title), b.summary_text, grams)[0]
+            else:
+                doc, other = self._doc(i, grams)[0], self._doc(j, grams)[0]
+            return similarity(doc, other, _house_style(idf, self.in_feed[key], doc, other))
+        (doc, norm_a), (other, norm_b) = self._doc(i, grams), self._doc(j, grams)
+        dot = sum([doc[w] * other[w] * idf[w] ** 2 for w in doc.keys() & other.keys()])
+        return dot / (norm_a * norm_b) if norm_a and norm_b else 0.0
+
+    def _doc(self, i: int, grams: bool) -> tuple[Features, float]:
+        """Story i's features and their norm, with or without 5-grams."""
+        if not grams:
+            return self.docs[i], self.norms[i]
+        found = self.full_docs.get(i)
+        if found is None:
+            s, idf = self.stories[i], self.full_idf
+            doc = self.wording.combine(self.texts[i][0], s.summary_text, grams=True)
+            found = self.full_docs[i] = (
+                doc, math.sqrt(sum([(t * idf[w]) ** 2 for w, t in doc.items()])))
+        return found
+
+    def _gram_rarity(self) -> None:
+        """The rarity of every 5-gram, from the words of the batch: a 5-gram is in at most as
+        many stories as the stems of the words that contain it together (counted over the
+        vocabulary, not over every story again)."""
+        pieces: set[tuple[str, str]] = set()  # (stem, a 5-gram of a word with that stem)
+        for w in set(chain.from_iterable(chain.from_iterable(self.texts))):
+            if len(w) >= LONG_WORD:
+                pieces.update([(w[:STEM_LENGTH], g) for g in Wording.grams(w)])
+            elif len(w) >= GRAM:
+                pieces.add((w[:STEM_LENGTH], GRAM_PREFIX + w[:GRAM]))
+        df: Counter[str] = Counter()
+        stem_df = self.df
+        for stem, gram in pieces:
+            df[gram] += stem_df[stem]
+        self.full_idf = {**self.idf, **self._rarity(+df)}
+
+    def one_name(self, i: int, j: int) -> bool:
+        """Whether everything stories i and j share is one name: the stems they share stand
+        next to each other in both ("Fumio Kishida", "Prime Minister Fumio Kishida"), every
+        5-gram they share comes from those words, and both headlines say more than that. Such
+        stories share a subject, not news."""
+        shared = self.docs[i].keys() & self.docs[j].keys()  # the stems both say
+        if not shared or len(shared) > NAME_WORDS:  # the common case ends here
+            return False
+        titles = [{w[:STEM_LENGTH] for w in self.texts[k][0]} for k in (i, j)]
+        if titles[0] <= shared or titles[1] <= shared:
+            return False  # a headline said again in full is no name
+        texts = [[*title, "", *summary] for title, summary in (self.texts[i], self.texts[j])]
+        parent = {w: w for w in shared}
+
+        def root(w: str) -> str:
+            while parent[w] != w:
+                w = parent[w]
+            return w
+
+        bigrams = []
+        for text in texts:
+            stems = [w[:STEM_LENGTH] for w in text]
+            bigrams.append({(x, y) for x, y in zip(stems, stems[1:], strict=False)
+                            if x in shared and y in shared})
+        for x, y in bigrams[0] & bigrams[1]:  # next to each other in both: one name
+            parent[root(x)] = root(y)
+        if len({root(w) for w in shared}) > 1:
+            return False
+        name = {g for w in chain(*texts) if w[:STEM_LENGTH] in shared for g in Wording.grams(w)}
+        pieces = [{g for w in text for g in Wording.grams(w)} for text in texts]
+        return pieces[0] & pieces[1] <= name
+
+
 def _join_similar(stories: Sequence[Story], threshold: float, sets: _UnionFind) -> None:
-    docs, leads = _docs(stories)
-    n = len(docs)
-    df = Counter(chain.from_iterable(docs))
-    # Rarity weight: a word in every story weighs ~0, a word in one story the most.
-    idf = {w: math.log((n + 1) / c) + 0.1 for w, c in df.items()}
-    norms = [math.hypot(*[t * idf[w] for w, t in doc.items()]) for doc in docs]
-    in_feed: dict[str, Counter[str]] = {}  # per feed, filled when two of its stories meet
+    alike = _Scorer(stories, threshold)
+    df, n = alike.df, len(stories)
     # Blocking: compare only stories whose headlines or ledes share a rare word. A word in
     # more stories than the cap is too common to say "same event" on its own (it still counts
     # in the similarity); the cap grows with log n, so the pairs compared grow as n log n.
     cap = max(8, int(2 * math.log2(n + 1)))
     postings: dict[str, list[int]] = {}
-    for i, lead in enumerate(leads):
+    for i, lead in enumerate(alike.leads):
         rare = [w for w in lead if 1 < df[w] <= cap]  # a word of one story joins nothing
         hits = Counter(chain.from_iterable(postings.get(w, ()) for w in rare))
         for w in rare:
             postings.setdefault(w, []).append(i)
         need = min(MIN_SHARED, len(lead))  # one shared word is a topic, not an event
-        doc = docs[i]
         for j in [j for j, h in hits.items() if h >= need]:  # the partition is order-free
-            if sets.find(i) == sets.find(j):
-                continue
-            other = docs[j]
-            feed = stories[i].feed_url
-            if feed == stories[j].feed_url:
-                if feed not in in_feed:
-                    in_feed[feed] = Counter(chain.from_iterable(
-                        d for d, s in zip(docs, stories, strict=True) if s.feed_url == feed))
-                weight = _house_style(idf, in_feed[feed], doc, other)
-                for w in kicker_words(stories[i].title) & kicker_words(stories[j].title):
-                    weight[w] = 0.0
-                alike = similarity(doc, other, weight)
-            else:
-                dot = sum([doc[w] * other[w] * idf[w] ** 2 for w in doc.keys() & other.keys()])
-                alike = dot / (norms[i] * norms[j]) if norms[i] and norms[j] else 0.0
-            if alike >= threshold:
+            if (sets.find(i) != sets.find(j) and alike(i, j) >= threshold
+                    and not alike.one_name(i, j)):
                 sets.union(i, j)
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime, timedelta
 
-from digest.cluster import cluster_indices, words
+from digest.cluster import cluster_indices
 from digest.config import RankingConfig, SectionRule
 from digest.model import Edition, Story
 from digest.rank import rank
+from digest.wording import Wording, words
 
 NOW = datetime(2026, 4, 25, 19, 0, tzinfo=UTC)
 SETTINGS = RankingConfig(top_stories=0)
@@ -229,3 +230,82 @@ def test_sections_outside_the_config_follow_by_best_score() -> None:
 def test_nothing_in_nothing_out() -> None:
     edition = build([])
     assert edition.sections == () and edition.created == NOW
+
+
+# Clustering: compounds, inflections and names (digest/wording.py, the one-name rule)
+
+FILLER = [  # other news of the day, so that rarity means what it means in a real batch
+    story("Bundestag beschließt Haushalt für das kommende Jahr", feed="f1"),
+    story("Hochwasser in Bayern: Pegel steigen weiter", feed="f2"),
+    story("DAX schließt mit leichtem Plus", feed="f3"),
+    story("Bahnstreik: Gewerkschaft kündigt neue Warnstreiks an", feed="f4"),
+    story("Storm closes the harbour in Hamburg", feed="f5"),
+    story("Central bank holds interest rates steady", feed="f6"),
+]
+
+
+def clusters_of(stories: list[Story]) -> list[set[str]]:
+    groups = cluster_indices(stories + FILLER, RankingConfig().similarity_threshold)
+    return [{stories[i].title for i in g if i < len(stories)} for g in groups
+            if any(i < len(stories) for i in g)]
+
+
+def test_a_german_compound_shares_5_grams_with_its_parts() -> None:
+    wording = Wording()
+
+    def overlap(a: str, b: str) -> float:  # cosine of the two words' 5-gram features
+        fa, fb = wording.word(a, grams=True), wording.word(b, grams=True)
+        return sum(fa[k] * fb[k] for k in fa.keys() & fb.keys() if k.startswith("#"))
+
+    assert words("Kommunalwahlen") != words("Wahlen")  # the stems do not meet ...
+    assert overlap("kommunalwahlen", "wahlen") > 0  # ... the 5-grams do
+    assert overlap("palastinensergebiete", "gebiete") > 0
+    assert overlap("palastinensergebiete", "palastinensische") > 0.3
+    assert overlap("kommunalwahlen", "gebiete") == 0
+
+
+def test_a_paraphrase_in_another_feed_merges() -> None:
+    a = story("Tankrabatt beschlossen: Wie billig wird Benzin?", feed="t",
+              summary="Ab Mai soll der Tankrabatt greifen, für zwei Monate.")
+    b = story("Parlament beschließt den Tankrabatt", feed="h",
+              summary="Die Koalition entlastet Autofahrer mit dem Tankrabatt für zwei Monate.")
+    assert clusters_of([a, b]) == [{a.title, b.title}]
+
+
+def test_stories_sharing_only_a_name_stay_apart() -> None:
+    a = story("Why is Fumio Kishida called 'the four-eyed tax-hiker'?", feed="jt",
+              summary="Prime Minister Fumio Kishida has had to cope with an unflattering "
+                      "nickname.")
+    b = story("Kishida is in trouble, but he will survive for now", feed="jt",
+              summary="Warning lights are flashing for Prime Minister Fumio Kishida.")
+    assert len(clusters_of([a, b])) == 2
+
+
+def test_a_name_and_a_second_fact_merge() -> None:
+    a = story("Oscar Pistorius granted parole", feed="a",
+              summary="The former Paralympian will leave prison in January.")
+    b = story("Pistorius to walk free on parole in January", feed="b",
+              summary="Oscar Pistorius was convicted of murder in 2015.")
+    assert clusters_of([a, b]) == [{a.title, b.title}]
+
+
+def test_stories_sharing_only_a_topic_compound_stay_apart() -> None:
+    stories = [
+        story("Gazastreifen: Waffenruhe hält seit drei Tagen", feed="a",
+              summary="Im Gazastreifen schweigen die Waffen."),
+        story("Gaza-Krieg: Ärzte berichten von Medikamentenmangel", feed="b",
+              summary="Krankenhäuser im Gazastreifen sind überlastet."),
+        story("Ukraine-Krieg: Drohnenangriff auf Kiew", feed="c",
+              summary="In der Nacht wurde Kiew angegriffen."),
+        story("Ukrainische Sängerin gewinnt den Eurovision-Vorentscheid", feed="d",
+              summary="Die Ukraine schickt eine Sängerin nach Basel."),
+    ]
+    assert len(clusters_of(stories)) == 4
+
+
+def test_a_rubric_repeated_word_for_word_does_not_merge_two_stories() -> None:
+    a = story("Marktbericht: DAX sucht seine Richtung", feed="ts",
+              summary="Der Marktbericht vom Mittag: Anleger warten ab.")
+    b = story("Marktbericht: Siemens Energy treibt den Markt", feed="ts",
+              summary="Der Marktbericht vom Abend: Energiewerte gefragt.")
+    assert len(clusters_of([a, b])) == 2
