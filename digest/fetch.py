@@ -43,6 +43,10 @@ MAX_REDIRECTS = 5
 REDIRECTS = (301, 302, 303, 307, 308)  # httpx's is_redirect counts 304 too
 MAX_RETRY_AFTER = 86_400.0  # a server asking for more than a day gets a day
 INFLATE_STEP = 256 * 1024  # most bytes one decompression step may produce
+# An answer we do not use (304, redirect, error) is read to its end when it is this small and
+# comes this fast, so its connection serves the feed's next request instead of being closed.
+DISCARD_BYTES = 64 * 1024
+DISCARD_SECONDS = 0.5
 _HINTS = {
     401: "; the feed needs a login, which digest does not do: find a public feed URL",
     403: "; the server refuses us: check the url, or ask the site to allow digest's User-Agent",
@@ -148,6 +152,7 @@ async def _get(
                         return _failed(feed, f"redirect loop (back to {url}); tell the "
                                        "site's owner, or fix the feed's url in config.toml")
                     seen.add(url)
+                    await _discard(response)
                     moved_for_good = moved_for_good and response.status_code in (301, 308)
                     if moved_for_good:
                         permanent = url
@@ -164,6 +169,8 @@ async def _answer(
     """The result of a final (non-redirect) response."""
     status = response.status_code
     headers = dict(response.headers)
+    if not 200 <= status < 300:
+        await _discard(response)
     if status == 304:
         return FetchResult(feed=feed, status="not_modified", headers=headers, http_status=304,
                            final_url=url, permanent_url=permanent)
@@ -196,6 +203,22 @@ async def _answer(
         return _failed(feed, f"the body is not valid {encoding} ({e})", status)
     return FetchResult(feed=feed, status="ok", body=body, headers=headers, http_status=status,
                        final_url=url, permanent_url=permanent)
+
+
+async def _discard(response: httpx.Response) -> None:
+    """Read an unwanted answer's body to its end if it is small and quick, so that its
+    connection goes back to the pool (httpx closes a connection whose answer was not read,
+    even a 304's, which has no body). A large or slow body is not waited for: the connection
+    is closed instead, and the feed's outcome is the same."""
+    length = response.headers.get("content-length", "0" if response.status_code == 304 else "")
+    if not length.isdigit() or int(length) > DISCARD_BYTES:
+        return
+    try:
+        async with asyncio.timeout(DISCARD_SECONDS):
+            async for _ in response.aiter_raw():
+                pass
+    except (TimeoutError, httpx.HTTPError):
+        pass  # the connection is closed on the way out; nothing of this answer was needed
 
 
 class _Inflater:
