@@ -27,6 +27,10 @@ _BLOCK_TAG = re.compile(
     re.IGNORECASE,
 )
 _HTTP_PREFIX = re.compile(r"https?://", re.IGNORECASE)
+# An absolute http(s) URL that `absolute_http_url` would return unchanged: printable ASCII,
+# no space, a plain host name. Most links are; they skip urlsplit.
+_PLAIN_HTTP_URL = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:[/?#][!-~]*)?\Z",
+                             re.IGNORECASE)
 _SPACE = re.compile(r"\s+")
 # Line and paragraph separators and every C0/C1 control: none may reach a header or a title.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
@@ -34,7 +38,12 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202
 
 def one_line(text: str) -> str:
     """Plain text on one line: no control characters, whitespace collapsed, NFC."""
-    text = unicodedata.normalize("NFC", text)
+    if not text.isascii():  # ASCII is NFC already
+        text = unicodedata.normalize("NFC", text)
+    # Fast path (most text): every character _CONTROL and _SPACE match except " " is
+    # non-printable, so printable text without a double space needs only the strip.
+    if text.isprintable() and "  " not in text:
+        return text.strip()
     return _SPACE.sub(" ", _CONTROL.sub(" ", text)).strip()
 
 
@@ -92,6 +101,8 @@ def cap(text: str, limit: int, ellipsis: str = "…") -> str:
 
 def absolute_http_url(url: str, base_url: str = "") -> str:
     """`url` resolved against `base_url` if relative; "" unless the result is http(s)."""
+    if _PLAIN_HTTP_URL.match(url):
+        return url
     url = one_line(url).replace(" ", "%20")
     if not url:
         return ""

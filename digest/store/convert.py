@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sqlite3
 from contextlib import AbstractContextManager
-from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,7 +32,11 @@ def story_from_row(r: sqlite3.Row) -> Story:
 
 
 def image_json(image: Image | None) -> str | None:
-    return json.dumps(asdict(image)) if image else None
+    if image is None:
+        return None
+    # Spelled out: dataclasses.asdict deep-copies, and this runs for every stored story.
+    return json.dumps({"url": image.url, "width": image.width, "height": image.height,
+                       "alt": image.alt})
 
 
 def iso(when: datetime) -> str:
