@@ -11,7 +11,6 @@ dictionaries never leave this module.
 
 from __future__ import annotations
 
-import calendar
 import dataclasses
 import hashlib
 import html
@@ -27,6 +26,7 @@ from typing import Any
 import feedparser
 
 from digest.errors import ParseError
+from digest.fastrss import from_struct, parse_plain_rss
 from digest.feedbytes import Prepared, prepare
 from digest.jsonfeed import ImageCandidate, RawItem, parse_json
 from digest.model import FetchResult, Image, Story
@@ -162,9 +162,13 @@ def read_items(result: FetchResult) -> ParsedFeed:
     if prepared.kind == "json":
         items, home = parse_json(prepared.text, result.feed.url)
         return ParsedFeed(items, base or absolute_http_url(home), prepared.encoding)
+    xml_bytes = prepared.xml_bytes
+    plain = parse_plain_rss(xml_bytes, base) if prepared.kind == "xml" else None
+    if plain is not None:
+        return ParsedFeed(plain, base, prepared.encoding)
     try:
         parsed = feedparser.parse(
-            prepared.xml_bytes,
+            xml_bytes,
             # No content-location: feedparser would resolve guids against it too, and a
             # story's id must not change when its feed moves. Links are resolved in
             # make_story, against xml:base (which feedparser applies) and the feed's URL.
@@ -237,8 +241,8 @@ def _raw(entry: Any, base: str) -> RawItem:
         author=str(entry.get("author") or ""),
         categories=tuple(str(t.get("term")) for t in entry.get("tags") or [] if t.get("term")),
         # dict.get: feedparser's own get() maps a missing date to the other (deprecated).
-        published=_from_struct(dict.get(entry, "published_parsed")),
-        updated=_from_struct(dict.get(entry, "updated_parsed")),
+        published=from_struct(dict.get(entry, "published_parsed")),
+        updated=from_struct(dict.get(entry, "updated_parsed")),
         images=tuple(images),
     )
 
@@ -291,15 +295,6 @@ def _published(raw: RawItem, now: datetime) -> tuple[datetime, bool]:
             return now, False  # a date in the future: clamped to when we saw it
         return when, True
     return now, False
-
-
-def _from_struct(parsed: Any) -> datetime | None:
-    if not parsed:
-        return None
-    try:
-        return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
-    except (OverflowError, ValueError, OSError, TypeError):
-        return None
 
 
 def _image(raw: RawItem, base: str) -> Image | None:
