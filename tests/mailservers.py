@@ -33,6 +33,8 @@ class Behaviour:
     login: tuple[str, str] | None = None  # require AUTH with this user and password
     starttls: ssl.SSLContext | None = None  # offer STARTTLS (and require it) with this
     implicit_tls: ssl.SSLContext | None = None  # TLS from the first byte (security = "ssl")
+    pipelining: bool = False  # advertise PIPELINING (RFC 2920) in the EHLO answer
+    data_without_rcpt: bool = False  # answer 354 to DATA even when every RCPT was refused
 
 
 class BehavingHandler:
@@ -47,12 +49,16 @@ class BehavingHandler:
         self.datas = 0
         self.connections = 0
         self.logins: list[str] = []
+        self.pipelined = 0  # MAILs that arrived with the next command already behind them
+        self.empty_datas = 0  # DATA accepted without a recipient (data_without_rcpt)
 
     async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str,
                           options: list[str]) -> str:
         with self.lock:
             self.mails += 1
             n = self.mails
+            # the client wrote RCPT (and DATA) before waiting for this answer
+            self.pipelined += bool(server._reader._buffer)
         if n in self.b.drop_at_mail:
             server.transport.abort()
             return "421 4.4.2 connection dropped"
@@ -92,8 +98,32 @@ class BehavingHandler:
             return Counter(rcpt for rcpt, _, _ in self.received)
 
 
+class PipeliningHandler(BehavingHandler):
+    """Also advertises PIPELINING (aiosmtpd reads commands in order, pipelined or not)."""
+
+    async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str,
+                          responses: list[str]) -> list[str]:
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+
 class _Server(SMTP):  # type: ignore[misc]
     handler_ref: BehavingHandler
+
+    async def smtp_DATA(self, arg: str) -> None:
+        handler = self.event_handler
+        if handler.b.data_without_rcpt and not self.envelope.rcpt_tos:
+            # a server that ignores RFC 2920 3.1: the client must send nothing but the dot
+            await self.push("354 End data with <CR><LF>.<CR><LF>")
+            lines = []
+            while (line := await self._reader.readline()) not in (b".\r\n", b""):
+                lines.append(line)
+            with handler.lock:
+                handler.empty_datas += 1
+                assert not lines, lines
+            await self.push("554 5.5.1 Error: no valid recipients")
+            return
+        await super().smtp_DATA(arg)
 
     async def _handle_client(self) -> None:
         handler = self.event_handler
@@ -117,7 +147,7 @@ class _Controller(Controller):  # type: ignore[misc]
 @contextmanager
 def mail_server(behaviour: Behaviour) -> Iterator[tuple[BehavingHandler, int]]:
     """A behaving aiosmtpd server on a free loopback port: yields (handler, port)."""
-    handler = BehavingHandler(behaviour)
+    handler = (PipeliningHandler if behaviour.pipelining else BehavingHandler)(behaviour)
     port = free_port()
     kwargs: dict[str, Any] = {}
     if behaviour.login is not None:

@@ -16,6 +16,7 @@ from digest import pipeline
 from digest.config import Config, load_config
 from digest.delivery import Controls
 from digest.errors import SendError
+from digest.model import Delivery
 from digest.store import Store
 
 NOW = datetime(2023, 11, 23, 4, 0, tzinfo=UTC)  # the sample feeds' edition daily-2023-11-22
@@ -231,3 +232,50 @@ def test_tls_refuses_a_certificate_it_cannot_verify(
         with pytest.raises(SendError, match="certificate"):
             pipeline.send(config, NOW, ENV)
     assert server.received == []
+
+
+@pytest.mark.parametrize("offered", [True, False])
+def test_pipelining_only_when_offered_and_answers_read_in_order(
+    project: Path, offered: bool
+) -> None:
+    greylisted, bad = addresses(12)[2], addresses(12)[7]
+    behaviour = Behaviour(pipelining=offered, greylist={greylisted: 1}, unknown_users={bad})
+    with mail_server(behaviour) as (server, port):
+        config = configure(project, port)
+        summary = pipeline.send(config, NOW, ENV)
+    assert summary.count("sent") == 11 and summary.count("failed") == 1
+    assert server.counts() == dict.fromkeys(set(addresses(12)) - {bad}, 1)
+    assert server.rcpt_asked[greylisted] == 2 and server.rcpt_asked[bad] == 1
+    # every MAIL came with its RCPT and DATA when offered (13 transactions: 12 + the retry),
+    # and none did when not offered
+    assert server.pipelined == (server.mails if offered else 0) == (13 if offered else 0)
+    status = ledger(config)
+    assert status[bad] == "failed" and status[greylisted] == "sent"
+    for rcpt, message, _ in server.received:  # each to its own subscriber, whole
+        assert message["To"].addresses[0].addr_spec == rcpt
+        assert message.get_body(("html",)) is not None
+
+
+def test_pipelined_data_accepted_after_a_refused_recipient_carries_nothing(
+    project: Path,
+) -> None:
+    bad = addresses(6)[1]
+    behaviour = Behaviour(pipelining=True, unknown_users={bad}, data_without_rcpt=True)
+    with mail_server(behaviour) as (server, port):
+        config = configure(project, port, n=6)
+        summary = pipeline.send(config, NOW, ENV)
+    assert summary.count("sent") == 5 and summary.count("failed") == 1
+    assert server.empty_datas == 1 and bad not in server.counts()
+    assert "550 5.1.1" in next(d.reply for d in _rows(config) if d.email == bad)
+
+
+def _rows(config: Config) -> list[Delivery]:
+    with Store.open(config.database_path) as store:
+        return store.deliveries(EDITION)
+
+
+def test_connection_dropped_at_a_pipelined_mail_is_resumed(project: Path) -> None:
+    with mail_server(Behaviour(pipelining=True, drop_at_mail={3, 8})) as (server, port):
+        config = configure(project, port, n=20)
+        summary = pipeline.send(config, NOW, ENV)
+    assert summary.ok and server.counts() == dict.fromkeys(addresses(20), 1)
