@@ -145,7 +145,7 @@ def send_one(smtp: smtplib.SMTP, sender: str, recipient: str, data: bytes,
                 payload = b"." + payload
             # one write for the data and its end: no second syscall, no lone small segment
             end = b".\r\n" if payload.endswith(b"\r\n") else b"\r\n.\r\n"
-            smtp.sock.sendall(payload + end)
+            _write(smtp, payload + end)
             written = True
             code, text = smtp.getreply()
         elif code != 421 and code > 0:
@@ -155,8 +155,14 @@ def send_one(smtp: smtplib.SMTP, sender: str, recipient: str, data: bytes,
         return ("unknown" if written else "again"), f"connection lost: {e}"
 
 
+def _write(smtp: smtplib.SMTP, data: bytes) -> None:
+    if smtp.sock is None:
+        raise smtplib.SMTPServerDisconnected("the connection is closed")
+    smtp.sock.sendall(data)
+
+
 def _command(smtp: smtplib.SMTP, line: bytes) -> tuple[int, bytes]:
-    smtp.sock.sendall(line)
+    _write(smtp, line)
     return smtp.getreply()
 
 
@@ -168,7 +174,7 @@ def _pipelined(smtp: smtplib.SMTP, lines: bytes) -> tuple[int, bytes]:
     to); the data is then only the terminating dot, so nothing is delivered, and the
     recipient's refusal is the answer. A 421 ends the reading: the server is closing.
     """
-    smtp.sock.sendall(lines)
+    _write(smtp, lines)
     mail = smtp.getreply()
     if mail[0] == 421:
         return mail
@@ -177,7 +183,7 @@ def _pipelined(smtp: smtplib.SMTP, lines: bytes) -> tuple[int, bytes]:
         return rcpt
     data = smtp.getreply()
     if data[0] == 354 and (mail[0] != 250 or rcpt[0] not in (250, 251)):
-        smtp.sock.sendall(b".\r\n")  # an empty message, refused or dropped by the server
+        _write(smtp, b".\r\n")  # an empty message, refused or dropped by the server
         smtp.getreply()
     refused = mail if mail[0] != 250 else rcpt if rcpt[0] not in (250, 251) else None
     if refused is None:
