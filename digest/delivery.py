@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -42,8 +43,8 @@ MAX_DROPS = 3
 class Ledger(Protocol):
     """What the loop needs of the store (`digest.store.Store` is one)."""
 
-    def record_delivery(self, delivery: Delivery, now: datetime,
-                        next_try: datetime | None = None) -> None: ...
+    def record_deliveries(self, rows: Iterable[tuple[Delivery, datetime | None]],
+                          now: datetime) -> None: ...
 
     def suppress(self, email: str, reason: str, now: datetime) -> bool: ...
 
@@ -123,6 +124,8 @@ def deliver(
         loop.drain(pool)
         pool.close()
         sys.setswitchinterval(interval)
+    if loop.failure is not None:
+        raise loop.failure
     if pool.fatal is not None:
         raise pool.fatal
     if pool.errors and not pool.alive:
@@ -150,6 +153,12 @@ class _Loop:
         # counts); `_changed` guards what the feeding thread reads (in flight, retries), so
         # a slow commit (a WAL checkpoint's fsync) never holds up the feeding of the others.
         self._ledger_lock = threading.Lock()
+        # the group commit's queue: answers waiting to be written, numbered in arrival order
+        self._queue_lock = threading.Lock()
+        self._answers: list[Attempt] = []
+        self._queued = 0  # answers ever queued
+        self._written = 0  # answers ever committed (or given up on: see `failure`)
+        self.failure: BaseException | None = None  # the ledger could not be written
         self._changed = threading.Condition()
         self._in_flight = 0
         self._retries: list[tuple[float, int, Job]] = []
@@ -199,10 +208,37 @@ class _Loop:
             self._progress.retrying = 0
 
     def answered(self, attempt: Attempt) -> None:
-        """Record one answer (called in the worker's thread, before its next message)."""
+        """Record one answer; returns once it is committed (called in the worker's thread,
+        before its next message).
+
+        Group commit: the answer joins a queue, and whichever worker holds the ledger lock
+        writes everything queued in one transaction. A worker that gets the lock and finds its
+        answer already committed by another goes straight on. So the answers that arrive
+        while a commit is under way share the next one, and no answer waits for a thread of
+        its own to be scheduled.
+
+        Raises:
+            sqlite3.Error: the ledger cannot be written (every waiting worker gets it, the
+                run stops: nothing more is sent without its answer being kept).
+        """
         try:
+            with self._queue_lock:
+                self._answers.append(attempt)
+                self._queued += 1
+                mine = self._queued
             with self._ledger_lock:
-                self._record(attempt)
+                if self._written < mine and self.failure is None:
+                    with self._queue_lock:
+                        batch, self._answers = self._answers, []
+                        upto = self._queued
+                    try:
+                        self._record_all(batch)
+                    except BaseException as e:
+                        self.failure = e
+                        self._stop.set()
+                    self._written = upto
+                if self.failure is not None:
+                    raise self.failure
         finally:
             with self._changed:
                 self._in_flight -= 1
@@ -210,6 +246,19 @@ class _Loop:
                 # in one go), not once per message.
                 if self._in_flight <= self._settings.connections:
                     self._changed.notify_all()
+
+    def _record_all(self, batch: list[Attempt]) -> None:
+        """Decide each answer's row, then write the rows in one transaction."""
+        writes: list[tuple[Delivery, datetime | None]] = []
+        suppress: list[tuple[str, str]] = []
+        for attempt in batch:
+            self._record(attempt, writes, suppress)
+        now = self._clock()
+        self._ledger.record_deliveries(writes, now)
+        for email, reason in suppress:  # after the row: a re-run never retries `failed`
+            self._ledger.suppress(email, reason, now)
+        for _ in batch:
+            self._report(self._progress)
 
     def _due_retry(self) -> Job | None:
         if self._retries and self._retries[0][0] <= time.monotonic():
@@ -226,8 +275,11 @@ class _Loop:
             self._stop.wait(self._next_slot - now)
         self._next_slot = max(now, self._next_slot) + 1.0 / rate
 
-    def _record(self, attempt: Attempt) -> None:
+    def _record(self, attempt: Attempt, writes: list[tuple[Delivery, datetime | None]],
+                suppress: list[tuple[str, str]]) -> None:
+        """Count one answer, queue its retry if any, and add its ledger row to `writes`."""
         job, result, reply = attempt.job, attempt.result, attempt.reply
+        write = self._row(job, writes)
         email = job.subscriber.email
         stopping = self._stop.is_set()
         if result == "again":
@@ -235,7 +287,7 @@ class _Loop:
             if drops < MAX_DROPS and not stopping:
                 self._later(job, 0.0)  # nothing was handed over: straight to the next worker
                 return
-            self._write(job, "deferred", reply, self._clock())  # due again at the next run
+            write("deferred", reply, self._clock())  # due again at the next run
             self._progress.deferred += 1
             return
         now = self._clock()
@@ -244,18 +296,18 @@ class _Loop:
             tries = job.tries + 1
             if tries <= len(waits) and not stopping:
                 wait = float(waits[tries - 1])
-                self._write(job, "deferred", reply, now + timedelta(seconds=wait))
+                write("deferred", reply, now + timedelta(seconds=wait))
                 self._later(replace(job, tries=tries), wait)
                 log.info("%s: %s; trying again in %gs", email, reply, wait)
             else:
                 wait = float(waits[-1]) if waits and not stopping else 0.0
-                self._write(job, "deferred", reply, now + timedelta(seconds=wait))
+                write("deferred", reply, now + timedelta(seconds=wait))
                 self._progress.deferred += 1
                 log.warning("%s: %s; left deferred for the next run", email, reply)
         else:
-            self._write(job, result, reply, None)
+            write(result, reply, None)
             if result == "failed":
-                self._ledger.suppress(email, f"{self._edition}: {reply}", now)
+                suppress.append((email, f"{self._edition}: {reply}"))
                 log.warning("%s: %s (failed; address suppressed)", email, reply)
             elif result == "unknown":
                 log.warning("%s: %s (may have arrived; sent again by the next run)", email,
@@ -263,18 +315,19 @@ class _Loop:
             counted = {"sent": "sent", "failed": "failed", "unknown": "unknown"}[result]
             setattr(self._progress, counted, getattr(self._progress, counted) + 1)
         self._progress.retrying = len(self._retries)
-        self._report(self._progress)
 
     def _later(self, job: Job, wait: float) -> None:
         with self._changed:
             heapq.heappush(self._retries, (time.monotonic() + wait, next(self._order), job))
             self._changed.notify_all()
 
-    def _write(self, job: Job, status: DeliveryStatus, reply: str,
-               next_try: datetime | None) -> None:
-        delivery = Delivery(self._edition, job.subscriber.email, status, reply,
-                            job.message.message_id(job.subscriber.email))
-        self._ledger.record_delivery(delivery, self._clock(), next_try)
+    def _row(self, job: Job, writes: list[tuple[Delivery, datetime | None]]
+             ) -> Callable[[DeliveryStatus, str, datetime | None], None]:
+        def write(status: DeliveryStatus, reply: str, next_try: datetime | None) -> None:
+            email = job.subscriber.email
+            writes.append((Delivery(self._edition, email, status, reply,
+                                    job.message.message_id(email)), next_try))
+        return write
 
 
 @dataclass(frozen=True)
@@ -294,6 +347,8 @@ class EditionLedger(Ledger, Protocol):
     def due_addresses(self, edition_id: str, now: datetime) -> set[str]: ...
 
     def skip_deliveries(self, edition_id: str, emails: Iterable[str], now: datetime) -> int: ...
+
+    def checkpoints_aside(self) -> AbstractContextManager[None]: ...
 
 
 def send_edition(
@@ -333,8 +388,9 @@ def send_edition(
                 yield subscriber, message_for(subscriber)
         read_all.set()
 
-    deliver(jobs(), ledger, settings, password, envelope_from, edition_id, progress,
-            clock=controls.clock, stop=controls.stop, report=controls.report)
+    with ledger.checkpoints_aside():  # no commit waits for a checkpoint's fsyncs
+        deliver(jobs(), ledger, settings, password, envelope_from, edition_id, progress,
+                clock=controls.clock, stop=controls.stop, report=controls.report)
     if read_all.is_set() and due:  # rows of addresses that left the lists since (or were
         # suppressed): written now that no worker shares the ledger's connection
         closed = ledger.skip_deliveries(edition_id, sorted(due), controls.clock())
@@ -345,8 +401,8 @@ def send_edition(
 class _Unrecorded:
     """The ledger of a test send (`digest send --to`): it records nothing."""
 
-    def record_delivery(self, delivery: Delivery, now: datetime,
-                        next_try: datetime | None = None) -> None:
+    def record_deliveries(self, rows: Iterable[tuple[Delivery, datetime | None]],
+                          now: datetime) -> None:
         pass
 
     def suppress(self, email: str, reason: str, now: datetime) -> bool:

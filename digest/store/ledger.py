@@ -13,7 +13,10 @@ that the server had confirmed.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 from digest.model import Delivery
@@ -24,9 +27,55 @@ from digest.store.convert import Tables, iso
 # is the lesser harm than a subscriber who silently never gets the edition.
 LEFT = ("pending", "deferred", "unknown")
 
+_RECORD = """INSERT INTO deliveries (edition_id, email, status, reply, message_id, attempts,
+                                    updated, next_try, first_try)
+             VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)
+             ON CONFLICT (edition_id, email) DO UPDATE SET status = excluded.status,
+               reply = excluded.reply, message_id = excluded.message_id,
+               attempts = attempts + 1, updated = excluded.updated,
+               next_try = excluded.next_try,
+               first_try = CASE first_try WHEN '' THEN excluded.first_try ELSE first_try END"""
+
 
 class LedgerStore(Tables):
     """Methods of `Store` about deliveries."""
+
+    @contextmanager
+    def checkpoints_aside(self, every: float = 0.25) -> Iterator[None]:
+        """While the block runs, WAL checkpoints run on a thread and connection of their own.
+
+        A send commits one row per answer. SQLite's automatic checkpoint runs inside the
+        commit that crosses 1,000 WAL pages, with its fsyncs: that commit, and every
+        connection waiting to record its answer behind it, stalls for the disk. Here the
+        commits only append to the WAL (as durable against a killed process as before: the
+        kernel has the bytes when the commit returns) and a passive checkpoint every `every`
+        seconds copies them back, so the WAL is reused instead of growing.
+        """
+        path = self._db.execute("PRAGMA database_list").fetchone()[2]
+        if not path:  # an in-memory database has no WAL
+            yield
+            return
+        done = threading.Event()
+
+        def checkpoint() -> None:
+            db = sqlite3.connect(path, timeout=30, isolation_level=None)
+            try:
+                while not done.wait(every):
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error:
+                pass  # then the WAL only grows until the automatic checkpoint is back
+            finally:
+                db.close()
+
+        self._db.execute("PRAGMA wal_autocheckpoint = 0")
+        thread = threading.Thread(target=checkpoint, name="ledger-checkpoint", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join()
+            self._db.execute("PRAGMA wal_autocheckpoint = 1000")
 
     def add_pending(self, edition_id: str, emails: Iterable[str], now: datetime) -> None:
         """Add a pending ledger row for each address that has none for this edition.
@@ -73,18 +122,25 @@ class LedgerStore(Tables):
             now: when the server answered.
             next_try: for a deferred delivery, when it is due again.
         """
-        self._db.execute(
-            """INSERT INTO deliveries (edition_id, email, status, reply, message_id, attempts,
-                                       updated, next_try, first_try)
-               VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)
-               ON CONFLICT (edition_id, email) DO UPDATE SET status = excluded.status,
-                 reply = excluded.reply, message_id = excluded.message_id,
-                 attempts = attempts + 1, updated = excluded.updated,
-                 next_try = excluded.next_try,
-                 first_try = CASE first_try WHEN '' THEN excluded.first_try ELSE first_try END""",
-            (delivery.edition_id, delivery.email, delivery.status, delivery.reply,
-             delivery.message_id, iso(now), iso(next_try) if next_try else "", iso(now)),
-        )
+        self.record_deliveries([(delivery, next_try)], now)
+
+    def record_deliveries(self, rows: Iterable[tuple[Delivery, datetime | None]],
+                          now: datetime) -> None:
+        """Write several outcomes in one transaction; all committed when this returns.
+
+        Args:
+            rows: each outcome (its `attempts` ignored) and, for a deferred one, when it is
+                due again.
+            now: when the server answered.
+        """
+        when = iso(now)
+        values = [(d.edition_id, d.email, d.status, d.reply, d.message_id, when,
+                   iso(next_try) if next_try else "", when) for d, next_try in rows]
+        if len(values) == 1:  # one statement commits on its own: no BEGIN/COMMIT round
+            self._db.execute(_RECORD, values[0])
+        elif values:
+            with self._transaction():
+                self._db.executemany(_RECORD, values)
 
     def skip_deliveries(self, edition_id: str, emails: Iterable[str], now: datetime) -> int:
         """Close the rows of addresses no longer on any list (or suppressed): never sent to.
