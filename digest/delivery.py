@@ -207,9 +207,9 @@ class _Loop:
             self._progress.deferred += sum(1 for _, _, job in self._retries if job.tries)
             self._progress.retrying = 0
 
-    def answered(self, attempt: Attempt) -> None:
+    def answered(self, attempt: Attempt) -> bool:
         """Record one answer; returns once it is committed (called in the worker's thread,
-        before its next message).
+        before its next message), False when the ledger failed: the worker must stop.
 
         Group commit: the answer joins a queue, and whichever worker holds the ledger lock
         writes everything queued in one transaction. A worker that gets the lock and finds its
@@ -217,9 +217,8 @@ class _Loop:
         while a commit is under way share the next one, and no answer waits for a thread of
         its own to be scheduled.
 
-        Raises:
-            sqlite3.Error: the ledger cannot be written (every waiting worker gets it, the
-                run stops: nothing more is sent without its answer being kept).
+        When the ledger cannot be written, every worker is told to stop and the run stops
+        (`deliver` raises the error): nothing more is sent without its answer being kept.
         """
         try:
             with self._queue_lock:
@@ -237,8 +236,7 @@ class _Loop:
                         self.failure = e
                         self._stop.set()
                     self._written = upto
-                if self.failure is not None:
-                    raise self.failure
+                return self.failure is None
         finally:
             with self._changed:
                 self._in_flight -= 1

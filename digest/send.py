@@ -224,14 +224,15 @@ class Pool:
     `submit` queues a job for the next free worker; the worker sends it and hands the
     answer to `answered` *in its own thread*, before it takes another job: that callback is
     where the ledger is written, so the answer is committed before the next message goes
-    out on that connection. A worker reconnects after a 421, a lost connection or
+    out on that connection (and when it returns False, the answer could not be kept and the
+    worker ends). A worker reconnects after a 421, a lost connection or
     `max_per_connection` messages; it waits between failed connects (the
     `retry_backoff_seconds`) and gives up after as many as that list is long, handing its job
     back (`alive=False`) and keeping the reason in `errors`.
     """
 
     def __init__(self, settings: SmtpConfig, password: str, sender: str,
-                 stop: threading.Event, answered: Callable[[Attempt], None]) -> None:
+                 stop: threading.Event, answered: Callable[[Attempt], bool]) -> None:
         self._settings = settings
         self._password = password
         self._sender = sender
@@ -317,7 +318,8 @@ class Pool:
                 if result in ("again", "unknown") or (limit and sent_here >= limit):
                     close(smtp)
                     smtp = None
-                self._answered(Attempt(job, result, reply, worker))
+                if not self._answered(Attempt(job, result, reply, worker)):
+                    return  # the answer could not be kept: send nothing more
         finally:
             if smtp is not None:
                 close(smtp)

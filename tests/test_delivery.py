@@ -15,7 +15,7 @@ from mailservers import Behaviour, mail_server
 from digest import pipeline
 from digest.config import Config, load_config
 from digest.delivery import Controls
-from digest.errors import SendError
+from digest.errors import SendError, StoreError
 from digest.model import Delivery
 from digest.store import Store
 
@@ -279,3 +279,28 @@ def test_connection_dropped_at_a_pipelined_mail_is_resumed(project: Path) -> Non
         config = configure(project, port, n=20)
         summary = pipeline.send(config, NOW, ENV)
     assert summary.ok and server.counts() == dict.fromkeys(addresses(20), 1)
+
+
+def test_a_ledger_that_cannot_be_written_stops_the_send_and_the_rerun_finishes(
+    project: Path,
+) -> None:
+    refused = addresses(40)[5]
+    with mail_server(Behaviour()) as (server, port):
+        config = configure(project, port, n=40)
+        with Store.open(config.database_path) as store:  # the disk refuses one answer's row
+            store._db.execute(
+                "CREATE TRIGGER refuse BEFORE UPDATE ON deliveries WHEN NEW.email = "
+                f"'{refused}' AND NEW.status = 'sent' BEGIN SELECT RAISE(ABORT, 'disk full'); "
+                "END")
+        with pytest.raises(StoreError, match="disk full"):
+            pipeline.send(config, NOW, ENV)
+        first = server.counts()
+        # nothing went out after the failed write but the messages already in flight
+        assert refused in first and len(first) <= 6 + 3 * 2
+        assert ledger(config)[refused] == "pending"
+        with Store.open(config.database_path) as store:
+            store._db.execute("DROP TRIGGER refuse")
+        again = pipeline.send(config, NOW, ENV)
+    assert again.ok and set(server.counts()) == set(addresses(40))
+    twice = [a for a, n in server.counts().items() if n > 1]
+    assert refused in twice and len(twice) <= 3 * 2  # only what was in flight, at most
