@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import queue
 import smtplib
+import socket
 import ssl
 import threading
 from collections.abc import Callable
@@ -75,6 +76,10 @@ def connect(settings: SmtpConfig, password: str) -> smtplib.SMTP:
                                     context=_tls_context(settings))
         else:
             smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout_seconds)
+        if smtp.sock is not None:
+            # Our writes are whole commands or whole messages: nothing to gain from Nagle's
+            # algorithm holding back a message's last segment for the previous one's ACK.
+            smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         smtp.ehlo()
         if settings.security == "starttls":
             smtp.starttls(context=_tls_context(settings))
