@@ -12,6 +12,7 @@ twice smtplib's client CPU per message, and the sockets release the GIL while th
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import smtplib
@@ -154,7 +155,10 @@ def send_one(smtp: smtplib.SMTP, sender: str, recipient: str, data: bytes,
             written = True
             code, text = smtp.getreply()
         elif code != 421 and code > 0:
-            smtp.rset()
+            # the answer stands even if RSET fails; the next message then finds the
+            # connection gone and reconnects
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                smtp.rset()
         return _classify(code), reply_text(code, text)
     except (smtplib.SMTPException, OSError) as e:
         return ("unknown" if written else "again"), f"connection lost: {e}"
@@ -187,6 +191,8 @@ def _pipelined(smtp: smtplib.SMTP, lines: bytes) -> tuple[int, bytes]:
     if rcpt[0] == 421:
         return rcpt
     data = smtp.getreply()
+    if data[0] == 421:
+        return data  # closing: whatever RCPT said, it is tried again on another connection
     if data[0] == 354 and (mail[0] != 250 or rcpt[0] not in (250, 251)):
         _write(smtp, b".\r\n")  # an empty message, refused or dropped by the server
         smtp.getreply()
