@@ -4,9 +4,10 @@ In: a stream of (subscriber, prepared message) pairs (one prepared message per r
 variant, so variants plug in by choosing the message per subscriber), the SMTP settings, the
 ledger, a clock and a stop event. Out: the ledger rows moved, and a `Progress` of this run.
 
-Each answer is recorded in the worker's own thread, under one lock, before that worker takes
-its next job, so "sent" is in the database before the next message goes out on that
-connection (and no answer waits for another thread to wake up). 4xx answers come back
+Each answer is recorded in a worker's thread before the worker that got it takes its next
+job, so "sent" is in the database before the next message goes out on that connection; the
+answers that arrive while a commit is under way are written together by the next one (group
+commit), and no answer waits for another thread to wake up. 4xx answers come back
 after the waits of `retry_backoff_seconds`, then stay `deferred` for the next run; 5xx
 answers are `failed` and the address is suppressed. When `stop` is set (SIGTERM, Ctrl-C) no
 new message starts, the ones in flight finish and are recorded.
@@ -149,9 +150,9 @@ class _Loop:
         self._clock = clock
         self._stop = stop
         self._report = report
-        # Two locks: `_ledger_lock` serialises the answers (the ledger's connection, the
-        # counts); `_changed` guards what the feeding thread reads (in flight, retries), so
-        # a slow commit (a WAL checkpoint's fsync) never holds up the feeding of the others.
+        # Two locks: `_ledger_lock` serialises the writing of answers (the ledger's
+        # connection, the counts); `_changed` guards what the feeding thread reads (in
+        # flight, retries), so a slow commit never holds up the feeding of the others.
         self._ledger_lock = threading.Lock()
         # the group commit's queue: answers waiting to be written, numbered in arrival order
         self._queue_lock = threading.Lock()
