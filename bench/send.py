@@ -12,8 +12,10 @@ the client's interpreter. For each size, in fresh child processes:
   * digest: `pipeline.send` of the sample edition to N subscribers (CSV list, real SQLite
     ledger, prepared messages, the worker pool), messages per second over the send phase,
     and the child's peak RSS.
-Prints messages per second, the ratio to the limit, peak memory, and the client's CPU time
-per message for both (a figure the machine's load does not skew as much as rates).
+Prints messages per second, the ratio to the limit, peak memory, the client's CPU time per
+message for both (a figure the machine's load does not skew as much as rates), and how busy
+the sink process was while each sent (its CPU seconds per second, from /proc): a sink near
+100% busy is the bottleneck, whatever the client does.
 """
 
 from __future__ import annotations
@@ -81,22 +83,42 @@ def project(folder: Path, port: int, n: int, connections: int) -> Path:
     return folder / "config.toml"
 
 
+def sink_cpu() -> float:
+    """The sink process's CPU seconds so far (Linux /proc; 0 elsewhere)."""
+    try:
+        stat = Path(f"/proc/{os.environ['BENCH_SINK_PID']}/stat").read_text()
+    except (KeyError, OSError):
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def child_digest(config_path: str) -> dict[str, Any]:
     from digest import pipeline
     from digest.config import load_config
-    from digest.delivery import Controls
+    from digest.delivery import Controls, Progress
 
     config = load_config(Path(config_path))
+    first: list[tuple[float, float, int]] = []  # sink CPU, time, answered at the first answer
+
+    def report(progress: Progress) -> None:
+        if not first:
+            first.append((sink_cpu(), time.perf_counter(), progress.done))
+
     started = time.perf_counter()
-    summary = pipeline.send(config, NOW, ENV, controls=Controls())
+    summary = pipeline.send(config, NOW, ENV, controls=Controls(report=report))
     wall = time.perf_counter() - started
     progress = summary.progress
     assert progress is not None and summary.ok, summary
     elapsed = time.monotonic() - progress.started
     usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu0, time0, done0 = first[0]
+    sink = sink_cpu() - cpu0
     return {"sent": summary.count("sent"), "rate": progress.sent / elapsed, "wall": wall,
             "send_seconds": elapsed, "peak_mb": usage.ru_maxrss / 1024,
-            "cpu_ms": (usage.ru_utime + usage.ru_stime) * 1000 / progress.sent}
+            "cpu_ms": (usage.ru_utime + usage.ru_stime) * 1000 / progress.sent,
+            "sink_busy": sink / (time.perf_counter() - time0),
+            "sink_ms": sink * 1000 / max(1, progress.done - done0)}
 
 
 def child_limit(config_path: str, count: int, connections: int) -> dict[str, Any]:
@@ -125,21 +147,27 @@ def child_limit(config_path: str, count: int, connections: int) -> dict[str, Any
 
     threads = [threading.Thread(target=push) for _ in range(connections)]
     before = resource.getrusage(resource.RUSAGE_SELF)
+    sink0 = sink_cpu()
     started = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - started
+    sink = sink_cpu() - sink0
     after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     return {"rate": per * connections / elapsed, "size": len(message),
-            "cpu_ms": cpu * 1000 / (per * connections)}
+            "cpu_ms": cpu * 1000 / (per * connections), "sink_busy": sink / elapsed,
+            "sink_ms": sink * 1000 / (per * connections)}
+
+
+child_env: dict[str, str] = {}  # the sink's pid, for the children to read its CPU time
 
 
 def run_child(*args: str) -> dict[str, Any]:
     out = subprocess.run([sys.executable, __file__, "--child", *args], check=True,
-                         capture_output=True, text=True).stdout
+                         capture_output=True, text=True, env=os.environ | child_env).stdout
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     return result
 
@@ -175,6 +203,7 @@ def main() -> None:
                                          daemon=True)
         server.start()
         ready.wait(30)
+        child_env["BENCH_SINK_PID"] = str(server.pid)
         try:
             with tempfile.TemporaryDirectory() as tmp:
                 config = project(Path(tmp), port, n, args.connections)
@@ -184,8 +213,9 @@ def main() -> None:
                 ours = run_child("digest", str(config))
                 limits.append(run_child("limit", str(config), str(min(n, args.limit_messages)),
                                         str(args.connections)))
-                limit = {"rate": sum(x["rate"] for x in limits) / 2, "size": limits[0]["size"],
-                         "cpu_ms": sum(x["cpu_ms"] for x in limits) / 2}
+                limit = {key: sum(x[key] for x in limits) / 2
+                         for key in ("rate", "cpu_ms", "sink_busy", "sink_ms")}
+                limit["size"] = limits[0]["size"]
         finally:
             server.terminate()
             server.join()
@@ -195,7 +225,10 @@ def main() -> None:
               f"({limit['size']:,}-byte message) | ratio {ours['rate'] / limit['rate']:.0%} "
               f"| peak memory {ours['peak_mb']:.0f} MB | client CPU per message: digest "
               f"{ours['cpu_ms']:.2f} ms (whole process, lists read twice, ledger), "
-              f"smtplib alone {limit['cpu_ms']:.2f} ms")
+              f"smtplib alone {limit['cpu_ms']:.2f} ms | sink busy while sending: digest "
+              f"{ours['sink_busy']:.0%}, limit {limit['sink_busy']:.0%} (before "
+              f"{limits[0]['rate']:,.0f} msg/s, after {limits[1]['rate']:,.0f}); sink CPU per "
+              f"message: digest {ours['sink_ms']:.2f} ms, limit {limit['sink_ms']:.2f} ms")
 
 
 if __name__ == "__main__":
