@@ -19,7 +19,6 @@ from typing import Any
 
 from digest.errors import ParseError
 
-JSON_FEED_VERSIONS = ("https://jsonfeed.org/version/1", "https://jsonfeed.org/version/1.1")
 MAX_ITEMS = 100_000  # more items than any feed has; bounds the work on hostile input
 
 

@@ -195,6 +195,7 @@ def environment(templates: Path) -> jinja2.Environment:
     env.globals["age"] = _strict(_age)
     env.globals["clip"] = _strict(cap)
     env.globals["image_box"] = _strict(image_box)
+    env.globals["thumb_width"] = THUMB_WIDTH
     return env
 
 

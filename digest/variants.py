@@ -61,14 +61,6 @@ def variant_of(subscriber: Subscriber) -> Variant:
     return Variant(tuple(sorted(subscriber.topics)), subscriber.frequency)
 
 
-def group_by_variant(subscribers: Iterable[Subscriber]) -> dict[Variant, list[Subscriber]]:
-    """Subscribers grouped by (topics, frequency), groups in order of first appearance."""
-    groups: dict[Variant, list[Subscriber]] = {}
-    for s in subscribers:
-        groups.setdefault(variant_of(s), []).append(s)
-    return groups
-
-
 def filter_edition(edition: Edition, topics: Iterable[str]) -> Edition:
     """The edition with only the sections named in `topics`; all of it when `topics` is empty.
 

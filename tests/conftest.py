@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -61,10 +62,9 @@ class SmtpServer:
         return list(self.handler.arrived)
 
 
-@pytest.fixture
-def smtp_server() -> Iterator[SmtpServer]:
-    """A real aiosmtpd server on a free loopback port that records every message."""
-    handler = RecordingHandler()
+@contextmanager
+def serving_smtp(handler: Any) -> Iterator[SmtpServer]:
+    """A real aiosmtpd server with `handler` on a free loopback port, for the block."""
     port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
@@ -72,6 +72,29 @@ def smtp_server() -> Iterator[SmtpServer]:
         yield SmtpServer("127.0.0.1", port, handler)
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A real aiosmtpd server on a free loopback port that records every message."""
+    with serving_smtp(RecordingHandler()) as server:
+        yield server
+
+
+def served_project(project: Path, feed_server: tuple[str, Path], smtp: SmtpServer,
+                   more: dict[str, str] | None = None) -> Path:
+    """The sample project with its feeds served over HTTP and its SMTP port set to `smtp`'s;
+    `more` are further config line replacements (see `set_config`). Returns the config path."""
+    base, root = feed_server
+    for feed in (project / "samples" / "feeds").iterdir():
+        shutil.copy(feed, root / feed.name)
+    config = project / "config.toml"
+    set_config(config, {
+        'url = "samples/feeds/': f'url = "{base}/',
+        "port = 1025": f"port = {smtp.port}",
+        **(more or {}),
+    })
+    return config
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):

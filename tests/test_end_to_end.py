@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
-from conftest import SmtpServer, set_config
+from conftest import SmtpServer, served_project
 
 from digest import pipeline
 from digest.config import load_config
@@ -25,15 +24,7 @@ SUBSCRIBERS = ["ada@example.com", "grace@example.org", "alan@example.net"]
 
 
 def _served_project(project: Path, feed_server: tuple[str, Path], smtp: SmtpServer) -> Path:
-    base, root = feed_server
-    for feed in (project / "samples" / "feeds").iterdir():
-        shutil.copy(feed, root / feed.name)
-    config = project / "config.toml"
-    set_config(config, {
-        'url = "samples/feeds/': f'url = "{base}/',
-        "port = 1025": f"port = {smtp.port}",
-    })
-    return config
+    return served_project(project, feed_server, smtp)
 
 
 def test_send_delivers_one_message_per_subscriber(

@@ -24,12 +24,10 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 import pytest
-from aiosmtpd.controller import Controller
-from conftest import RecordingHandler, SmtpServer, set_config
+from conftest import RecordingHandler, SmtpServer, serving_smtp, set_config
 
 from digest import pipeline
 from digest.config import load_config
-from digest.sink import free_port
 from digest.store import Store
 
 SECRET = "a-test-secret-of-enough-length"
@@ -65,14 +63,8 @@ class GatedHandler(RecordingHandler):
 @pytest.fixture
 def slow_smtp() -> Iterator[SmtpServer]:
     """An SMTP server whose handler is a `GatedHandler` (gate closed)."""
-    handler = GatedHandler()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield SmtpServer("127.0.0.1", port, handler)
-    finally:
-        controller.stop()
+    with serving_smtp(GatedHandler()) as server:
+        yield server
 
 
 def fresh_project(project: Path, smtp: SmtpServer, subscribers: int = 0) -> Path:

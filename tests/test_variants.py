@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from conftest import SmtpServer, set_config
+from conftest import SmtpServer, served_project
 
 from digest import pipeline
 from digest.config import load_config
 from digest.model import Cluster, Edition, Rendered, Section, Story, Subscriber
 from digest.store import Store
-from digest.variants import filter_edition, group_by_variant, weekly_due, with_preferences
+from digest.variants import (
+    Variant,
+    filter_edition,
+    variant_of,
+    weekly_due,
+    with_preferences,
+)
 
 ENV = {"DIGEST_SECRET": "a-test-secret-of-enough-length"}
 NOW = datetime(2023, 11, 23, 4, 0, tzinfo=UTC)  # Wednesday 22nd, 23:00 in New York
@@ -45,7 +50,9 @@ def test_grouping_by_topics_and_frequency_and_preferences_winning() -> None:
               Subscriber("b@x.org", topics=("Politics", "World")),
               Subscriber("c@x.org"), Subscriber("d@x.org", frequency="weekly")]
     chosen = [with_preferences(s, {"c@x.org": (("World",), "weekly")}) for s in listed]
-    groups = group_by_variant(chosen)
+    groups: dict[Variant, list[Subscriber]] = {}
+    for s in chosen:
+        groups.setdefault(variant_of(s), []).append(s)
     assert [(v.topics, v.frequency, [s.email for s in members])
             for v, members in groups.items()] == [
         (("Politics", "World"), "daily", ["a@x.org", "b@x.org"]),
@@ -70,13 +77,7 @@ def test_weekly_is_due_from_the_configured_day_of_the_week() -> None:
 
 
 def _project(project: Path, feed_server: tuple[str, Path], smtp: SmtpServer, day: str) -> Path:
-    base, root = feed_server
-    for feed in (project / "samples" / "feeds").iterdir():
-        shutil.copy(feed, root / feed.name)
-    config = project / "config.toml"
-    set_config(config, {
-        'url = "samples/feeds/': f'url = "{base}/',
-        "port = 1025": f"port = {smtp.port}",
+    config = served_project(project, feed_server, smtp, {
         'lists = ["subscribers/subscribers.csv"]':
             f'lists = ["subscribers/subscribers.csv"]\nweekly_day = "{day}"',
     })

@@ -35,6 +35,7 @@ from digest.pipeline.ingest import FeedReport, FetchSummary, fetch, parse_worker
 from digest.rank import rank
 from digest.render import archive_name, archive_page
 from digest.store import Store
+from digest.store.ledger import LEFT
 from digest.subscribers import load_subscribers, normalize_address
 from digest.variants import VariantRenders, weekly_due, with_preferences
 
@@ -56,7 +57,7 @@ class SendSummary:
     @property
     def left(self) -> int:
         """Deliveries not confirmed: sent to by the next run."""
-        return sum(self.count(s) for s in ("pending", "deferred", "unknown"))
+        return sum(self.count(s) for s in LEFT)
 
     @property
     def ok(self) -> bool:
