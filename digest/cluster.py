@@ -35,8 +35,6 @@ from urllib.parse import parse_qsl, urlencode
 from digest.model import Story
 from digest.wording import (
     GRAM,
-    GRAM_PREFIX,
-    LONG_WORD,
     STEM_LENGTH,
     Features,
     Wording,
@@ -216,16 +214,16 @@ class _Scorer:
         """The rarity of every 5-gram, from the words of the batch: a 5-gram is in at most as
         many stories as the stems of the words that contain it together (counted over the
         vocabulary, not over every story again)."""
-        pieces: set[tuple[str, str]] = set()  # (stem, a 5-gram of a word with that stem)
+        by_stem: dict[str, list[str]] = {}  # the batch's words of 5 letters or more
         for w in set(chain.from_iterable(chain.from_iterable(self.texts))):
-            if len(w) >= LONG_WORD:
-                pieces.update([(w[:STEM_LENGTH], g) for g in Wording.grams(w)])
-            elif len(w) >= GRAM:
-                pieces.add((w[:STEM_LENGTH], GRAM_PREFIX + w[:GRAM]))
+            if len(w) >= GRAM:
+                by_stem.setdefault(w[:STEM_LENGTH], []).append(w)
         df: Counter[str] = Counter()
         stem_df = self.df
-        for stem, gram in pieces:
-            df[gram] += stem_df[stem]
+        for stem, words in by_stem.items():
+            count = stem_df[stem]
+            for gram in set(chain.from_iterable(map(Wording.grams, words))):
+                df[gram] += count
         self.full_idf = {**self.idf, **self._rarity(+df)}
 
     def one_name(self, i: int, j: int) -> bool:
@@ -269,8 +267,9 @@ def _join_similar(stories: Sequence[Story], threshold: float, sets: _UnionFind) 
     # in the similarity); the cap grows with log n, so the pairs compared grow as n log n.
     cap = max(8, int(2 * math.log2(n + 1)))
     postings: dict[str, list[int]] = {}
+    blocking = {w for w, count in df.items() if 1 < count <= cap}
     for i, lead in enumerate(alike.leads):
-        rare = [w for w in lead if 1 < df[w] <= cap]  # a word of one story joins nothing
+        rare = [w for w in lead if w in blocking]  # a word of one story joins nothing
         hits = Counter(chain.from_iterable(postings.get(w, ()) for w in rare))
         for w in rare:
             postings.setdefault(w, []).append(i)

