@@ -3,12 +3,14 @@
     .venv/bin/python bench/send.py                 # 10,000 and 100,000 subscribers
     .venv/bin/python bench/send.py --sizes 2000    # a quick look
     .venv/bin/python bench/send.py --pipelining    # a sink that offers PIPELINING
+    .venv/bin/python bench/send.py --sizes 10000 --rounds 3   # limit, digest, limit, ... x3
 
 The sink is aiosmtpd in its own process, answering 250 and discarding, so it does not share
 the client's interpreter. For each size, in fresh child processes:
-  * the transport limit: one pre-built message pushed with smtplib's `sendmail` over the same
-    number of connections (threads), no ledger, no building; measured before and after
-    digest's run and averaged, since the machine's load drifts;
+  * the transport limit: one pre-built message (the same edition, built from an empty
+    database) pushed with smtplib's `sendmail` over the same number of connections (threads),
+    no ledger, no building; measured before and after each digest run and averaged, since the
+    machine's load drifts;
   * digest: `pipeline.send` of the sample edition to N subscribers (CSV list, real SQLite
     ledger, prepared messages, the worker pool), messages per second over the send phase,
     and the child's peak RSS.
@@ -44,7 +46,15 @@ ENV = {"DIGEST_SECRET": "bench-secret-of-enough-length"}
 
 
 class Discard:
+    """Answers 250 and keeps only a count of the messages and their bytes (shared with the
+    bench's main process), so each side's average message size can be checked."""
+
+    def __init__(self, received: Any) -> None:
+        self.received = received  # multiprocessing.Array("q", 2): messages, bytes
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.received[0] += 1
+        self.received[1] += len(envelope.original_content or b"")
         return "250 2.0.0 Ok: discarded"
 
 
@@ -57,10 +67,10 @@ class PipeliningDiscard(Discard):
         return [*responses[:-1], "250-PIPELINING", responses[-1]]
 
 
-def sink(port: int, ready: Any, pipelining: bool = False) -> None:
+def sink(port: int, ready: Any, received: Any, pipelining: bool = False) -> None:
     from aiosmtpd.controller import Controller
 
-    handler = PipeliningDiscard() if pipelining else Discard()
+    handler = PipeliningDiscard(received) if pipelining else Discard(received)
     controller = Controller(handler, hostname="127.0.0.1", port=port,
                             data_size_limit=50 * 1024 * 1024)
     controller.start()
@@ -130,6 +140,10 @@ def child_limit(config_path: str, count: int, connections: int) -> dict[str, Any
     from digest.store import Store
 
     config = load_config(Path(config_path))
+    # From nothing, always: after digest's run the edition's stories count as sent, and the
+    # edition built again would be another, smaller message (7 KB instead of 29 KB), which
+    # once made the limit measured after digest's run look twice as fast as the one before.
+    shutil.rmtree(config.database_path.parent, ignore_errors=True)
     with Store.open(config.database_path) as store:
         pipeline.fetch(config, store, NOW)
         edition = pipeline.build_edition(config, store, NOW, "daily-2023-11-22")
@@ -182,6 +196,8 @@ def main() -> None:
     parser.add_argument("--pipelining", action="store_true",
                         help="the sink advertises PIPELINING (digest then uses it; the "
                              "transport limit, smtplib's sendmail, never does)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="digest runs at each size, each followed by a limit run")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -199,36 +215,67 @@ def main() -> None:
     for n in args.sizes:
         port = free_port()
         ready = multiprocessing.Event()
-        server = multiprocessing.Process(target=sink, args=(port, ready, args.pipelining),
-                                         daemon=True)
+        received = multiprocessing.Array("q", 2, lock=False)  # only the sink's thread writes
+        server = multiprocessing.Process(target=sink, daemon=True,
+                                         args=(port, ready, received, args.pipelining))
         server.start()
         ready.wait(30)
         child_env["BENCH_SINK_PID"] = str(server.pid)
         try:
             with tempfile.TemporaryDirectory() as tmp:
-                config = project(Path(tmp), port, n, args.connections)
-                # The limit before and after digest's run, averaged: the machine's load drifts.
-                limits = [run_child("limit", str(config), str(min(n, args.limit_messages)),
-                                    str(args.connections))]
-                ours = run_child("digest", str(config))
-                limits.append(run_child("limit", str(config), str(min(n, args.limit_messages)),
-                                        str(args.connections)))
-                limit = {key: sum(x[key] for x in limits) / 2
-                         for key in ("rate", "cpu_ms", "sink_busy", "sink_ms")}
-                limit["size"] = limits[0]["size"]
+                config = str(project(Path(tmp), port, n, args.connections))
+                limit_args = ("limit", config, str(min(n, args.limit_messages)),
+                              str(args.connections))
+                # The limit before and after each digest run, averaged: the machine's load
+                # drifts, and alternating spreads the drift over both sides.
+                limits = [measured(received, *limit_args)]
+                ours = []
+                for _ in range(args.rounds):
+                    ours.append(measured(received, "digest", config))
+                    limits.append(measured(received, *limit_args))
         finally:
             server.terminate()
             server.join()
-        print(f"{n:>7,} subscribers: digest {ours['rate']:,.0f} msg/s "
-              f"({ours['sent']:,} sent in {ours['send_seconds']:.1f} s, whole run "
-              f"{ours['wall']:.1f} s) | transport limit {limit['rate']:,.0f} msg/s "
-              f"({limit['size']:,}-byte message) | ratio {ours['rate'] / limit['rate']:.0%} "
-              f"| peak memory {ours['peak_mb']:.0f} MB | client CPU per message: digest "
-              f"{ours['cpu_ms']:.2f} ms (whole process, lists read twice, ledger), "
-              f"smtplib alone {limit['cpu_ms']:.2f} ms | sink busy while sending: digest "
-              f"{ours['sink_busy']:.0%}, limit {limit['sink_busy']:.0%} (before "
-              f"{limits[0]['rate']:,.0f} msg/s, after {limits[1]['rate']:,.0f}); sink CPU per "
-              f"message: digest {ours['sink_ms']:.2f} ms, limit {limit['sink_ms']:.2f} ms")
+        report(n, ours, limits)
+
+
+def measured(received: Any, *child: str) -> dict[str, Any]:
+    """A child's figures, with the average size of the messages the sink received meanwhile."""
+    messages, octets = received[0], received[1]
+    result = run_child(*child)
+    result["received"] = (received[1] - octets) / max(1, received[0] - messages)
+    return result
+
+
+def report(n: int, ours: list[dict[str, Any]], limits: list[dict[str, Any]]) -> None:
+    def mean(runs: list[dict[str, Any]], key: str) -> float:
+        return sum(run[key] for run in runs) / len(runs)
+
+    rate, limit = mean(ours, "rate"), mean(limits, "rate")
+    print(f"{n:>7,} subscribers: digest {rate:,.0f} msg/s | transport limit {limit:,.0f} msg/s "
+          f"| ratio {rate / limit:.0%} | peak memory {max(r['peak_mb'] for r in ours):.0f} MB "
+          f"| client CPU per message: digest {mean(ours, 'cpu_ms'):.2f} ms (whole process: "
+          f"lists, ledger, building), smtplib alone {mean(limits, 'cpu_ms'):.2f} ms | sink busy "
+          f"while sending: digest {mean(ours, 'sink_busy'):.0%}, limit "
+          f"{mean(limits, 'sink_busy'):.0%}; its CPU per message: digest "
+          f"{mean(ours, 'sink_ms'):.2f} ms, limit {mean(limits, 'sink_ms'):.2f} ms")
+    print("    runs in order (msg/s, average bytes the sink received per message): " + ", ".join(
+        f"{'limit' if 'size' in r else 'digest'} {r['rate']:,.0f} ({r['received']:,.0f} B)"
+        for r in _interleave(limits, ours)))
+    for r in ours:
+        print(f"    digest: {r['sent']:,} sent in {r['send_seconds']:.1f} s (whole run "
+              f"{r['wall']:.1f} s), peak {r['peak_mb']:.0f} MB")
+    sizes = {round(r["received"]) for r in ours + limits}
+    if max(sizes) > 1.05 * min(sizes):
+        print(f"    WARNING: the two sides sent messages of different sizes ({sorted(sizes)}): "
+              "the ratio compares unlike work")
+
+
+def _interleave(limits: list[dict[str, Any]], ours: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    order = [limits[0]]
+    for digest_run, limit_run in zip(ours, limits[1:], strict=True):
+        order += [digest_run, limit_run]
+    return order
 
 
 if __name__ == "__main__":
