@@ -1,0 +1,297 @@
+"""Parse, the fast path's items: one item's elements as feedparser's handlers store them.
+
+In: the events of one RSS `<item>` or Atom `<entry>` (element keys as feedparser names them,
+its normalised attributes, the text, the xml:base in force), from `fastfeed.py`. Out: the
+entry as a plain dict with the keys feedparser gives and `parse._raw` reads (id, link, title,
+summary, summary_detail, content, author, tags, published_parsed, updated_parsed,
+media_content, media_thumbnail, enclosures, feedburner_origlink), or `Decline` when the
+item holds something whose effect on those keys this module does not copy exactly.
+
+Each handler below is feedparser 6.0's (feedparser/mixin.py and namespaces/*.py) reduced to
+what it does to those keys, in the same order, with its quirks: the first non-empty title
+wins; a guid or Atom id is the link unless a link comes; a content element fills an empty
+summary; an author's name and email become "name (email)"; a category's text fills the term
+of a category that had none; values are stripped, links resolved against xml:base, text
+that is UTF-8 read as Latin-1 decoded again and C1 controls mapped as windows-1252.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from typing import Any
+
+from feedparser.datetimes import _parse_date
+from feedparser.html import _cp1252
+from feedparser.mixin import _FeedParserMixin
+from feedparser.urls import _urljoin
+
+
+class Decline(Exception):
+    """The feed leaves the fast path's subset: feedparser reads it."""
+
+
+# Element keys whose handler this module copies, grouped by what they do.
+TITLE = {"title", "dc_title"}
+LINK = {"link"}
+GUID = {"guid", "id"}
+PUBLISHED = {"pubdate", "published", "issued", "dcterms_issued"}
+UPDATED = {"updated", "modified", "dc_date", "dcterms_modified", "lastbuilddate"}
+SUMMARY = {"description": "text/html", "dc_description": "text/html",
+           "summary": "text/plain", "itunes_summary": "text/plain"}
+CONTENT = {"content": "text/plain", "content_encoded": "text/html", "fullitem": "text/html"}
+CATEGORY = {"category", "keywords", "dc_subject"}
+AUTHOR = {"author", "dc_creator", "dc_author", "itunes_author", "managingeditor"}
+AUTHOR_PARTS = {"name", "email", "uri", "url", "homepage"}
+# Handlers that store only keys `parse._raw` never reads (checked in feedparser's source):
+# their text and attributes may be anything, but not child elements.
+HARMLESS = {
+    "comments", "itunes_explicit", "itunes_image", "itunes_subtitle", "itunes_block",
+    "itunes_duration", "media_credit", "media_rating", "media_restriction", "media_license",
+    "dc_language", "language", "dc_rights", "rights", "copyright", "dc_publisher", "created",
+    "dcterms_created",
+}
+# Keys an element without a handler must not be stored under (feedparser stores its text
+# or attributes under its own name): the ones read, and the lists handlers append to.
+PROTECTED = {
+    "id", "link", "links", "title", "summary", "summary_detail", "content", "author",
+    "authors", "author_detail", "tags", "category", "published", "published_parsed",
+    "updated", "updated_parsed", "media_content", "media_thumbnail", "enclosures",
+    "feedburner_origlink", "license", "guidislink", "contributors", "href", "image",
+}
+_KEYMAP = {"guid": "id", "date": "updated", "date_parsed": "updated_parsed",
+           "description": "summary", "description_detail": "summary_detail",
+           "modified_parsed": "updated_parsed", "issued_parsed": "published_parsed"}
+TEXT_TYPES = {"text/plain", "text/html"}
+_HTML_TYPES = {"application/xhtml+xml", "text/html"}
+_EMAIL = re.compile(  # feedparser's, as it is
+    r"""(([a-zA-Z0-9\_\-\.\+]+)@((\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.)|"""
+    r"""(([a-zA-Z0-9\-]+\.)+))([a-zA-Z]{2,4}|[0-9]{1,3})(\]?))(\?subject=\S+)?""")
+_LINK_REFERENCE = re.compile("&([A-Za-z0-9_]+);")
+_ITUNES = "http://www.itunes.com/"
+
+
+def has_handler(key: str) -> bool:
+    """Whether feedparser has a handler for an element it names `key` (`media_content`)."""
+    return hasattr(_FeedParserMixin, "_start_" + key) or hasattr(_FeedParserMixin, "_end_" + key)
+
+
+def unknown_is_harmless(key: str) -> bool:
+    """Whether an element feedparser has no handler for is harmless: it stores its text (or,
+    with attributes, the attributes) under its own key, through FeedParserDict's key map."""
+    return key not in PROTECTED and _KEYMAP.get(key, key) not in PROTECTED
+
+
+def content_type(attrs: dict[str, str], default: str) -> str:
+    """feedparser's type of a text construct; only plain text and HTML are in the subset
+    (xhtml keeps markup as elements, other types are base64)."""
+    kind = attrs.get("type", default).lower()
+    kind = {"text": "text/plain", "plain": "text/plain", "html": "text/html",
+            "xhtml": "application/xhtml+xml"}.get(kind, kind)
+    if kind not in TEXT_TYPES or "mode" in attrs or "src" in attrs:
+        raise Decline(f"content type {kind!r}")
+    return kind
+
+
+def finish(text: str, base: str | None = None) -> str:
+    """feedparser's last steps for a value: stripped, resolved against `base` if given (a
+    link), then text that is UTF-8 read as Latin-1 is decoded again, and C1 controls become
+    the windows-1252 characters they stand for."""
+    text = text.strip()
+    if base is not None and text:
+        text = _urljoin(base, text)
+    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
+        text = text.encode("iso-8859-1").decode("utf-8")
+    return text.translate(_cp1252)
+
+
+def enforce_href(attrs: dict[str, str]) -> dict[str, str]:
+    """feedparser's _enforce_href: url, else uri, else href becomes href."""
+    href = attrs.get("url", attrs.get("uri", attrs.get("href")))
+    if href:
+        attrs.pop("url", None)
+        attrs.pop("uri", None)
+        attrs["href"] = href
+    return attrs
+
+
+class EntryBuilder:
+    """One item's dict, built from its element events as feedparser's handlers build it.
+
+    Parser-wide state that feedparser keeps across items (whether a content element was
+    seen since the last item ended) is passed in and read back by the caller.
+    """
+
+    def __init__(self, has_content: bool) -> None:
+        self.entry: dict[str, Any] = {}
+        self.has_content = has_content
+        self.title_locked = False  # feedparser's title_depth: a non-empty title was stored
+        self.guid_is_link = False
+        self.authors: list[dict[str, str]] | None = None
+        self.in_author = False
+        self.links: list[dict[str, str]] = []
+        self.content_base: dict[str, str] = {}  # key -> xml:base at the element's start
+
+    # -- start tags ----------------------------------------------------------------------
+    def start(self, key: str, attrs: dict[str, str], base: str) -> None:
+        """An element directly inside the item (or inside one of its containers) opens."""
+        entry = self.entry
+        if key in LINK:
+            self._start_link(attrs, base)
+        elif key in GUID:
+            self.guid_is_link = attrs.get("ispermalink", "true") == "true"
+        elif key in SUMMARY:
+            if "summary" in entry and not self.has_content:
+                raise Decline("a second summary becomes content")
+            content_type(attrs, SUMMARY[key])
+            self.content_base[key] = base
+        elif key in CONTENT:
+            self.has_content = True
+            content_type(attrs, CONTENT[key])
+            self.content_base[key] = base
+        elif key in CATEGORY:
+            self._add_tag(attrs.get("term"), attrs.get("scheme", attrs.get("domain")),
+                          attrs.get("label"))
+        elif key in AUTHOR:
+            self.in_author = True
+            self.authors = self.authors or []
+            self.authors.append({})
+        elif key == "enclosure":
+            attrs = enforce_href(attrs)
+            attrs["rel"] = "enclosure"
+            self.links.append(attrs)
+        elif key == "media_content":
+            entry.setdefault("media_content", []).append(attrs)
+        elif key == "media_thumbnail":
+            entry.setdefault("media_thumbnail", []).append(attrs)
+        elif key in TITLE:
+            content_type(attrs, "text/plain")
+
+    def _start_link(self, attrs: dict[str, str], base: str) -> None:
+        attrs.setdefault("rel", "alternate")
+        attrs.setdefault("type", "application/atom+xml" if attrs["rel"] == "self"
+                         else "text/html")
+        attrs = enforce_href(attrs)
+        if "href" in attrs:
+            attrs["href"] = _urljoin(base or "", attrs["href"])
+        self.links.append(attrs)
+        if "href" in attrs:
+            kind = attrs.get("type") or ""
+            kind = {"html": "text/html", "xhtml": "application/xhtml+xml"}.get(kind, kind)
+            if attrs.get("rel") == "alternate" and kind in _HTML_TYPES:
+                self.entry["link"] = attrs["href"]
+        else:
+            attrs["_text"] = "1"  # its text is the link (popped below, never stored)
+
+    # -- end tags --------------------------------------------------------------------------
+    def end(self, key: str, attrs: dict[str, str], text: str, base: str) -> None:
+        """The element `key` closes; `text` is its direct text, `base` the xml:base now."""
+        entry = self.entry
+        if key in TITLE:
+            value = finish(text)
+            if not self.title_locked:
+                entry["title"] = value
+                self.title_locked = bool(value)
+        elif key in LINK:
+            link = self.links[-1] if self.links else {}
+            if link.pop("_text", None) is not None:
+                value = finish(text, base)
+                value = _LINK_REFERENCE.sub(r"&\g<1>", value.replace("&amp;", "&"))
+                entry["link"] = value
+                if value:
+                    link["href"] = value
+        elif key in GUID:
+            value = finish(text, base if self.guid_is_link else None)
+            entry["id"] = value
+            if self.guid_is_link:
+                entry.setdefault("link", value)
+        elif key in PUBLISHED:
+            entry["published_parsed"] = _parse_date(finish(text))
+        elif key in UPDATED:
+            entry["updated_parsed"] = _parse_date(finish(text))
+        elif key in SUMMARY:
+            entry["summary"] = finish(text)
+            entry["summary_detail"] = {"base": self.content_base[key]}
+        elif key in CONTENT:
+            value = finish(text)
+            entry.setdefault("content", []).append({"value": value,
+                                                    "base": self.content_base[key]})
+            entry.setdefault("summary", value)
+        elif key in CATEGORY:
+            self._end_category(finish(text))
+        elif key == "itunes_keywords":
+            for term in finish(text).split(","):
+                if term.strip():
+                    self._add_tag(term.strip(), _ITUNES, None)
+        elif key in AUTHOR:
+            entry["author"] = finish(text)
+            self.in_author = False
+            self._sync_author()
+        elif key in AUTHOR_PARTS and self.in_author:
+            value = text.strip() if key in ("name", "email") else finish(text, base)
+            self._sync_author()
+            assert self.authors is not None
+            self.authors[-1]["name" if key == "name" else
+                             "email" if key == "email" else "href"] = value
+        elif key == "media_thumbnail":
+            value = finish(text, base)
+            if value.strip() and "url" not in entry["media_thumbnail"][-1]:
+                entry["media_thumbnail"][-1]["url"] = value
+        elif key == "feedburner_origlink":
+            entry["feedburner_origlink"] = finish(text)
+
+    def _end_category(self, value: str) -> None:
+        if not value:
+            return
+        tags = self.entry["tags"]
+        if tags and not tags[-1]["term"]:
+            tags[-1]["term"] = value
+        else:
+            self._add_tag(value, None, None)
+
+    def _add_tag(self, term: str | None, scheme: str | None, label: str | None) -> None:
+        tags = self.entry.setdefault("tags", [])
+        if not term and not scheme and not label:
+            return
+        tag = {"term": term, "scheme": scheme, "label": label}
+        if tag not in tags:
+            tags.append(tag)
+
+    def _sync_author(self) -> None:
+        """feedparser's _sync_author_detail: a structured author (Atom name/email) sets the
+        author string; a plain one only fills the detail, which a later part may read."""
+        detail = self.authors[-1] if self.authors else {}
+        if detail:
+            name, email = detail.get("name"), detail.get("email")
+            if name and email:
+                self.entry["author"] = f"{name} ({email})"
+            elif name:
+                self.entry["author"] = name
+            elif email:
+                self.entry["author"] = email
+            return
+        author, email = self.entry.get("author"), None
+        if not author:
+            return
+        match = _EMAIL.search(author)
+        if match:
+            email = match.group(0)
+            author = author.replace(email, "").replace("()", "").replace("<>", "")
+            author = author.replace("&lt;&gt;", "").strip()
+            if author and author[0] == "(":
+                author = author[1:]
+            if author and author[-1] == ")":
+                author = author[:-1]
+            author = author.strip()
+        if author:
+            detail["name"] = author
+        if email:
+            detail["email"] = email
+
+    def done(self) -> dict[str, Any]:
+        """The entry, with its enclosures (links whose rel is "enclosure", without rel)."""
+        enclosures = [{k: v for k, v in link.items() if k != "rel"}
+                      for link in self.links if link.get("rel") == "enclosure"]
+        if enclosures:
+            self.entry["enclosures"] = enclosures
+        return self.entry
