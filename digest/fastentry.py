@@ -67,6 +67,7 @@ _HTML_TYPES = {"application/xhtml+xml", "text/html"}
 _EMAIL = re.compile(  # feedparser's, as it is
     r"""(([a-zA-Z0-9\_\-\.\+]+)@((\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.)|"""
     r"""(([a-zA-Z0-9\-]+\.)+))([a-zA-Z]{2,4}|[0-9]{1,3})(\]?))(\?subject=\S+)?""")
+_C1 = re.compile("[\x80-\x9f]")  # the code points feedparser's _cp1252 table maps
 _LINK_REFERENCE = re.compile("&([A-Za-z0-9_]+);")
 _ITUNES = "http://www.itunes.com/"
 
@@ -100,9 +101,12 @@ def finish(text: str, base: str | None = None) -> str:
     text = text.strip()
     if base is not None and text:
         text = _urljoin(base, text)
-    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
-        text = text.encode("iso-8859-1").decode("utf-8")
-    return text.translate(_cp1252)
+    if not text.isascii():  # both steps leave ASCII as it is; most text is ASCII
+        with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
+            text = text.encode("iso-8859-1").decode("utf-8")
+        if _C1.search(text):  # str.translate with a dict is slow: only when it changes
+            text = text.translate(_cp1252)
+    return text
 
 
 def enforce_href(attrs: dict[str, str]) -> dict[str, str]:

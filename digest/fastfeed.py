@@ -97,6 +97,8 @@ class _Reader:
         self.depth = 0
         self.base = ""
         self.bases: list[str] = []
+        self.joined: dict[tuple[str, str], str] = {}  # (base, xml:base) -> the new base
+        self.keys: dict[str, str] = {}  # expat's name -> feedparser's key, while unchanged
         self.root = ""
         self.feed_keys: list[str] = []  # open elements outside items
         self.feed_summary = False
@@ -109,6 +111,7 @@ class _Reader:
         """feedparser's track_namespace (its version guess aside: nothing here reads it)."""
         if not uri:
             return
+        self.keys.clear()  # a declaration can change how later names map
         if any(c.isspace() for c in uri):
             raise Decline("a namespace URI with spaces")  # SAX would split it differently
         lower = uri.lower()
@@ -130,10 +133,12 @@ class _Reader:
         prefix = _KNOWN.get(lower) if uri else None
         if not prefix and uri:
             prefix = next((p for p, u in self.in_use.items() if p and u == uri), None)
-        if not prefix:
-            return local
-        prefix = self.prefixes.get(prefix.lower(), prefix.lower())
-        return f"{prefix}_{local}" if prefix else local
+        key = local
+        if prefix:
+            prefix = self.prefixes.get(prefix.lower(), prefix.lower())
+            key = f"{prefix}_{local}" if prefix else local
+        self.keys[name] = key
+        return key
 
     def _attributes(self, attrs: dict[str, str]) -> dict[str, str]:
         """feedparser's attribute dictionary: `prefix:name` for known namespaces, then every
@@ -154,12 +159,15 @@ class _Reader:
         self.depth += 1
         attrs = self._attributes(raw_attrs) if raw_attrs else {}
         given = attrs.get("xml:base", attrs.get("base")) or self.base
-        if self.base:
-            self.base = make_safe_absolute_uri(self.base, given) or self.base
-        else:
-            self.base = _urljoin(self.base, given)
+        step = (self.base, given)
+        if step not in self.joined:  # the same join for nearly every element: remembered
+            if self.base:
+                self.joined[step] = make_safe_absolute_uri(self.base, given) or self.base
+            else:
+                self.joined[step] = _urljoin(self.base, given)
+        self.base = self.joined[step]
         self.bases.append(self.base)
-        key = self._key(name)
+        key = self.keys.get(name) or self._key(name)
         if self.entry is None:
             self._start_outside(key, attrs)
         else:
