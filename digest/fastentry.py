@@ -38,7 +38,8 @@ GUID = {"guid", "id"}
 PUBLISHED = {"pubdate", "published", "issued", "dcterms_issued"}
 UPDATED = {"updated", "modified", "dc_date", "dcterms_modified", "lastbuilddate"}
 SUMMARY = {"description": "text/html", "dc_description": "text/html",
-           "summary": "text/plain", "itunes_summary": "text/plain"}
+           "media_description": "text/html", "summary": "text/plain",
+           "itunes_summary": "text/plain"}
 CONTENT = {"content": "text/plain", "content_encoded": "text/html", "fullitem": "text/html"}
 CATEGORY = {"category", "keywords", "dc_subject"}
 AUTHOR = {"author", "dc_creator", "dc_author", "itunes_author", "managingeditor"}
@@ -62,7 +63,8 @@ PROTECTED = {
 _KEYMAP = {"guid": "id", "date": "updated", "date_parsed": "updated_parsed",
            "description": "summary", "description_detail": "summary_detail",
            "modified_parsed": "updated_parsed", "issued_parsed": "published_parsed"}
-TEXT_TYPES = {"text/plain", "text/html"}
+XHTML = "application/xhtml+xml"
+TEXT_TYPES = {"text/plain", "text/html", XHTML}
 _HTML_TYPES = {"application/xhtml+xml", "text/html"}
 _EMAIL = re.compile(  # feedparser's, as it is
     r"""(([a-zA-Z0-9\_\-\.\+]+)@((\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.)|"""
@@ -84,8 +86,8 @@ def unknown_is_harmless(key: str) -> bool:
 
 
 def content_type(attrs: dict[str, str], default: str) -> str:
-    """feedparser's type of a text construct; only plain text and HTML are in the subset
-    (xhtml keeps markup as elements, other types are base64)."""
+    """feedparser's type of a text construct; plain text, HTML and xhtml are in the subset
+    (other types are base64, and src points elsewhere)."""
     kind = attrs.get("type", default).lower()
     kind = {"text": "text/plain", "plain": "text/plain", "html": "text/html",
             "xhtml": "application/xhtml+xml"}.get(kind, kind)
@@ -122,37 +124,46 @@ def enforce_href(attrs: dict[str, str]) -> dict[str, str]:
 class EntryBuilder:
     """One item's dict, built from its element events as feedparser's handlers build it.
 
-    Parser-wide state that feedparser keeps across items (whether a content element was
-    seen since the last item ended) is passed in and read back by the caller.
+    `depth` is an element's depth below the item (1 for its children): feedparser keeps a
+    value found deeper (media:title inside media:content) only if none was found higher.
     """
 
-    def __init__(self, has_content: bool) -> None:
+    def __init__(self, xhtml: bool, has_content: bool) -> None:
         self.entry: dict[str, Any] = {}
-        self.has_content = has_content
-        self.title_locked = False  # feedparser's title_depth: a non-empty title was stored
+        self.xhtml = xhtml  # Atom 1.0: xhtml text constructs are read (else declined)
+        self.has_content = has_content  # feedparser's hasContent, reset when an item ends
+        self.title_depth = -1  # the depth of the first non-empty title
+        self.depths: dict[str, int] = {}  # feedparser's property_depth_map
         self.guid_is_link = False
         self.authors: list[dict[str, str]] | None = None
         self.in_author = False
         self.links: list[dict[str, str]] = []
-        self.content_base: dict[str, str] = {}  # key -> xml:base at the element's start
+        self.content_base: list[str] = []  # xml:base at the start of each open text element
 
     # -- start tags ----------------------------------------------------------------------
-    def start(self, key: str, attrs: dict[str, str], base: str) -> None:
-        """An element directly inside the item (or inside one of its containers) opens."""
+    def start(self, key: str, attrs: dict[str, str], base: str) -> tuple[str, bool]:
+        """An element inside the item opens. Returns the key its end tag is handled as (a
+        summary can turn into content) and whether its text is xhtml markup."""
         entry = self.entry
+        kind = ""
         if key in LINK:
             self._start_link(attrs, base)
         elif key in GUID:
             self.guid_is_link = attrs.get("ispermalink", "true") == "true"
         elif key in SUMMARY:
             if "summary" in entry and not self.has_content:
-                raise Decline("a second summary becomes content")
-            content_type(attrs, SUMMARY[key])
-            self.content_base[key] = base
+                # A second summary-like element is read as content (feedparser's
+                # _start_description/_start_summary), of type text unless it says otherwise.
+                key = "content"
+                self.has_content = True
+                kind = self._text_type(attrs, "text/plain")
+            else:
+                kind = self._text_type(attrs, SUMMARY[key])
+            self.content_base.append(base)
         elif key in CONTENT:
             self.has_content = True
-            content_type(attrs, CONTENT[key])
-            self.content_base[key] = base
+            kind = self._text_type(attrs, CONTENT[key])
+            self.content_base.append(base)
         elif key in CATEGORY:
             self._add_tag(attrs.get("term"), attrs.get("scheme", attrs.get("domain")),
                           attrs.get("label"))
@@ -168,8 +179,22 @@ class EntryBuilder:
             entry.setdefault("media_content", []).append(attrs)
         elif key == "media_thumbnail":
             entry.setdefault("media_thumbnail", []).append(attrs)
-        elif key in TITLE:
-            content_type(attrs, "text/plain")
+        elif key in TITLE or key == "media_title":
+            kind = self._text_type(attrs, "text/plain")
+        return key, kind == XHTML
+
+    def _text_type(self, attrs: dict[str, str], default: str) -> str:
+        kind = content_type(attrs, default)
+        if kind == XHTML and not self.xhtml:
+            raise Decline("xhtml outside Atom 1.0")
+        return kind
+
+    def _store(self, key: str, value: str, depth: int) -> None:
+        """feedparser's pop: a value found deeper than one already stored is dropped."""
+        known = self.depths.get(key)
+        if known is None or depth <= known:
+            self.depths[key] = depth
+            self.entry[key] = value
 
     def _start_link(self, attrs: dict[str, str], base: str) -> None:
         attrs.setdefault("rel", "alternate")
@@ -188,14 +213,16 @@ class EntryBuilder:
             attrs["_text"] = "1"  # its text is the link (popped below, never stored)
 
     # -- end tags --------------------------------------------------------------------------
-    def end(self, key: str, attrs: dict[str, str], text: str, base: str) -> None:
-        """The element `key` closes; `text` is its direct text, `base` the xml:base now."""
+    def end(self, key: str, text: str, base: str, depth: int) -> None:
+        """The element `key` closes; `text` is its direct text (for xhtml, its markup),
+        `base` the xml:base now, `depth` its depth below the item."""
         entry = self.entry
-        if key in TITLE:
+        if key in TITLE or key == "media_title":
             value = finish(text)
-            if not self.title_locked:
-                entry["title"] = value
-                self.title_locked = bool(value)
+            if not -1 < self.title_depth <= depth:
+                self._store("title", value, depth)
+                if value and key != "media_title":  # media:title leaves the depth as it was
+                    self.title_depth = depth
         elif key in LINK:
             link = self.links[-1] if self.links else {}
             if link.pop("_text", None) is not None:
@@ -206,7 +233,7 @@ class EntryBuilder:
                     link["href"] = value
         elif key in GUID:
             value = finish(text, base if self.guid_is_link else None)
-            entry["id"] = value
+            self._store("id", value, depth)
             if self.guid_is_link:
                 entry.setdefault("link", value)
         elif key in PUBLISHED:
@@ -214,12 +241,12 @@ class EntryBuilder:
         elif key in UPDATED:
             entry["updated_parsed"] = _parse_date(finish(text))
         elif key in SUMMARY:
-            entry["summary"] = finish(text)
-            entry["summary_detail"] = {"base": self.content_base[key]}
+            self._store("summary", finish(text), depth)
+            entry["summary_detail"] = {"base": self.content_base.pop()}
         elif key in CONTENT:
             value = finish(text)
             entry.setdefault("content", []).append({"value": value,
-                                                    "base": self.content_base[key]})
+                                                    "base": self.content_base.pop()})
             entry.setdefault("summary", value)
         elif key in CATEGORY:
             self._end_category(finish(text))
@@ -228,7 +255,7 @@ class EntryBuilder:
                 if term.strip():
                     self._add_tag(term.strip(), _ITUNES, None)
         elif key in AUTHOR:
-            entry["author"] = finish(text)
+            self._store("author", finish(text), depth)
             self.in_author = False
             self._sync_author()
         elif key in AUTHOR_PARTS and self.in_author:
@@ -242,7 +269,7 @@ class EntryBuilder:
             if value.strip() and "url" not in entry["media_thumbnail"][-1]:
                 entry["media_thumbnail"][-1]["url"] = value
         elif key == "feedburner_origlink":
-            entry["feedburner_origlink"] = finish(text)
+            self._store("feedburner_origlink", finish(text), depth)
 
     def _end_category(self, value: str) -> None:
         if not value:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import xml.parsers.expat
 from typing import Any
+from xml.sax.saxutils import escape
 
 from feedparser.mixin import _FeedParserMixin
 from feedparser.urls import _urljoin, make_safe_absolute_uri
@@ -50,10 +51,13 @@ _KNOWN = {uri.lower(): prefix for uri, prefix in _FeedParserMixin.namespaces.ite
 _USERLAND = "http://backend.userland.com/rss"
 # Fields whose handler fastentry copies; they hold text only.
 _FIELDS = (TITLE | LINK | GUID | PUBLISHED | UPDATED | set(SUMMARY) | set(CONTENT) | CATEGORY
-           | {"itunes_keywords", "enclosure", "media_content", "media_thumbnail",
+           | {"itunes_keywords", "enclosure", "media_thumbnail", "media_title",
               "feedburner_origlink"})
-_CONTAINERS = {"media_group": {"media_content", "media_thumbnail"},
+_MEDIA = {"media_content", "media_thumbnail", "media_title", "media_description"}
+_CONTAINERS = {"media_group": _MEDIA, "media_content": _MEDIA - {"media_content"},
                "contributor": AUTHOR_PARTS} | {key: AUTHOR_PARTS for key in AUTHOR}
+_LEAF_PARENTS = {"media_group", "media_content"}  # may hold harmless elements too
+_XLINK = "http://www.w3.org/1999/xlink"
 _NO_ATTRIBUTES = {"itunes_keywords", "feedburner_origlink"}  # else feedparser stores a dict
 _ITEM_ATTRIBUTES = {"xml:base", "base", "xml:lang", "lang"}
 # Feed-level elements whose text feedparser keeps (markup inside them is text to it).
@@ -77,6 +81,7 @@ def read_entries(xml_bytes: bytes) -> list[dict[str, Any]] | None:
     reader = _Reader()
     parser = xml.parsers.expat.ParserCreate("utf-8", namespace_separator=_SEPARATOR)
     parser.buffer_text = True
+    parser.namespace_prefixes = True  # as SAX asks expat: attribute names keep their prefix
     parser.StartNamespaceDeclHandler = reader.namespace
     parser.StartElementHandler = reader.start
     parser.EndElementHandler = reader.end
@@ -86,6 +91,36 @@ def read_entries(xml_bytes: bytes) -> list[dict[str, Any]] | None:
     except (Decline, xml.parsers.expat.ExpatError, ValueError, KeyError, IndexError):
         return None
     return reader.entries or None
+
+
+def _split(name: str) -> tuple[str, str, str]:
+    """expat's name as (namespace URI, local name, prefix as written), "" where absent."""
+    parts = name.split(_SEPARATOR)
+    if len(parts) == 1:
+        return "", name, ""
+    return parts[0], parts[1], parts[2] if len(parts) > 2 else ""
+
+
+def _xhtml(pieces: list[str]) -> str:
+    """feedparser's pop for Atom 1.0 xhtml: markup without the one <div> around it all."""
+    while len(pieces) > 1 and not pieces[-1].strip():
+        del pieces[-1]
+    while len(pieces) > 1 and not pieces[0].strip():
+        del pieces[0]
+    if pieces and (pieces[0] == "<div>" or pieces[0].startswith("<div ")) and (
+        pieces[-1] == "</div>"
+    ):
+        depth = 0
+        for piece in pieces[:-1]:
+            if piece.startswith("</"):
+                depth -= 1
+                if depth == 0:
+                    break
+            elif piece.startswith("<") and not piece.endswith("/>"):
+                depth += 1
+        else:
+            pieces = pieces[1:-1]
+    return "".join(pieces)
 
 
 class _Reader:
@@ -98,14 +133,21 @@ class _Reader:
         self.base = ""
         self.bases: list[str] = []
         self.joined: dict[tuple[str, str], str] = {}  # (base, xml:base) -> the new base
-        self.keys: dict[str, str] = {}  # expat's name -> feedparser's key, while unchanged
+        # expat's name -> feedparser's key and whether it has a prefix, while unchanged
+        self.keys: dict[str, tuple[str, bool]] = {}
         self.root = ""
         self.feed_keys: list[str] = []  # open elements outside items
-        self.feed_summary = False
+        self.summaries: set[str] = set()  # feed-level contexts with a summary (_feed_summary)
+        self.in_image = False  # feedparser's inimage and intextinput
+        self.in_textinput = False
+        self.carry_content = False  # feedparser's hasContent, set outside the item
         self.entries: list[dict[str, Any]] = []
         self.entry: EntryBuilder | None = None
         self.entry_depth = 0
-        self.open: list[tuple[str, dict[str, str], list[str], str]] = []  # inside the item
+        # Open elements inside the item: key, text pieces, kind, depth below the item.
+        self.open: list[tuple[str, list[str], str, int]] = []
+        self.xhtml_pieces: list[str] = []  # the markup of the open xhtml text construct
+        self.version = ""  # feedparser's guess, as far as xhtml needs it (Atom 1.0 or not)
 
     def namespace(self, prefix: str | None, uri: str | None) -> None:
         """feedparser's track_namespace (its version guess aside: nothing here reads it)."""
@@ -114,7 +156,13 @@ class _Reader:
         self.keys.clear()  # a declaration can change how later names map
         if any(c.isspace() for c in uri):
             raise Decline("a namespace URI with spaces")  # SAX would split it differently
+        if uri == _XLINK and prefix:
+            raise Decline("xlink")  # feedparser adds its declaration to the next element
         lower = uri.lower()
+        if not self.version:
+            self.version = {"http://my.netscape.com/rdf/simple/0.9/": "rss090" if not prefix
+                            else "", "http://purl.org/rss/1.0/": "rss10",
+                            "http://www.w3.org/2005/atom": "atom10"}.get(lower, "")
         if _USERLAND in lower or "backend.userland.com/rss" in lower:
             uri = lower = _USERLAND
         if lower in _KNOWN:
@@ -123,9 +171,10 @@ class _Reader:
         else:
             self.in_use[prefix or ""] = uri
 
-    def _key(self, name: str) -> str:
-        """The element's name as feedparser's handlers are named (`media_thumbnail`)."""
-        uri, _, local = name.rpartition(_SEPARATOR)
+    def _key(self, name: str) -> tuple[str, bool]:
+        """The element's name as feedparser's handlers are named (`media_thumbnail`), and
+        whether it has a prefix there."""
+        uri, local, _ = _split(name)
         local = local.lower()
         lower = uri.lower()
         if "backend.userland.com/rss" in lower:
@@ -133,23 +182,24 @@ class _Reader:
         prefix = _KNOWN.get(lower) if uri else None
         if not prefix and uri:
             prefix = next((p for p, u in self.in_use.items() if p and u == uri), None)
-        key = local
         if prefix:
             prefix = self.prefixes.get(prefix.lower(), prefix.lower())
-            key = f"{prefix}_{local}" if prefix else local
-        self.keys[name] = key
-        return key
+        found = (f"{prefix}_{local}", True) if prefix else (local, False)
+        self.keys[name] = found
+        return found
 
     def _attributes(self, attrs: dict[str, str]) -> dict[str, str]:
-        """feedparser's attribute dictionary: `prefix:name` for known namespaces, then every
-        local name again; names lower case, and the values of rel and type too."""
+        """feedparser's attribute dictionary: `prefix:name` with the usual prefix of a known
+        namespace (else the bare name), then the name as written; names lower case, and the
+        values of rel and type too."""
         found: dict[str, str] = {}
         for name, value in attrs.items():
-            uri, _, local = name.rpartition(_SEPARATOR)
+            uri, local, _ = _split(name)
             prefix = _KNOWN.get(uri.lower(), "") if uri else ""
             found[(f"{prefix}:{local}" if prefix else local).lower()] = value
-        for name, value in attrs.items():
-            found[name.rpartition(_SEPARATOR)[2].lower()] = value
+        for name, value in attrs.items():  # then SAX's qualified names
+            _, local, given = _split(name)
+            found[(f"{given}:{local}" if given else local).lower()] = value
         for key in ("rel", "type"):
             if key in found:
                 found[key] = found[key].lower()
@@ -167,11 +217,16 @@ class _Reader:
                 self.joined[step] = _urljoin(self.base, given)
         self.base = self.joined[step]
         self.bases.append(self.base)
-        key = self.keys.get(name) or self._key(name)
+        key, prefixed = self.keys.get(name) or self._key(name)
+        if not prefixed:  # feedparser's "special hack" for image and textinput
+            if key not in ("title", "link", "description", "name"):
+                self.in_textinput = False
+            if key not in ("title", "link", "description", "url", "href", "width", "height"):
+                self.in_image = False
         if self.entry is None:
             self._start_outside(key, attrs)
         else:
-            self._start_inside(key, attrs)
+            self._start_inside(name, key, attrs)
 
     def _start_outside(self, key: str, attrs: dict[str, str]) -> None:
         depth = self.depth
@@ -189,7 +244,9 @@ class _Reader:
                 raise Decline(f"{key} at depth {depth} or with attributes")
             if self.root != "rdf_rdf" and ("rdf:about" in attrs or "about" in attrs):
                 raise Decline("rdf:about outside RDF")
-            self.entry = EntryBuilder(has_content=False)
+            self.entry = EntryBuilder(xhtml=self.root == "feed" and self.version == "atom10",
+                                      has_content=self.carry_content)
+            self.carry_content = False  # cleared when this item ends
             self.entry_depth = depth
             about = attrs.get(self.prefixes.get("rdf", "rdf") + ":about")
             if about:
@@ -199,59 +256,96 @@ class _Reader:
             raise Decline(f"{key} beside the channel")
         if parent in _FEED_TEXT:
             raise Decline(f"markup inside the feed's {parent}")
-        if key in CONTENT:
-            raise Decline("feed-level content")  # it would change how the first item reads
-        if key in SUMMARY:
-            # feedparser keeps a feed-level summary (not a description) as "summary"; a
-            # summary-like element after it becomes content and changes the first item.
-            if self.feed_summary:
-                raise Decline("a summary after a feed-level summary")
-            self.feed_summary = key in ("summary", "itunes_summary")
+        if key in CONTENT or key in SUMMARY:
+            self._feed_summary(key)
+        elif key == "source":
+            raise Decline("a feed-level source")
+        self.in_image = self.in_image or key == "image"
+        self.in_textinput = self.in_textinput or key == "textinput"
         self.feed_keys.append(key)
 
-    def _start_inside(self, key: str, attrs: dict[str, str]) -> None:
-        assert self.entry is not None
+    def _feed_summary(self, key: str) -> None:
+        """feedparser's hasContent outlives the feed-level element that set it, up to the end
+        of the next item: a summary-like element where a summary is (in the feed, its image
+        or its textinput) is read as content, and then that item's second summary-like
+        element is not. A description is stored as the subtitle, not as the summary."""
+        context = "image" if self.in_image else "textinput" if self.in_textinput else "feed"
+        if key in CONTENT:
+            self.carry_content = True
+            self.summaries.add(context)  # an empty summary takes the content
+        elif context in self.summaries and not self.carry_content:
+            self.carry_content = True  # read as content
+        elif key in ("summary", "itunes_summary"):
+            self.summaries.add(context)
+
+    def _start_inside(self, name: str, key: str, attrs: dict[str, str]) -> None:
+        entry = self.entry
+        assert entry is not None
+        parent, _, parent_kind, _ = self.open[-1] if self.open else ("", [], "", 0)
+        if parent_kind in ("xhtml", "inline"):
+            self._start_inline(name, key, attrs)
+            return
         if key in ("item", "entry"):
             raise Decline(f"{key} inside an item")
-        if self.open:
-            parent, _, _, kind = self.open[-1]
-            if kind != "container" or key not in _CONTAINERS[parent] and not (
-                parent == "media_group" and self._leaf(key)
-            ):
-                raise Decline(f"{key} inside {parent}")
         if key in _CONTAINERS:
             kind = "container"
-        elif key in _FIELDS or (key in AUTHOR_PARTS and self.open):
+        elif key in _FIELDS or (key in AUTHOR_PARTS and parent):
             kind = "field"
-        elif self._leaf(key):
+        elif key in HARMLESS:
             kind = "leaf"
+        elif not has_handler(key) and unknown_is_harmless(key):
+            kind = "unknown"
         else:
             raise Decline(f"{key} in an item")
+        if parent and not (
+            (parent_kind == "container" and key in _CONTAINERS[parent])
+            or (kind in ("leaf", "unknown")
+                and (parent in _LEAF_PARENTS or parent_kind == "unknown"))
+            or (kind == "unknown" and parent in AUTHOR)
+        ):
+            raise Decline(f"{key} inside {parent}")
         if key in _NO_ATTRIBUTES and attrs:
             raise Decline(f"{key} with attributes")
-        self.entry.start(key, attrs, self.base)
-        self.open.append((key, attrs, [], kind))
+        key, xhtml = entry.start(key, attrs, self.base)
+        pieces: list[str] = []
+        if xhtml:
+            kind = "xhtml"
+            self.xhtml_pieces = pieces
+        self.open.append((key, pieces, kind, self.depth - self.entry_depth))
 
-    @staticmethod
-    def _leaf(key: str) -> bool:
-        return key in HARMLESS or (not has_handler(key) and unknown_is_harmless(key))
+    def _start_inline(self, name: str, key: str, attrs: dict[str, str]) -> None:
+        """An element inside xhtml text: feedparser writes it out as markup (its start tag
+        is never handled, but its end tag is: so it must have no handler)."""
+        local = _split(name)[1].lower()
+        if has_handler(key) or local in ("svg", "math"):
+            raise Decline(f"{key} inside xhtml")
+        pairs = "".join(f' {k}="{escape(v, {chr(34): "&quot;"})}"' for k, v in attrs.items())
+        self.xhtml_pieces.append(f"<{local}{pairs}>")
+        self.open.append((local, self.xhtml_pieces, "inline", 0))
 
     def text(self, data: str) -> None:
         if self.open:
-            self.open[-1][2].append(data)
+            pieces, kind = self.open[-1][1:3]
+            pieces.append(escape(data) if kind in ("xhtml", "inline") else data)
 
     def end(self, name: str) -> None:
         entry = self.entry
         if entry is not None:
             if self.open:
-                key, attrs, pieces, kind = self.open.pop()
-                if kind != "leaf":
-                    entry.end(key, attrs, "".join(pieces), self.base)
+                key, pieces, kind, depth = self.open.pop()
+                if kind == "inline":
+                    pieces.append(f"</{key}>")
+                elif kind == "xhtml":
+                    entry.end(key, _xhtml(pieces), self.base, depth)
+                elif kind not in ("leaf", "unknown"):
+                    entry.end(key, "".join(pieces), self.base, depth)
             elif self.depth == self.entry_depth:
                 self.entries.append(entry.done())
                 self.entry = None
         elif self.feed_keys:
-            self.feed_keys.pop()
+            key = self.feed_keys.pop()
+            self.in_image = self.in_image and key != "image"
+            self.in_textinput = self.in_textinput and key != "textinput"
         self.bases.pop()
         if self.bases and self.bases[-1]:
             self.base = self.bases[-1]
