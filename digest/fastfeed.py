@@ -307,7 +307,9 @@ class _Reader:
         if key in _NO_ATTRIBUTES and attrs:
             raise Decline(f"{key} with attributes")
         key, xhtml = entry.start(key, attrs, self.base)
-        pieces: list[str] = []
+        # feedparser keeps no place for the text of an element it has no handler for when it
+        # has attributes: that text goes to the element around it (an author's name, say).
+        pieces: list[str] = self.open[-1][1] if kind == "unknown" and attrs and parent else []
         if xhtml:
             kind = "xhtml"
             self.xhtml_pieces = pieces

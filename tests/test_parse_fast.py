@@ -345,3 +345,55 @@ def test_unknown_namespace_bound_to_a_known_prefix_reads_as_feedparser_reads_it(
                root='<rss version="2.0">')
     fast, slow = both(body)
     assert fast is None or fast == slow
+
+
+# Random trees: the names the fast path models and some it must decline, nested in ways
+# real feeds do and do not, with attributes that change feedparser's reading.
+TREE_NAMES = [
+    "title", "link", "guid", "id", "pubDate", "published", "updated", "description", "summary",
+    "content", "content:encoded", "dc:creator", "dc:date", "dc:subject", "dc:title",
+    "dc:description", "media:content", "media:thumbnail", "media:group", "media:title",
+    "media:description", "media:credit", "enclosure", "category", "author", "itunes:summary",
+    "itunes:author", "itunes:keywords", "feedburner:origLink", "x:foo", "byline", "atom:link",
+    "atom:updated", "comments", "slash:comments", "contributor", "dcterms:modified",
+    "itunes:image", "rights", "image", "source", "name", "url",
+]
+TREE_INNER = ["name", "email", "uri", "x:foo", "x:bar", "media:title", "media:description",
+              "media:thumbnail", "media:content", "media:credit", "title", "p"]
+TREE_ATTRIBUTES = [
+    ("xml:base", ["https://b.example/x/", "rel/", ""]), ("type", ["html", "text", "xhtml",
+     "TEXT/PLAIN", "image/jpeg"]), ("rel", ["alternate", "enclosure", "self", "ALTERNATE"]),
+    ("href", ["/h", "https://e.example/h", ""]), ("url", ["/u.jpg", "https://e.example/u.png"]),
+    ("term", ["T", ""]), ("domain", ["D"]), ("isPermaLink", ["true", "false"]),
+    ("medium", ["image", "video"]), ("width", ["1", "300"]), ("x:url", ["/xu.jpg"]),
+    ("base", ["https://plainbase.example/"]), ("label", ["L"]),
+]
+TREE_TEXTS = ["plain", " spaced ", "&amp;&lt;b&gt;", "<![CDATA[<i>c</i> & d]]>", "Ã©tÃ©",
+              "\u0093q\u0094", "Sat, 25 Apr 2026 12:00:00 GMT", "2026-04-25T12:00:00Z",
+              "/rel/path", "https://abs.example/a?b=1&amp;c=2", "a@b.example (Ann)", "",
+              "one, two"]
+
+
+def _tree(rng: random.Random, depth: int) -> str:
+    name = rng.choice(TREE_NAMES if depth == 1 else TREE_INNER)
+    attrs = "".join(f' {k}="{rng.choice(v)}"'
+                    for k, v in rng.sample(TREE_ATTRIBUTES, rng.choice([0, 0, 0, 1, 1, 2])))
+    inner = rng.choice(TREE_TEXTS)
+    if depth < 4 and rng.random() < 0.3 and name in (
+            "author", "dc:creator", "media:group", "media:content", "x:foo", "contributor",
+            "content", "summary"):
+        inner = "".join(_tree(rng, depth + 1) for _ in range(rng.randint(1, 3)))
+    if name == "p":
+        return f'<p xmlns="http://www.w3.org/1999/xhtml"{attrs}>{inner}</p>'
+    return f"<{name}{attrs}>{inner}</{name}>"
+
+
+@pytest.mark.parametrize("seed", range(150))
+def test_random_trees_read_as_feedparser_reads_them_or_are_declined(seed: int) -> None:
+    rng = random.Random(seed)
+    kind = ("rss", "atom", "rdf")[seed % 3]
+    tag = "entry" if kind == "atom" else "item"
+    items = "".join(f"<{tag}>" + "".join(_tree(rng, 1) for _ in range(rng.randint(1, 8)))
+                    + f"</{tag}>" for _ in range(rng.randint(1, 3)))
+    fast, slow = both({"rss": rss, "atom": atom, "rdf": rdf}[kind](items))
+    assert fast is None or fast == slow
