@@ -1,37 +1,50 @@
 """The bench's feeds: a mix of shapes modelled on the real-world corpus (../shared/corpus).
 
 The corpus holds 80 feeds: 41 RSS 2.0 (51%), 22 Atom (28%), 7 RSS 1.0/RDF (9%) and 10 JSON
-(13%). Of its 70 XML feeds, 46 (66%) take digest's fast path and 24 (34%) hold something it
-leaves to feedparser (media:description, itunes:summary beside a description, xhtml
-content, media:group with titles, ...). The mix below keeps those shares, in units of 20:
+(13%). Of its 70 XML feeds, 57 (81%) take digest's fast path; 13 (19%) hold something it
+leaves to feedparser: an <image> or <source> inside an item, georss, podlove chapters, svg
+inside xhtml, unescaped markup in a description. The mix keeps those shares, in units of 40
+(for each shape, the corpus feeds it is modelled on):
 
-| shape      | share | like (corpus)                          | path in digest      |
-|------------|-------|----------------------------------------|---------------------|
-| wordpress  | 4     | techcrunch, londonist, dcrainmaker     | fast                |
-| media      | 2     | bbc-news, cowboyprogrammer             | fast                |
-| plain      | 1     | hackernews, tumblr                     | fast                |
-| atom       | 3     | daringfireball, qemu, github, kagi     | fast                |
-| rdf        | 2     | slashdot, gmane, davidbau              | fast                |
-| nytimes    | 2     | nytimes, japantimes                    | feedparser          |
-| podcast    | 1     | atp, nightvale, theomnishow            | feedparser          |
-| atom-xhtml | 2     | reddit, samruby                        | feedparser          |
-| youtube    | 1     | youtube-pbsspacetime                   | feedparser          |
-| json       | 2     | daringfireball/inessential JSON Feeds  | jsonfeed (not feedparser) |
+| shape       | of 40 | like (corpus)                               | read by              |
+|-------------|-------|---------------------------------------------|----------------------|
+| wordpress   | 5     | techcrunch, londonist, dcrainmaker, npr     | fast path            |
+| media       | 3     | bbc-news, bbc-urdu, cowboyprogrammer        | fast path            |
+| plain       | 2     | hackernews, tumblr, arcgames                | fast path            |
+| nytimes     | 2     | nytimes, guardian-us, japantimes            | fast path            |
+| podcast     | 3     | atp, nightvale, theomnishow, giantbomb      | fast path            |
+| image       | 3     | livemint, medscape, aktuality               | feedparser           |
+| source      | 1     | washingtonpost                              | feedparser           |
+| chapters    | 1     | cre                                         | feedparser           |
+| atom        | 6     | daringfireball, qemu, github, kagi, heise   | fast path            |
+| atom-xhtml  | 2     | reddit                                      | fast path            |
+| youtube     | 1     | youtube-pbsspacetime                        | fast path            |
+| atom-svg    | 1     | samruby                                     | feedparser           |
+| blogger     | 1     | blogger-googleads                           | feedparser           |
+| rdf         | 4     | slashdot, gmane, davidbau, biorxiv          | fast path            |
+| json        | 5     | daringfireball, inessential, pixelenvy JSON | digest's jsonfeed    |
 
-So RSS 2.0 is 50%, Atom 30%, RDF 10%, JSON 10%; of the XML feeds 12 in 18 (67%) take the
-fast path. rss2email reads the same bytes; its feedparser 6.0 has no JSON Feed reader, so
-it finds no items in the JSON feeds (the bench counts only what it can read).
+RSS 2.0 is 20 of 40 (50%), Atom 11 (28%), RDF 4 (10%), JSON 5 (12%); 7 of the 35 XML
+feeds (20%) go through feedparser. rss2email reads the same bytes; its feedparser 6.0 has no
+JSON Feed reader, so it finds no items in the JSON feeds (the bench counts only what it can
+read).
 """
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
-SHAPES = (["wordpress"] * 4 + ["media"] * 2 + ["plain"] + ["atom"] * 3 + ["rdf"] * 2
-          + ["nytimes"] * 2 + ["podcast"] + ["atom-xhtml"] * 2 + ["youtube"] + ["json"] * 2)
+_COUNTS = {"wordpress": 5, "media": 3, "plain": 2, "nytimes": 2, "podcast": 3, "image": 3,
+           "source": 1, "chapters": 1, "atom": 6, "atom-xhtml": 2, "youtube": 1,
+           "atom-svg": 1, "blogger": 1, "rdf": 4, "json": 5}
+# Shuffled once (fixed seed), so that every stretch of the run sees the mix.
+SHAPES = [s for s, k in _COUNTS.items() for _ in range(k)]
+random.Random(2026).shuffle(SHAPES)
 CONTENT_TYPES = {"atom": "application/atom+xml", "atom-xhtml": "application/atom+xml",
-                 "youtube": "application/atom+xml", "rdf": "application/rdf+xml",
+                 "youtube": "application/atom+xml", "atom-svg": "application/atom+xml",
+                 "blogger": "application/atom+xml", "rdf": "application/rdf+xml",
                  "json": "application/feed+json"}
 NS = ('xmlns:content="http://purl.org/rss/1.0/modules/content/" '
       'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:media="http://search.yahoo.com/mrss/" '
@@ -178,7 +191,8 @@ def _atom_feed(n: int, host: str, entries: str) -> str:
     base = f' xml:base="{host}/"' if n % 2 else ""
     return ('<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom"'
             f' xmlns:media="http://search.yahoo.com/mrss/" xmlns:yt="http://www.youtube.com/'
-            f'xml/schemas/2015"{base}><title>Bench feed {n}</title><link rel="alternate" '
+            f'xml/schemas/2015" xmlns:georss="http://www.georss.org/georss"{base}><title>'
+            f'Bench feed {n}</title><link rel="alternate" '
             f'type="text/html" href="{host}/"/><link rel="self" href="{host}/feed.atom"/>'
             f"<id>tag:{host[8:]},2026:feed-{n}</id><updated>{_iso(n, 0)}</updated>{entries}"
             "</feed>")
@@ -228,9 +242,57 @@ def _json(n: int, i: int, host: str) -> str:
             f'"{_iso(n, i)}", "authors": [{{"name": "Jane Reporter"}}], "tags": ["Politics"]}},')
 
 
+def _image(n: int, i: int, host: str) -> str:
+    return (f"<item><title>{_title(n, i)}</title><link>{host}/news/{n}/{i}.html</link>"
+            f"<description>&lt;p&gt;The committee met on story {i}.&lt;/p&gt;</description>"
+            f"<pubDate>{_rfc822(n, i)}</pubDate><guid>{host}/news/{n}/{i}.html</guid>"
+            f"<author>Desk {i % 3}</author><image>https://img.example/{n}/{i}.jpg</image>"
+            f"<thumbnail>https://img.example/{n}/{i}-t.jpg</thumbnail></item>")
+
+
+def _source(n: int, i: int, host: str) -> str:
+    return (f"<item><title>{_title(n, i)}</title><link>{host}/wellness/{n}/{i}/</link>"
+            f"<description>The committee met on story {i}.</description><pubDate>"
+            f'{_rfc822(n, i)}</pubDate><guid isPermaLink="true">{host}/wellness/{n}/{i}/'
+            f"</guid><dc:creator>Jane Reporter</dc:creator><category>Wellness</category>"
+            f'<source url="{host}/rss">Bench feed {n}</source></item>')
+
+
+def _chapters(n: int, i: int, host: str) -> str:
+    return (f"<item><title>Episode {i} of show {n}</title><link>{host}/{n}/ep-{i}</link>"
+            f'<guid isPermaLink="false">{host}/{n}/ep-{i}</guid><pubDate>{_rfc822(n, i)}'
+            f"</pubDate><description><![CDATA[{_summary(n, i)}]]></description>"
+            f"<content:encoded><![CDATA[{_paragraphs(n, i, 2)}]]></content:encoded>"
+            f'<enclosure url="https://cdn.example/{n}/{i}.m4a" length="5" type="audio/mp4"/>'
+            f'<psc:chapters version="1.2" xmlns:psc="http://podlove.org/simple-chapters">'
+            f'<psc:chapter start="00:00:00.000" title="Intro"/><psc:chapter start="00:05:00'
+            f'.000" title="News"/></psc:chapters></item>')
+
+
+def _atom_svg(n: int, i: int, host: str) -> str:
+    return (f'<entry><title>Feed {n} entry {i}</title><link href="{host}/{n}/{i}.html"/>'
+            f"<id>{host}/{n}/{i}</id><updated>{_iso(n, i)}</updated><content type=\"xhtml\">"
+            f'<div xmlns="http://www.w3.org/1999/xhtml">{_paragraphs(n, i, 2, close="/>")}'
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><circle cx="5" '
+            f'cy="5" r="4"/></svg></div></content></entry>')
+
+
+def _blogger(n: int, i: int, host: str) -> str:
+    return (f"<entry><id>tag:blogger.com,1999:blog-{n}.post-{i}</id><published>{_iso(n, i)}"
+            f"</published><updated>{_iso(n, i)}</updated><title type=\"text\">Post {i} of blog "
+            f'{n}</title><content type="html">{_summary(n, i).replace("<", "&lt;")}</content>'
+            f'<link rel="alternate" type="text/html" href="{host}/2026/04/post-{i}.html"/>'
+            f"<author><name>Blogger {n}</name></author><georss:featurename>Somewhere"
+            f'</georss:featurename><georss:point xmlns:georss="http://www.georss.org/georss">'
+            f'47.3 8.5</georss:point><media:thumbnail url="https://img.example/{n}/{i}.jpg" '
+            f'height="72" width="72"/></entry>')
+
+
 _ITEM = {"wordpress": _wordpress, "media": _media, "plain": _plain, "nytimes": _nytimes,
          "podcast": _podcast, "rdf": _rdf, "atom": _atom, "atom-xhtml": _atom_xhtml,
-         "youtube": _youtube, "json": _json}
+         "youtube": _youtube, "json": _json, "image": _image, "source": _source,
+         "chapters": _chapters, "atom-svg": _atom_svg, "blogger": _blogger}
 _WRAP = {"wordpress": _rss, "media": _rss, "plain": _rss, "nytimes": _rss, "podcast": _rss,
          "rdf": _rss1, "atom": _atom_feed, "atom-xhtml": _atom_feed, "youtube": _atom_feed,
-         "json": _json_feed}
+         "json": _json_feed, "image": _rss, "source": _rss, "chapters": _rss,
+         "atom-svg": _atom_feed, "blogger": _atom_feed}
