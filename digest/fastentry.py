@@ -24,7 +24,7 @@ from typing import Any
 from feedparser.datetimes import _parse_date
 from feedparser.html import _cp1252
 from feedparser.mixin import _FeedParserMixin
-from feedparser.urls import _urljoin
+from feedparser.urls import _urifixer, _urljoin
 
 
 class Decline(Exception):
@@ -44,6 +44,9 @@ CONTENT = {"content": "text/plain", "content_encoded": "text/html", "fullitem": 
 CATEGORY = {"category", "keywords", "dc_subject"}
 AUTHOR = {"author", "dc_creator", "dc_author", "itunes_author", "managingeditor"}
 AUTHOR_PARTS = {"name", "email", "uri", "url", "homepage"}
+# Elements whose only effect on what we read: a title after them replaces the one before
+# (feedparser forgets the title's depth); with text only, never with child elements.
+TITLE_RESETS = {"image", "source"}
 # Handlers that store only keys `parse._raw` never reads (checked in feedparser's source):
 # their text and attributes may be anything, but not child elements.
 HARMLESS = {
@@ -70,13 +73,18 @@ _EMAIL = re.compile(  # feedparser's, as it is
     r"""(([a-zA-Z0-9\_\-\.\+]+)@((\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.)|"""
     r"""(([a-zA-Z0-9\-]+\.)+))([a-zA-Z]{2,4}|[0-9]{1,3})(\]?))(\?subject=\S+)?""")
 _C1 = re.compile("[\x80-\x9f]")  # the code points feedparser's _cp1252 table maps
+_HANDLERS: dict[str, bool] = {}  # has_handler's answers (feedparser's class never changes)
 _LINK_REFERENCE = re.compile("&([A-Za-z0-9_]+);")
 _ITUNES = "http://www.itunes.com/"
 
 
 def has_handler(key: str) -> bool:
     """Whether feedparser has a handler for an element it names `key` (`media_content`)."""
-    return hasattr(_FeedParserMixin, "_start_" + key) or hasattr(_FeedParserMixin, "_end_" + key)
+    found = _HANDLERS.get(key)
+    if found is None:
+        found = _HANDLERS[key] = (hasattr(_FeedParserMixin, "_start_" + key)
+                                  or hasattr(_FeedParserMixin, "_end_" + key))
+    return found
 
 
 def unknown_is_harmless(key: str) -> bool:
@@ -102,13 +110,21 @@ def finish(text: str, base: str | None = None) -> str:
     the windows-1252 characters they stand for."""
     text = text.strip()
     if base is not None and text:
-        text = _urljoin(base, text)
+        text = join(base, text)
     if not text.isascii():  # both steps leave ASCII as it is; most text is ASCII
         with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
             text = text.encode("iso-8859-1").decode("utf-8")
         if _C1.search(text):  # str.translate with a dict is slow: only when it changes
             text = text.translate(_cp1252)
     return text
+
+
+def join(base: str, uri: str) -> str:
+    """feedparser's _urljoin; against no base (the usual case) urljoin returns the URI as it
+    is, so only feedparser's fix for extra slashes after the scheme applies."""
+    if not base:
+        return str(_urifixer.sub(r"\1\3", uri))
+    return str(_urljoin(base, uri))
 
 
 def enforce_href(attrs: dict[str, str]) -> dict[str, str]:
@@ -181,6 +197,8 @@ class EntryBuilder:
             entry.setdefault("media_thumbnail", []).append(attrs)
         elif key in TITLE or key == "media_title":
             kind = self._text_type(attrs, "text/plain")
+        elif key in TITLE_RESETS:
+            self.title_depth = -1
         return key, kind == XHTML
 
     def _text_type(self, attrs: dict[str, str], default: str) -> str:
@@ -202,7 +220,7 @@ class EntryBuilder:
                          else "text/html")
         attrs = enforce_href(attrs)
         if "href" in attrs:
-            attrs["href"] = _urljoin(base or "", attrs["href"])
+            attrs["href"] = join(base, attrs["href"])
         self.links.append(attrs)
         if "href" in attrs:
             kind = attrs.get("type") or ""

@@ -26,7 +26,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from feedparser.mixin import _FeedParserMixin
-from feedparser.urls import _urljoin, make_safe_absolute_uri
+from feedparser.urls import make_safe_absolute_uri
 
 from digest.fastentry import (
     AUTHOR,
@@ -39,10 +39,12 @@ from digest.fastentry import (
     PUBLISHED,
     SUMMARY,
     TITLE,
+    TITLE_RESETS,
     UPDATED,
     Decline,
     EntryBuilder,
     has_handler,
+    join,
     unknown_is_harmless,
 )
 
@@ -51,8 +53,8 @@ _KNOWN = {uri.lower(): prefix for uri, prefix in _FeedParserMixin.namespaces.ite
 _USERLAND = "http://backend.userland.com/rss"
 # Fields whose handler fastentry copies; they hold text only.
 _FIELDS = (TITLE | LINK | GUID | PUBLISHED | UPDATED | set(SUMMARY) | set(CONTENT) | CATEGORY
-           | {"itunes_keywords", "enclosure", "media_thumbnail", "media_title",
-              "feedburner_origlink"})
+           | TITLE_RESETS | {"itunes_keywords", "enclosure", "media_thumbnail", "media_title",
+                             "feedburner_origlink"})
 _MEDIA = {"media_content", "media_thumbnail", "media_title", "media_description"}
 _CONTAINERS = {"media_group": _MEDIA, "media_content": _MEDIA - {"media_content"},
                "contributor": AUTHOR_PARTS} | {key: AUTHOR_PARTS for key in AUTHOR}
@@ -88,7 +90,7 @@ def read_entries(xml_bytes: bytes) -> list[dict[str, Any]] | None:
     parser.CharacterDataHandler = reader.text
     try:
         parser.Parse(xml_bytes, True)
-    except (Decline, xml.parsers.expat.ExpatError, ValueError, KeyError, IndexError):
+    except Exception:  # Decline, an XML error, or a surprise: feedparser decides
         return None
     return reader.entries or None
 
@@ -193,13 +195,16 @@ class _Reader:
         namespace (else the bare name), then the name as written; names lower case, and the
         values of rel and type too."""
         found: dict[str, str] = {}
-        for name, value in attrs.items():
-            uri, local, _ = _split(name)
-            prefix = _KNOWN.get(uri.lower(), "") if uri else ""
-            found[(f"{prefix}:{local}" if prefix else local).lower()] = value
-        for name, value in attrs.items():  # then SAX's qualified names
-            _, local, given = _split(name)
-            found[(f"{given}:{local}" if given else local).lower()] = value
+        if not any(_SEPARATOR in name for name in attrs):  # no namespaced attribute (most)
+            found = {name.lower(): value for name, value in attrs.items()}
+        else:
+            for name, value in attrs.items():
+                uri, local, _ = _split(name)
+                prefix = _KNOWN.get(uri.lower(), "") if uri else ""
+                found[(f"{prefix}:{local}" if prefix else local).lower()] = value
+            for name, value in attrs.items():  # then SAX's qualified names
+                _, local, given = _split(name)
+                found[(f"{given}:{local}" if given else local).lower()] = value
         for key in ("rel", "type"):
             if key in found:
                 found[key] = found[key].lower()
@@ -214,7 +219,7 @@ class _Reader:
             if self.base:
                 self.joined[step] = make_safe_absolute_uri(self.base, given) or self.base
             else:
-                self.joined[step] = _urljoin(self.base, given)
+                self.joined[step] = join(self.base, given)
         self.base = self.joined[step]
         self.bases.append(self.base)
         key, prefixed = self.keys.get(name) or self._key(name)
