@@ -73,6 +73,11 @@ _EMAIL = re.compile(  # feedparser's, as it is
     r"""(([a-zA-Z0-9\_\-\.\+]+)@((\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.)|"""
     r"""(([a-zA-Z0-9\-]+\.)+))([a-zA-Z]{2,4}|[0-9]{1,3})(\]?))(\?subject=\S+)?""")
 _C1 = re.compile("[\x80-\x9f]")  # the code points feedparser's _cp1252 table maps
+# An absolute http(s) URL that urljoin's split and join give back unchanged: lower-case
+# scheme, a plain host, printable ASCII, no ";" (path parameters), and no "?" or "#" that
+# is empty (urlunsplit drops those).
+_PLAIN_URL = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:/[!-:<-~]*)?\Z")
+_PLAIN_URL_TAIL = re.compile(r"[?#](?:[#?]|\Z)")
 _HANDLERS: dict[str, bool] = {}  # has_handler's answers (feedparser's class never changes)
 _LINK_REFERENCE = re.compile("&([A-Za-z0-9_]+);")
 _ITUNES = "http://www.itunes.com/"
@@ -120,10 +125,14 @@ def finish(text: str, base: str | None = None) -> str:
 
 
 def join(base: str, uri: str) -> str:
-    """feedparser's _urljoin; against no base (the usual case) urljoin returns the URI as it
-    is, so only feedparser's fix for extra slashes after the scheme applies."""
+    """feedparser's _urljoin, without its cost where the answer is known: against no base
+    urljoin returns the URI as it is (only feedparser's fix for extra slashes after the
+    scheme applies), and a plain absolute http(s) URL against a plain base comes back
+    unchanged (urljoin's split and join give back the same string)."""
     if not base:
         return str(_urifixer.sub(r"\1\3", uri))
+    if _PLAIN_URL.match(uri) and _PLAIN_URL.match(base) and not _PLAIN_URL_TAIL.search(uri):
+        return uri
     return str(_urljoin(base, uri))
 
 

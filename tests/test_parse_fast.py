@@ -400,3 +400,21 @@ def test_random_trees_read_as_feedparser_reads_them_or_are_declined(seed: int) -
                     + f"</{tag}>" for _ in range(rng.randint(1, 3)))
     fast, slow = both({"rss": rss, "atom": atom, "rdf": rdf}[kind](items))
     assert fast is None or fast == slow
+
+
+def test_join_is_feedparsers_urljoin() -> None:
+    """The fast path's shortcut for plain absolute URLs gives what feedparser's join gives."""
+    from feedparser.urls import _urljoin
+
+    from digest.fastentry import join
+
+    rng = random.Random(7)
+    chars = [chr(c) for c in range(0x21, 0x7F)] + [" ", "\t", "é"]
+    prefixes = ["http://", "https://", "HTTP://", "ftp://", "", "//", "http:///", "tag:"]
+    hosts = ["example.org", "Ex.ample.org", "h:8080", "[::1]", "x y", "a.b"]
+    for _ in range(20_000):
+        base, uri = (rng.choice(prefixes) + rng.choice(hosts)
+                     + rng.choice(["", "/"]) + "".join(rng.choice(chars)
+                                                       for _ in range(rng.randint(0, 8)))
+                     for _ in range(2))
+        assert join(base, uri) == _urljoin(base, uri), (base, uri)
