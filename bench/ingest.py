@@ -234,8 +234,9 @@ def main() -> int:
                 # rss2email's feedparser 6.0 reads no JSON Feed: those items it never sees.
                 assert seen == total - shapes["json"] * args.items, (phase, seen)
                 results[f"r2e {phase}"] = m
-                print(f"rss2email {phase}: {m.seconds:7.2f} s  {total / m.seconds:8.0f} "
-                      f"stories/s  cpu {m.cpu:6.2f} s  peak {m.memory:6.1f} MB", flush=True)
+                print(f"rss2email {phase}: {m.seconds:7.2f} s  {seen / m.seconds:8.0f} "
+                      f"stories/s  cpu {m.cpu:6.2f} s  peak {m.memory:6.1f} MB  ({seen} stories "
+                      "it can read)", flush=True)
             for phase in ("cold", "warm"):
                 ratio = results[f"r2e {phase}"].seconds / results[f"digest {phase}"].seconds
                 print(f"{phase}: digest is {ratio:.1f}x faster than rss2email {R2E_VERSION} "
