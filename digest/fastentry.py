@@ -78,18 +78,16 @@ _C1 = re.compile("[\x80-\x9f]")  # the code points feedparser's _cp1252 table ma
 # is empty (urlunsplit drops those).
 _PLAIN_URL = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:/[!-:<-~]*)?\Z")
 _PLAIN_URL_TAIL = re.compile(r"[?#](?:[#?]|\Z)")
-_HANDLERS: dict[str, bool] = {}  # has_handler's answers (feedparser's class never changes)
+# The element keys feedparser's parser class has a _start_ or _end_ method for.
+_HANDLERS = frozenset(name.partition("_")[2].partition("_")[2] for name in dir(_FeedParserMixin)
+                      if name.startswith(("_start_", "_end_")))
 _LINK_REFERENCE = re.compile("&([A-Za-z0-9_]+);")
 _ITUNES = "http://www.itunes.com/"
 
 
 def has_handler(key: str) -> bool:
     """Whether feedparser has a handler for an element it names `key` (`media_content`)."""
-    found = _HANDLERS.get(key)
-    if found is None:
-        found = _HANDLERS[key] = (hasattr(_FeedParserMixin, "_start_" + key)
-                                  or hasattr(_FeedParserMixin, "_end_" + key))
-    return found
+    return key in _HANDLERS
 
 
 def unknown_is_harmless(key: str) -> bool:

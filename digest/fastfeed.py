@@ -60,6 +60,7 @@ _CONTAINERS = {"media_group": _MEDIA, "media_content": _MEDIA - {"media_content"
                "contributor": AUTHOR_PARTS} | {key: AUTHOR_PARTS for key in AUTHOR}
 _LEAF_PARENTS = {"media_group", "media_content"}  # may hold harmless elements too
 _XLINK = "http://www.w3.org/1999/xlink"
+_MAX_NAMESPACES = 200  # real feeds declare a dozen
 _NO_ATTRIBUTES = {"itunes_keywords", "feedburner_origlink"}  # else feedparser stores a dict
 _ITEM_ATTRIBUTES = {"xml:base", "base", "xml:lang", "lang"}
 # Feed-level elements whose text feedparser keeps (markup inside them is text to it).
@@ -160,6 +161,8 @@ class _Reader:
             raise Decline("a namespace URI with spaces")  # SAX would split it differently
         if uri == _XLINK and prefix:
             raise Decline("xlink")  # feedparser adds its declaration to the next element
+        if len(self.in_use) > _MAX_NAMESPACES:
+            raise Decline("too many namespaces")  # naming an element looks through them all
         lower = uri.lower()
         if not self.version:
             self.version = {"http://my.netscape.com/rdf/simple/0.9/": "rss090" if not prefix
