@@ -12,11 +12,12 @@ names them (namespace URI to its prefix, lower case: `content_encoded`, `media_t
 with its attribute dictionary and its xml:base stack; inside an item every element is one of
 (a) those whose handler `fastentry.py` copies, (b) those feedparser stores only under keys we
 never read (`slash_comments`, `itunes_duration`, unknown namespaces), or (c) anything else,
-which declines the feed: any other element feedparser has a handler for (media:description
-and itunes:subtitle-like mappings into summary, media:title, georss, source, ...), markup
-inside a field, xhtml or base64 content, an item or entry anywhere but its place.
-tests/test_parse_fast.py checks both paths against each other on the corpus and on
-generated feeds.
+which declines the feed: any other element feedparser has a handler for (georss, podlove
+chapters, an Atom source, an item's image with child elements, ...), markup inside a field
+that is not Atom 1.0 xhtml, svg or math inside xhtml, base64 or `src` content, an item or
+entry anywhere but its place. Feed-level state that feedparser carries into the first item
+(a content flag) is copied too. tests/test_parse_fast.py checks both paths against each
+other on the corpus, on generated feeds and on random trees.
 """
 
 from __future__ import annotations
