@@ -11,6 +11,7 @@ dictionaries never leave this module.
 
 from __future__ import annotations
 
+import calendar
 import dataclasses
 import hashlib
 import html
@@ -26,7 +27,7 @@ from typing import Any
 import feedparser
 
 from digest.errors import ParseError
-from digest.fastrss import from_struct, parse_plain_rss
+from digest.fastfeed import read_entries
 from digest.feedbytes import Prepared, prepare
 from digest.jsonfeed import ImageCandidate, RawItem, parse_json
 from digest.model import FetchResult, Image, Story
@@ -163,9 +164,11 @@ def read_items(result: FetchResult) -> ParsedFeed:
         items, home = parse_json(prepared.text, result.feed.url)
         return ParsedFeed(items, base or absolute_http_url(home), prepared.encoding)
     xml_bytes = prepared.xml_bytes
-    plain = parse_plain_rss(xml_bytes, base) if prepared.kind == "xml" else None
-    if plain is not None:
-        return ParsedFeed(plain, base, prepared.encoding)
+    # The fast path needs the feed's URL: without one (a local file) the base for links is
+    # the feed's own link, which only feedparser's reading of the channel gives.
+    fast = read_entries(xml_bytes) if prepared.kind == "xml" and base else None
+    if fast is not None:
+        return ParsedFeed([_raw(e, base) for e in fast], base, prepared.encoding)
     try:
         parsed = feedparser.parse(
             xml_bytes,
@@ -215,8 +218,9 @@ def advertised_feeds(page: str, base: str) -> list[str]:
 
 
 def _raw(entry: Any, base: str) -> RawItem:
-    """A feedparser entry as a `RawItem`. Links are as feedparser left them: joined with any
-    xml:base (it does that even with resolve_relative_uris off), maybe still relative."""
+    """A feedparser entry (or the fast path's dict of the same keys) as a `RawItem`. Links
+    are as feedparser left them: joined with any xml:base (it does that even with
+    resolve_relative_uris off), maybe still relative."""
     summary = str(entry.get("summary") or "")
     contents = entry.get("content") or []
     content = next((str(c.get("value")) for c in contents if c.get("value")), "")
@@ -327,6 +331,16 @@ def _attrs(tag: str) -> dict[str, str]:
 
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def from_struct(parsed: Any) -> datetime | None:
+    """A UTC datetime from feedparser's parsed date (a time.struct_time in UTC), or None."""
+    if not parsed:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
+    except (OverflowError, ValueError, OSError, TypeError):
+        return None
 
 
 def _int(value: Any) -> int | None:

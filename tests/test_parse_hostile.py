@@ -315,3 +315,17 @@ def test_a_story_seen_again_keeps_its_first_seen_date_when_undated(tmp_path: Pat
         assert store.upsert_stories(edited, later) == 0
         [stored] = store.unsent_stories(NOW - timedelta(days=1), later)
     assert (stored.title, stored.published) == ("Edited", NOW)
+
+
+def test_feeds_built_to_be_slow_for_the_fast_path_parse_within_limits() -> None:
+    """Deep nesting inside an item and Atom xhtml with tens of thousands of tags (both read
+    by the fast path, not declined) parse in the CPU and memory limits of the child, and
+    still give their story."""
+    nested = rss('<item xmlns:x="https://x.example/"><title>Deep</title><link>https://news.'
+                 'example/deep</link>' + "<x:a>" * 50_000 + "t" + "</x:a>" * 50_000 + "</item>")
+    wide = ('<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+            '<title>T</title><entry><title>Wide</title><link href="https://news.example/wide"/>'
+            '<content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">'
+            + "  " * 50_000 + "<b>x</b> " * 50_000 + "</div></content></entry></feed>")
+    assert parse_in_child(nested)["titles"] == ["Deep"]
+    assert parse_in_child(wide)["titles"] == ["Wide"]
