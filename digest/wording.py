@@ -153,10 +153,9 @@ class Wording:
 
     def summary(self, text: str, grams: bool = False) -> tuple[Features, list[str]]:
         """The features of a summary's opening, and its normalised whole words in order."""
-        text = summary_opening(text)
-        found = self._summaries.get((text, grams))
+        found = self._summaries.get((text, grams))  # the whole text: str keeps its hash
         if found is None:
-            full = folded_words(text)[:SUMMARY_WORDS]
+            full = folded_words(summary_opening(text))[:SUMMARY_WORDS]
             found = self._summaries[(text, grams)] = (self._part(full, grams), full)
         return found
 
