@@ -25,7 +25,6 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import jinja2
-from premailer import Premailer
 
 from digest.errors import RenderError
 from digest.model import Edition, Image, Rendered, Story
@@ -115,6 +114,10 @@ def inline_css(markup: str) -> str:
     that. It never fetches anything (allow_network=False), so a `<link>` to remote CSS in an
     operator's template stays dead instead of slowing every render.
     """
+    # Imported here: premailer with cssutils and requests takes about 0.2 s to import, which
+    # every command that never renders (fetch, status, rank, sink) would pay at start.
+    from premailer import Premailer
+
     try:
         inlined = str(
             Premailer(
