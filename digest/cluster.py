@@ -38,6 +38,7 @@ from digest.wording import (
     STEM_LENGTH,
     Features,
     Wording,
+    folded_words,
     headline_body,
     kicker_words,
 )
@@ -138,21 +139,36 @@ class _Scorer:
         self.texts: list[tuple[list[str], list[str]]] = []  # headline and summary words
         self.leads: list[list[str]] = []  # blocking words: the headline and the lede
         lede: dict[str, list[str]] = {}  # summary text: the stems of its opening
-        for s in stories:
-            summary = self.wording.summary(s.summary_text)[1]
-            doc, title = self.wording.features(s.title, s.summary_text)
-            self.docs.append(doc)
+        # The same headline and summary often come in several feeds (and a feed's copies of a
+        # story): their features, words and norm are the first such story's, worked out once.
+        first: dict[tuple[str, str], int] = {}
+        same: list[int] = []  # for each story, the first story with its headline and summary
+        for i, s in enumerate(stories):
+            k = first.setdefault((s.title, s.summary_text), i)
+            same.append(k)
+            if k != i:
+                self.docs.append(self.docs[k])
+                self.texts.append(self.texts[k])
+                self.leads.append(self.leads[k])
+                continue
+            summary_features, summary = self.wording.summary(s.summary_text)
+            title = folded_words(s.title)
+            stems = [w[:STEM_LENGTH] for w in title]
+            self.docs.append(Wording.add_headline(summary_features, dict.fromkeys(stems, 1.0)))
             self.texts.append((title, summary))
             opening = lede.get(s.summary_text)
             if opening is None:
                 opening = lede[s.summary_text] = [w[:STEM_LENGTH] for w in summary[:LEDE_WORDS]]
-            self.leads.append(list(dict.fromkeys([w[:STEM_LENGTH] for w in title] + opening)))
+            self.leads.append(list(dict.fromkeys(stems + opening)))
         self.df = Counter(chain.from_iterable(self.docs))
         # Rarity weight: a word in every story weighs ~0, a word in one story the most.
         self.idf = self._rarity(self.df)
         idf2 = self.idf2 = {w: v * v for w, v in self.idf.items()}
-        self.norms = [math.sqrt(sum([t * t * idf2[w] for w, t in doc.items()]))
-                      for doc in self.docs]
+        self.norms: list[float] = []
+        for i, doc in enumerate(self.docs):
+            k = same[i]
+            self.norms.append(self.norms[k] if k != i else
+                              math.sqrt(sum([t * t * idf2[w] for w, t in doc.items()])))
         self.by_feed: dict[str, list[int]] = {}
         for k, s in enumerate(stories):
             self.by_feed.setdefault(s.feed_url, []).append(k)

@@ -176,8 +176,14 @@ class Wording:
 
     def combine(self, title: list[str], summary: str, grams: bool = False) -> Features:
         """The feature map of a headline already split into words (see `features`)."""
-        features = dict(self.summary(summary, grams)[0])
+        return self.add_headline(self.summary(summary, grams)[0], self._part(title, grams))
+
+    @staticmethod
+    def add_headline(summary: Features, headline: Features) -> Features:
+        """A story's feature map from its summary's and its headline's (see `features`): the
+        headline's weigh `TITLE_WEIGHT` times more, and add up where both say a word."""
+        features = dict(summary)
         get = features.get
-        for key, value in self._part(title, grams).items():
+        for key, value in headline.items():
             features[key] = get(key, 0.0) + TITLE_WEIGHT * value
         return features
