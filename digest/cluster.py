@@ -282,18 +282,18 @@ def _join_similar(stories: Sequence[Story], threshold: float, sets: _UnionFind) 
     # more stories than the cap is too common to say "same event" on its own (it still counts
     # in the similarity); the cap grows with log n, so the pairs compared grow as n log n.
     cap = max(8, int(2 * math.log2(n + 1)))
-    postings: dict[str, list[int]] = {}
-    blocking = {w for w, count in df.items() if 1 < count <= cap}
+    postings: dict[str, list[int]] = {w: [] for w, count in df.items() if 1 < count <= cap}
     for i, lead in enumerate(alike.leads):
-        rare = [w for w in lead if w in blocking]  # a word of one story joins nothing
-        hits = Counter(chain.from_iterable(postings.get(w, ()) for w in rare))
-        for w in rare:
-            postings.setdefault(w, []).append(i)
+        found = [postings[w] for w in lead if w in postings]  # a word of one story joins nothing
         need = min(MIN_SHARED, len(lead))  # one shared word is a topic, not an event
-        for j in [j for j, h in hits.items() if h >= need]:  # the partition is order-free
-            if (sets.find(i) != sets.find(j) and alike(i, j) >= threshold
-                    and not alike.one_name(i, j)):
-                sets.union(i, j)
+        if len(found) >= need:  # fewer rare words than that: no story can share enough
+            hits = Counter(chain.from_iterable(found))
+            for j in [j for j, h in hits.items() if h >= need]:  # the partition is order-free
+                if (sets.find(i) != sets.find(j) and alike(i, j) >= threshold
+                        and not alike.one_name(i, j)):
+                    sets.union(i, j)
+        for posting in found:
+            posting.append(i)
 
 
 def _house_style(idf: dict[str, float], in_feed: Counter[str],
