@@ -163,7 +163,7 @@ class _Scorer:
         self.df = Counter(chain.from_iterable(self.docs))
         # Rarity weight: a word in every story weighs ~0, a word in one story the most.
         self.idf = self._rarity(self.df)
-        idf2 = self.idf2 = {w: v * v for w, v in self.idf.items()}
+        idf2 = self.idf2 = self._rarity(self.df, squared=True)
         self.norms: list[float] = []
         for i, doc in enumerate(self.docs):
             k = same[i]
@@ -176,9 +176,14 @@ class _Scorer:
         self.full_idf: dict[str, float] = {}  # stems and 5-grams, filled at the first need
         self.full_docs: dict[int, tuple[Features, float]] = {}
 
-    def _rarity(self, df: Counter[str]) -> dict[str, float]:
+    def _rarity(self, df: Counter[str], squared: bool = False) -> dict[str, float]:
+        """Each word's rarity weight (or its square) from the number of stories it is in."""
         n = len(self.stories)
-        return {w: math.log((n + 1) / min(c, n)) + 0.1 for w, c in df.items()}
+        # Counts repeat (most words are in one story or a few): one logarithm per count.
+        weight = {c: math.log((n + 1) / min(c, n)) + 0.1 for c in set(df.values())}
+        if squared:
+            weight = {c: v * v for c, v in weight.items()}
+        return dict(zip(df, map(weight.__getitem__, df.values()), strict=True))
 
     def __call__(self, i: int, j: int) -> float:
         """The similarity of stories i and j (0..1): the cosine of their stems, or, when that
