@@ -138,7 +138,8 @@ class _Scorer:
         self.docs: list[Features] = []
         self.texts: list[tuple[list[str], list[str]]] = []  # headline and summary words
         self.leads: list[list[str]] = []  # blocking words: the headline and the lede
-        lede: dict[str, list[str]] = {}  # summary text: the stems of its opening
+        # Summary text: its words and the stems of its opening (the lede).
+        self.summaries: dict[str, tuple[list[str], list[str]]] = {}
         # The same headline and summary often come in several feeds (and a feed's copies of a
         # story): their features, words and norm are the first such story's, worked out once.
         first: dict[tuple[str, str], int] = {}
@@ -156,10 +157,11 @@ class _Scorer:
             stems = [w[:STEM_LENGTH] for w in title]
             self.docs.append(Wording.add_headline(summary_features, dict.fromkeys(stems, 1.0)))
             self.texts.append((title, summary))
-            opening = lede.get(s.summary_text)
-            if opening is None:
-                opening = lede[s.summary_text] = [w[:STEM_LENGTH] for w in summary[:LEDE_WORDS]]
-            self.leads.append(list(dict.fromkeys(stems + opening)))
+            known = self.summaries.get(s.summary_text)
+            if known is None:
+                known = self.summaries[s.summary_text] = (
+                    summary, [w[:STEM_LENGTH] for w in summary[:LEDE_WORDS]])
+            self.leads.append(list(dict.fromkeys(stems + known[1])))
         self.df = Counter(chain.from_iterable(self.docs))
         # Rarity weight: a word in every story weighs ~0, a word in one story the most.
         self.idf = self._rarity(self.df)
@@ -176,7 +178,7 @@ class _Scorer:
         self.full_idf: dict[str, float] = {}  # stems and 5-grams, filled at the first need
         self.full_docs: dict[int, tuple[Features, float]] = {}
 
-    def _rarity(self, df: Counter[str], squared: bool = False) -> dict[str, float]:
+    def _rarity(self, df: dict[str, int], squared: bool = False) -> dict[str, float]:
         """Each word's rarity weight (or its square) from the number of stories it is in."""
         n = len(self.stories)
         # Counts repeat (most words are in one story or a few): one logarithm per count.
@@ -236,16 +238,20 @@ class _Scorer:
         many stories as the stems of the words that contain it together (counted over the
         vocabulary, not over every story again)."""
         by_stem: dict[str, list[str]] = {}  # the batch's words of 5 letters or more
-        for w in set(chain.from_iterable(chain.from_iterable(self.texts))):
+        vocabulary = set(chain.from_iterable(title for title, _ in self.texts))
+        vocabulary.update(*(summary for summary, _ in self.summaries.values()))
+        for w in vocabulary:
             if len(w) >= GRAM:
                 by_stem.setdefault(w[:STEM_LENGTH], []).append(w)
-        df: Counter[str] = Counter()
-        stem_df = self.df
+        df: dict[str, int] = {}  # a plain dict: Counter calls Python for every new key
+        stem_df, get, grams = self.df, df.get, Wording.grams
         for stem, words in by_stem.items():
             count = stem_df[stem]
-            for gram in set(chain.from_iterable(map(Wording.grams, words))):
-                df[gram] += count
-        self.full_idf = {**self.idf, **self._rarity(+df)}
+            if count:
+                for gram in set(grams(words[0]) if len(words) == 1
+                                else chain.from_iterable(map(grams, words))):
+                    df[gram] = get(gram, 0) + count
+        self.full_idf = {**self.idf, **self._rarity(df)}
 
     def one_name(self, i: int, j: int) -> bool:
         """Whether everything stories i and j share is one name: the stems they share stand
