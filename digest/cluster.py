@@ -143,7 +143,9 @@ class _Scorer:
         # The same headline and summary often come in several feeds (and a feed's copies of a
         # story): their features, words and norm are the first such story's, worked out once.
         first: dict[tuple[str, str], int] = {}
-        same: list[int] = []  # for each story, the first story with its headline and summary
+        # For each story, the first story with its headline and summary.
+        self.same: list[int] = []
+        same = self.same
         for i, s in enumerate(stories):
             k = first.setdefault((s.title, s.summary_text), i)
             same.append(k)
@@ -225,6 +227,7 @@ class _Scorer:
         """Story i's features and their norm, with or without 5-grams."""
         if not grams:
             return self.docs[i], self.norms[i]
+        i = self.same[i]  # a copy of a headline and summary has its first story's features
         found = self.full_docs.get(i)
         if found is None:
             s, idf = self.stories[i], self.full_idf
