@@ -167,12 +167,9 @@ class _Scorer:
         self.df = Counter(chain.from_iterable(self.docs))
         # Rarity weight: a word in every story weighs ~0, a word in one story the most.
         self.idf = self._rarity(self.df)
-        idf2 = self.idf2 = self._rarity(self.df, squared=True)
-        self.norms: list[float] = []
-        for i, doc in enumerate(self.docs):
-            k = same[i]
-            self.norms.append(self.norms[k] if k != i else
-                              math.sqrt(sum([t * t * idf2[w] for w, t in doc.items()])))
+        self.idf2 = self._rarity(self.df, squared=True)
+        # Norms are worked out for the stories blocking ever pairs (a third never are).
+        self.norms = [-1.0] * len(stories)
         self.by_feed: dict[str, list[int]] = {}
         for k, s in enumerate(stories):
             self.by_feed.setdefault(s.feed_url, []).append(k)
@@ -195,7 +192,15 @@ class _Scorer:
         if self.stories[i].feed_url != self.stories[j].feed_url:  # the common case, inline
             doc, other, idf2 = self.docs[i], self.docs[j], self.idf2
             dot = sum([doc[w] * other[w] * idf2[w] for w in doc.keys() & other.keys()])
-            alike = dot / (self.norms[i] * self.norms[j]) if dot else 0.0
+            if dot:
+                norm_a, norm_b = self.norms[i], self.norms[j]
+                if norm_a < 0.0:
+                    norm_a = self._norm(i)
+                if norm_b < 0.0:
+                    norm_b = self._norm(j)
+                alike = dot / (norm_a * norm_b)
+            else:
+                alike = 0.0
         else:
             alike = self._cosine(i, j, grams=False)
         if self.threshold * NEAR <= alike < self.threshold:
@@ -223,10 +228,20 @@ class _Scorer:
         dot = sum([doc[w] * other[w] * idf[w] ** 2 for w in doc.keys() & other.keys()])
         return dot / (norm_a * norm_b) if norm_a and norm_b else 0.0
 
+    def _norm(self, i: int) -> float:
+        """Story i's norm (that of the first story with its headline and summary)."""
+        norm = self.norms[self.same[i]]
+        if norm < 0.0:
+            idf2 = self.idf2
+            norm = self.norms[self.same[i]] = math.sqrt(
+                sum([t * t * idf2[w] for w, t in self.docs[i].items()]))
+        self.norms[i] = norm
+        return norm
+
     def _doc(self, i: int, grams: bool) -> tuple[Features, float]:
         """Story i's features and their norm, with or without 5-grams."""
         if not grams:
-            return self.docs[i], self.norms[i]
+            return self.docs[i], self._norm(i)
         i = self.same[i]  # a copy of a headline and summary has its first story's features
         found = self.full_docs.get(i)
         if found is None:
