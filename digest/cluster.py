@@ -107,13 +107,19 @@ def cluster_indices(stories: Sequence[Story], threshold: float) -> list[list[int
     """
     n = len(stories)
     sets = _UnionFind(n)
-    first_by_key: dict[tuple[str, str], int] = {}
+    # The first story with each link, each id in its feed, each globally unique id.
+    by_link: dict[str, int] = {}
+    by_id: dict[str, int] = {}
+    by_global_id: dict[str, int] = {}
     for i, s in enumerate(stories):
-        keys = [("url", link_key(s.url)), ("id", f"{s.feed_url}\n{s.id}")]
+        j = by_link.setdefault(link_key(s.url), i)
+        if j != i:
+            sets.union(i, j)
+        j = by_id.setdefault(f"{s.feed_url}\n{s.id}", i)
+        if j != i:
+            sets.union(i, j)
         if _GLOBAL_ID.search(s.id):
-            keys.append(("gid", s.id))
-        for key in keys:
-            j = first_by_key.setdefault(key, i)
+            j = by_global_id.setdefault(s.id, i)
             if j != i:
                 sets.union(i, j)
     if threshold < 1.0 and n > 1:
