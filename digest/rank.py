@@ -22,6 +22,7 @@ import dataclasses
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from operator import attrgetter
 
 from digest.cluster import cluster_indices
 from digest.config import RankingConfig, SectionRule
@@ -82,9 +83,12 @@ def cluster_stories(
     if since is None:
         since = now - timedelta(hours=settings.lookback_hours)
     inside = sorted((s for s in stories if since <= s.published <= now),
-                    key=lambda s: (s.feed_url, s.id, s.url))
+                    key=attrgetter("feed_url", "id", "url"))
     groups = cluster_indices(inside, settings.similarity_threshold)
-    return [tuple(sorted((inside[i] for i in g), key=_lead_first)) for g in groups]
+    # Most stories are alone in their cluster: nothing to order.
+    return [(inside[g[0]],) if len(g) == 1 else tuple(sorted((inside[i] for i in g),
+                                                             key=_lead_first))
+            for g in groups]
 
 
 def _lead_first(s: Story) -> tuple[float, bool, float, str, str]:
