@@ -181,7 +181,8 @@ class _Scorer:
             self.by_feed.setdefault(s.feed_url, []).append(k)
         self.in_feed: dict[tuple[str, bool], Counter[str]] = {}  # filled when stories meet
         self.full_idf: dict[str, float] = {}  # stems and 5-grams, filled at the first need
-        self.full_docs: dict[int, tuple[Features, float]] = {}
+        self.full_docs: dict[int, Features] = {}
+        self.full_norms: dict[int, float] = {}
 
     def _rarity(self, df: dict[str, int], squared: bool = False) -> dict[str, float]:
         """Each word's rarity weight (or its square) from the number of stories it is in."""
@@ -222,15 +223,19 @@ class _Scorer:
             key = (a.feed_url, grams)
             if key not in self.in_feed:
                 self.in_feed[key] = Counter(chain.from_iterable(
-                    self._doc(k, grams)[0] for k in self.by_feed[a.feed_url]))
+                    self._features(k, grams) for k in self.by_feed[a.feed_url]))
             if kicker_words(a.title) & kicker_words(b.title):
                 # A rubric two stories of one feed repeat says nothing: compare the rest.
                 doc = self.wording.features(headline_body(a.title), a.summary_text, grams)[0]
                 other = self.wording.features(headline_body(b.title), b.summary_text, grams)[0]
             else:
-                doc, other = self._doc(i, grams)[0], self._doc(j, grams)[0]
+                doc, other = self._features(i, grams), self._features(j, grams)
             return similarity(doc, other, _house_style(idf, self.in_feed[key], doc, other))
-        (doc, norm_a), (other, norm_b) = self._doc(i, grams), self._doc(j, grams)
+        doc, other = self._features(i, grams), self._features(j, grams)
+        if grams:
+            norm_a, norm_b = self._gram_norm(i), self._gram_norm(j)
+        else:
+            norm_a, norm_b = self._norm(i), self._norm(j)
         dot = sum([doc[w] * other[w] * idf[w] ** 2 for w in doc.keys() & other.keys()])
         return dot / (norm_a * norm_b) if norm_a and norm_b else 0.0
 
@@ -244,18 +249,27 @@ class _Scorer:
         self.norms[i] = norm
         return norm
 
-    def _doc(self, i: int, grams: bool) -> tuple[Features, float]:
-        """Story i's features and their norm, with or without 5-grams."""
+    def _features(self, i: int, grams: bool) -> Features:
+        """Story i's features, with or without 5-grams."""
         if not grams:
-            return self.docs[i], self._norm(i)
+            return self.docs[i]
         i = self.same[i]  # a copy of a headline and summary has its first story's features
         found = self.full_docs.get(i)
         if found is None:
-            s, idf = self.stories[i], self.full_idf
-            doc = self.wording.combine(self.texts[i][0], s.summary_text, grams=True)
-            found = self.full_docs[i] = (
-                doc, math.sqrt(sum([(t * idf[w]) ** 2 for w, t in doc.items()])))
+            found = self.full_docs[i] = self.wording.combine(
+                self.texts[i][0], self.stories[i].summary_text, grams=True)
         return found
+
+    def _gram_norm(self, i: int) -> float:
+        """The norm of story i's stems and 5-grams: only for stories compared across feeds
+        (a feed's house style needs the features of all its stories, not their norms)."""
+        i = self.same[i]
+        norm = self.full_norms.get(i)
+        if norm is None:
+            idf = self.full_idf
+            norm = self.full_norms[i] = math.sqrt(
+                sum([(t * idf[w]) ** 2 for w, t in self._features(i, True).items()]))
+        return norm
 
     def _gram_rarity(self) -> None:
         """The rarity of every 5-gram, from the words of the batch: a 5-gram is in at most as
