@@ -125,8 +125,10 @@ class Wording:
         """The 5-grams a word contributes: all of them for a long word (a compound may hide
         another word anywhere in it), the first for a shorter one (which is what a compound
         that starts or ends with it contains); none below `GRAM` letters."""
-        k = len(word) - GRAM + 1 if len(word) >= LONG_WORD else min(1, len(word) - GRAM + 1)
-        return [GRAM_PREFIX + word[i:i + GRAM] for i in range(k)]
+        n = len(word)
+        if n < LONG_WORD:  # most words: no loop
+            return [GRAM_PREFIX + word[:GRAM]] if n >= GRAM else []
+        return [GRAM_PREFIX + word[i:i + GRAM] for i in range(n - GRAM + 1)]
 
     def word(self, word: str, grams: bool) -> Features:
         """A word's features: its stem (weight 1) and, with `grams`, its 5-grams, whose weights
