@@ -115,10 +115,9 @@ def score(
     recency = 0.5 ** (age_hours / settings.half_life_hours)
     distinct = len({s.feed_url for s in stories})
     sources = 1 + settings.source_bonus * (distinct - 1)
-    is_featured = any(
-        s.featured or any(c.casefold() in featured_categories for c in s.categories)
-        for s in stories
-    )
+    is_featured = any(s.featured for s in stories) or bool(featured_categories) and any(
+        c.casefold() in featured_categories for s in stories for c in s.categories
+    )  # (no featured categories, the default: no need to fold every category)
     featured = settings.featured_boost if is_featured else 1.0
     total = recency * lead.weight * sources * featured
     components = {
