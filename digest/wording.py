@@ -117,7 +117,7 @@ class Wording:
     of each word, and of each summary (the same summary often comes in several feeds)."""
 
     def __init__(self) -> None:
-        self._words: dict[tuple[str, bool], Features] = {}
+        self._words: dict[bool, dict[str, Features]] = {False: {}, True: {}}  # by `grams`
         self._summaries: dict[tuple[str, bool], tuple[Features, list[str]]] = {}
 
     @staticmethod
@@ -133,11 +133,12 @@ class Wording:
     def word(self, word: str, grams: bool) -> Features:
         """A word's features: its stem (weight 1) and, with `grams`, its 5-grams, whose weights
         are shared so that together they weigh as much as the stem (squares sum to 1)."""
-        found = self._words.get((word, grams))
+        known = self._words[grams]
+        found = known.get(word)
         if found is None:
             pieces = self.grams(word) if grams else []
             share = 1 / math.sqrt(len(pieces)) if pieces else 0.0
-            found = self._words[(word, grams)] = {gram: share for gram in pieces}
+            found = known[word] = {gram: share for gram in pieces}
             found[word[:STEM_LENGTH]] = 1.0
         return found
 
@@ -145,15 +146,18 @@ class Wording:
         if not grams:  # the common case: stems only
             return dict.fromkeys([w[:STEM_LENGTH] for w in full], 1.0)
         part: Features = {}
+        known = self._words[grams]
         for w in full:  # a feature two words of one text share counts once
-            part.update(self._words.get((w, grams)) or self.word(w, grams))
+            part.update(known.get(w) or self.word(w, grams))
         return part
 
     def summary(self, text: str, grams: bool = False) -> tuple[Features, list[str]]:
         """The features of a summary's opening, and its normalised whole words in order."""
         found = self._summaries.get((text, grams))  # the whole text: str keeps its hash
         if found is None:
-            full = folded_words(summary_opening(text))[:SUMMARY_WORDS]
+            # The words are those without 5-grams, often known already.
+            full = (self.summary(text)[1] if grams else
+                    folded_words(summary_opening(text))[:SUMMARY_WORDS])
             found = self._summaries[(text, grams)] = (self._part(full, grams), full)
         return found
 
