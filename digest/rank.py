@@ -115,9 +115,10 @@ def score(
     recency = 0.5 ** (age_hours / settings.half_life_hours)
     distinct = len({s.feed_url for s in stories})
     sources = 1 + settings.source_bonus * (distinct - 1)
+    # No featured categories (the default): no need to fold every story's categories.
     is_featured = any(s.featured for s in stories) or bool(featured_categories) and any(
         c.casefold() in featured_categories for s in stories for c in s.categories
-    )  # (no featured categories, the default: no need to fold every category)
+    )
     featured = settings.featured_boost if is_featured else 1.0
     total = recency * lead.weight * sources * featured
     components = {
@@ -138,6 +139,8 @@ def section_of(cluster: Cluster, rules: Sequence[SectionRule]) -> str:
     """The section a cluster belongs in: the first `[[sections]]` rule whose categories
     the lead story carries (then any other story of the cluster), else the lead's feed
     section."""
+    if not rules:  # no [[sections]]: no need to fold every story's categories
+        return cluster.lead.section
     for story in cluster.stories:
         carried = {c.casefold() for c in story.categories}
         for rule in rules:
