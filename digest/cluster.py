@@ -80,7 +80,13 @@ class _UnionFind:
     def union(self, a: int, b: int) -> None:
         ra, rb = self.find(a), self.find(b)
         if ra != rb:
-            self.parent[max(ra, rb)] = min(ra, rb)
+            self.link(ra, rb)
+
+    def link(self, ra: int, rb: int) -> int:
+        """Join two different roots; returns the root of the joined set."""
+        root = min(ra, rb)
+        self.parent[max(ra, rb)] = root
+        return root
 
 
 def similarity(a: dict[str, float], b: dict[str, float], weight: dict[str, float]) -> float:
@@ -176,6 +182,7 @@ class _Scorer:
         self.idf2 = self._rarity(self.df, squared=True)
         # Norms are worked out for the stories blocking ever pairs (a third never are).
         self.norms = [-1.0] * len(stories)
+        self.feeds = [s.feed_url for s in stories]
         self.by_feed: dict[str, list[int]] = {}
         for k, s in enumerate(stories):
             self.by_feed.setdefault(s.feed_url, []).append(k)
@@ -196,7 +203,7 @@ class _Scorer:
     def __call__(self, i: int, j: int) -> float:
         """The similarity of stories i and j (0..1): the cosine of their stems, or, when that
         comes close to the threshold, of their stems and 5-grams if that is higher."""
-        if self.stories[i].feed_url != self.stories[j].feed_url:  # the common case, inline
+        if self.feeds[i] != self.feeds[j]:  # the common case, inline
             doc, other, idf2 = self.docs[i], self.docs[j], self.idf2
             dot = sum([doc[w] * other[w] * idf2[w] for w in doc.keys() & other.keys()])
             if dot:
@@ -337,10 +344,11 @@ def _join_similar(stories: Sequence[Story], threshold: float, sets: _UnionFind) 
         need = min(MIN_SHARED, len(lead))  # one shared word is a topic, not an event
         if len(found) >= need:  # fewer rare words than that: no story can share enough
             hits = Counter(chain.from_iterable(found))
+            root = sets.find(i)
             for j in [j for j, h in hits.items() if h >= need]:  # the partition is order-free
-                if (sets.find(i) != sets.find(j) and alike(i, j) >= threshold
-                        and not alike.one_name(i, j)):
-                    sets.union(i, j)
+                other = sets.find(j)
+                if other != root and alike(i, j) >= threshold and not alike.one_name(i, j):
+                    root = sets.link(root, other)
         for posting in found:
             posting.append(i)
 
