@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from itertools import chain
 from urllib.parse import parse_qsl, urlencode
 
@@ -146,6 +146,7 @@ class _Scorer:
 
     def __init__(self, stories: Sequence[Story], threshold: float) -> None:
         self.stories, self.threshold = stories, threshold
+        self.near = threshold * NEAR
         self.wording = Wording()
         self.docs: list[Features] = []
         self.texts: list[tuple[list[str], list[str]]] = []  # headline and summary words
@@ -200,12 +201,19 @@ class _Scorer:
             weight = {c: v * v for c, v in weight.items()}
         return dict(zip(df, map(weight.__getitem__, df.values()), strict=True))
 
-    def __call__(self, i: int, j: int) -> float:
-        """The similarity of stories i and j (0..1): the cosine of their stems, or, when that
-        comes close to the threshold, of their stems and 5-grams if that is higher."""
+    def same_news(self, i: int, j: int) -> bool:
+        """Whether stories i and j tell the same news: alike enough, and sharing more than one
+        name. (The stems both say are found once, for both questions.)"""
+        shared = self.docs[i].keys() & self.docs[j].keys()
+        return self(i, j, shared) >= self.threshold and not self.one_name(i, j, shared)
+
+    def __call__(self, i: int, j: int, shared: Set[str]) -> float:
+        """The similarity of stories i and j (0..1): the cosine of their stems (`shared`: the
+        stems both say), or, when that comes close to the threshold, of their stems and
+        5-grams if that is higher."""
         if self.feeds[i] != self.feeds[j]:  # the common case, inline
             doc, other, idf2 = self.docs[i], self.docs[j], self.idf2
-            dot = sum([doc[w] * other[w] * idf2[w] for w in doc.keys() & other.keys()])
+            dot = sum([doc[w] * other[w] * idf2[w] for w in shared])
             if dot:
                 norm_a, norm_b = self.norms[i], self.norms[j]
                 if norm_a < 0.0:
@@ -217,7 +225,7 @@ class _Scorer:
                 alike = 0.0
         else:
             alike = self._cosine(i, j, grams=False)
-        if self.threshold * NEAR <= alike < self.threshold:
+        if self.near <= alike < self.threshold:
             alike = max(alike, self._cosine(i, j, grams=True))
         return alike
 
@@ -298,12 +306,11 @@ class _Scorer:
                     df[gram] = get(gram, 0) + count
         self.full_idf = {**self.idf, **self._rarity(df)}
 
-    def one_name(self, i: int, j: int) -> bool:
-        """Whether everything stories i and j share is one name: the stems they share stand
-        next to each other in both ("Fumio Kishida", "Prime Minister Fumio Kishida"), every
-        5-gram they share comes from those words, and both headlines say more than that. Such
-        stories share a subject, not news."""
-        shared = self.docs[i].keys() & self.docs[j].keys()  # the stems both say
+    def one_name(self, i: int, j: int, shared: Set[str]) -> bool:
+        """Whether everything stories i and j share (`shared`: the stems both say) is one name:
+        the stems they share stand next to each other in both ("Fumio Kishida", "Prime
+        Minister Fumio Kishida"), every 5-gram they share comes from those words, and both
+        headlines say more than that. Such stories share a subject, not news."""
         if not shared or len(shared) > NAME_WORDS:  # the common case ends here
             return False
         titles = [{w[:STEM_LENGTH] for w in self.texts[k][0]} for k in (i, j)]
@@ -347,7 +354,7 @@ def _join_similar(stories: Sequence[Story], threshold: float, sets: _UnionFind) 
             root = sets.find(i)
             for j in [j for j, h in hits.items() if h >= need]:  # the partition is order-free
                 other = sets.find(j)
-                if other != root and alike(i, j) >= threshold and not alike.one_name(i, j):
+                if other != root and alike.same_news(i, j):
                     root = sets.link(root, other)
         for posting in found:
             posting.append(i)
