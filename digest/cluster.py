@@ -148,11 +148,13 @@ class _Scorer:
         self.stories, self.threshold = stories, threshold
         self.near = threshold * NEAR
         self.wording = Wording()
-        self.docs: list[Features] = []
-        self.texts: list[tuple[list[str], list[str]]] = []  # headline and summary words
-        self.leads: list[list[str]] = []  # blocking words: the headline and the lede
-        # Summary text: its words and the stems of its opening (the lede).
-        self.summaries: dict[str, tuple[list[str], list[str]]] = {}
+        docs: list[Features] = []
+        texts: list[tuple[list[str], list[str]]] = []  # headline and summary words
+        leads: list[dict[str, None]] = []  # blocking words: the headline and the lede, once
+        self.docs, self.texts, self.leads = docs, texts, leads
+        # Summary text: its features, its words and the stems of its opening (the lede).
+        summaries: dict[str, tuple[Features, list[str], list[str]]] = {}
+        self.summaries = summaries
         # The same headline and summary often come in several feeds (and a feed's copies of a
         # story): their features, words and norm are the first such story's, worked out once.
         first: dict[tuple[str, str], int] = {}
@@ -163,20 +165,20 @@ class _Scorer:
             k = first.setdefault((s.title, s.summary_text), i)
             same.append(k)
             if k != i:
-                self.docs.append(self.docs[k])
-                self.texts.append(self.texts[k])
-                self.leads.append(self.leads[k])
+                docs.append(docs[k])
+                texts.append(texts[k])
+                leads.append(leads[k])
                 continue
-            summary_features, summary = self.wording.summary(s.summary_text)
+            known = summaries.get(s.summary_text)
+            if known is None:
+                features, words = self.wording.summary(s.summary_text)
+                known = summaries[s.summary_text] = (
+                    features, words, [w[:STEM_LENGTH] for w in words[:LEDE_WORDS]])
             title = folded_words(s.title)
             stems = [w[:STEM_LENGTH] for w in title]
-            self.docs.append(Wording.add_headline(summary_features, dict.fromkeys(stems, 1.0)))
-            self.texts.append((title, summary))
-            known = self.summaries.get(s.summary_text)
-            if known is None:
-                known = self.summaries[s.summary_text] = (
-                    summary, [w[:STEM_LENGTH] for w in summary[:LEDE_WORDS]])
-            self.leads.append(list(dict.fromkeys(stems + known[1])))
+            docs.append(Wording.add_headline(known[0], dict.fromkeys(stems, 1.0)))
+            texts.append((title, known[1]))
+            leads.append(dict.fromkeys(stems + known[2]))
         self.df = Counter(chain.from_iterable(self.docs))
         # Rarity weight: a word in every story weighs ~0, a word in one story the most.
         self.idf = self._rarity(self.df)
@@ -292,7 +294,7 @@ class _Scorer:
         vocabulary, not over every story again)."""
         by_stem: dict[str, list[str]] = {}  # the batch's words of 5 letters or more
         vocabulary = set(chain.from_iterable(title for title, _ in self.texts))
-        vocabulary.update(*(summary for summary, _ in self.summaries.values()))
+        vocabulary.update(*(words for _, words, _ in self.summaries.values()))
         for w in vocabulary:
             if len(w) >= GRAM:
                 by_stem.setdefault(w[:STEM_LENGTH], []).append(w)
