@@ -77,8 +77,9 @@ def folded_words(text: str) -> list[str]:
     found = (folded.translate(_ASCII_SPACES).split() if folded.isascii()
              else _WORD.findall(folded))
     # A plural "s" goes: "attacks" meets "attack" even below the truncation length. (One
-    # comprehension, indexing rather than endswith: this runs for every word of every story.)
-    return [w[:-1] if len(w) > 3 and w[-1] == "s" and w[-2] != "s" else w
+    # comprehension, indexing rather than endswith, the last letter looked at first: this
+    # runs for every word of every story.)
+    return [w[:-1] if w[-1] == "s" and len(w) > 3 and w[-2] != "s" else w
             for w in found if w not in STOP_WORDS and (len(w) > 1 or w.isdigit())]
 
 
