@@ -106,7 +106,8 @@ def sink_cpu() -> float:
 def child_digest(config_path: str) -> dict[str, Any]:
     from digest import pipeline
     from digest.config import load_config
-    from digest.delivery import Controls, Progress
+    from digest.delivery import Progress
+    from digest.dispatch import Controls
 
     config = load_config(Path(config_path))
     first: list[tuple[float, float, int]] = []  # sink CPU, time, answered at the first answer

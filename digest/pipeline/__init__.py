@@ -20,7 +20,8 @@ from zoneinfo import ZoneInfo
 
 from digest.budget import Fitted, render_within_budget
 from digest.config import Config
-from digest.delivery import Controls, Progress, dkim_signer, send_edition, send_test
+from digest.delivery import Progress
+from digest.dispatch import Controls, dkim_signer, send_edition, send_test
 from digest.errors import ConfigError
 from digest.lock import hold_lock
 from digest.message import DkimSigner, PreparedMessage, Sender
