@@ -187,8 +187,8 @@ class _Scorer:
         self.norms = [-1.0] * len(stories)
         self.feeds = [s.feed_url for s in stories]
         self.by_feed: dict[str, list[int]] = {}
-        for k, s in enumerate(stories):
-            self.by_feed.setdefault(s.feed_url, []).append(k)
+        for k, feed in enumerate(self.feeds):
+            self.by_feed.setdefault(feed, []).append(k)
         self.in_feed: dict[tuple[str, bool], Counter[str]] = {}  # filled when stories meet
         self.full_idf: dict[str, float] = {}  # stems and 5-grams, filled at the first need
         self.full_docs: dict[int, Features] = {}
@@ -232,11 +232,13 @@ class _Scorer:
         return alike
 
     def _cosine(self, i: int, j: int, grams: bool) -> float:
+        """The cosine of two stories of one feed (stems, or stems and 5-grams), or of two
+        feeds' stories with their 5-grams: `__call__` does the stems across feeds itself."""
         a, b = self.stories[i], self.stories[j]
         if grams and not self.full_idf:
             self._gram_rarity()
         idf = self.full_idf if grams else self.idf
-        if a.feed_url == b.feed_url:
+        if self.feeds[i] == self.feeds[j]:
             key = (a.feed_url, grams)
             if key not in self.in_feed:
                 self.in_feed[key] = Counter(chain.from_iterable(
@@ -248,11 +250,8 @@ class _Scorer:
             else:
                 doc, other = self._features(i, grams), self._features(j, grams)
             return similarity(doc, other, _house_style(idf, self.in_feed[key], doc, other))
-        doc, other = self._features(i, grams), self._features(j, grams)
-        if grams:
-            norm_a, norm_b = self._gram_norm(i), self._gram_norm(j)
-        else:
-            norm_a, norm_b = self._norm(i), self._norm(j)
+        doc, other = self._features(i, grams=True), self._features(j, grams=True)
+        norm_a, norm_b = self._gram_norm(i), self._gram_norm(j)
         dot = sum([doc[w] * other[w] * idf[w] ** 2 for w in doc.keys() & other.keys()])
         return dot / (norm_a * norm_b) if norm_a and norm_b else 0.0
 

@@ -4,7 +4,6 @@
     ├── ConfigError             config.toml missing, unreadable or invalid (exit 2)
     ├── InputError              a bad command-line value or input file (exit 2)
     ├── LockHeld                another run holds the state lock (exit 3)
-    ├── FetchError              one feed could not be fetched (becomes FetchResult.error)
     ├── ParseError              one feed's bytes are not a feed (becomes FetchResult.error)
     ├── StoreError              the state database cannot be opened or written
     ├── RenderError             a template is missing or broken
@@ -38,10 +37,6 @@ class LockHeld(DigestError):
     """Another digest process holds the lock on the state database."""
 
     exit_code = 3
-
-
-class FetchError(DigestError):
-    """A feed could not be fetched."""
 
 
 class ParseError(DigestError):

@@ -29,7 +29,6 @@ class ImageCandidate:
     url: str
     width: int | None = None
     height: int | None = None
-    mime: str = ""
     alt: str = ""
 
 
@@ -85,8 +84,7 @@ def _json_feed_item(item: dict[str, Any]) -> RawItem:
               if _str(item.get(k))]
     for attachment in item.get("attachments") or []:
         if isinstance(attachment, dict) and _str(attachment.get("mime_type")).startswith("image/"):
-            images.append(ImageCandidate(_str(attachment.get("url")),
-                                         mime=_str(attachment.get("mime_type"))))
+            images.append(ImageCandidate(_str(attachment.get("url"))))
     content = _str(item.get("content_html"))
     if not content and item.get("content_text"):
         content = _escape(_str(item.get("content_text")))
@@ -127,8 +125,7 @@ def _rss_in_json(rss: dict[str, Any], feed_url: str) -> tuple[list[RawItem], str
         enclosure = item.get("enclosure")
         images = []
         if isinstance(enclosure, dict) and _str(enclosure.get("type")).startswith("image/"):
-            images.append(ImageCandidate(_str(enclosure.get("url")),
-                                         mime=_str(enclosure.get("type"))))
+            images.append(ImageCandidate(_str(enclosure.get("url"))))
         category = item.get("category") or []
         raw.append(RawItem(
             id=_str(guid.get("#value") if isinstance(guid, dict) else guid),

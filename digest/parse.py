@@ -234,7 +234,7 @@ def _raw(entry: Any, base: str) -> RawItem:
                                          _int(m.get("height"))))
     for e in entry.get("enclosures") or []:
         if str(e.get("type", "")).startswith("image/"):
-            images.append(ImageCandidate(str(e.get("href") or ""), mime=str(e.get("type"))))
+            images.append(ImageCandidate(str(e.get("href") or "")))
     return RawItem(
         id=str(entry.get("id") or ""),
         link=str(entry.get("feedburner_origlink") or entry.get("link") or ""),

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from digest.config import Config
 from digest.errors import InputError
 
-EXIT_OK, EXIT_FAILURES, EXIT_BAD_INPUT, EXIT_LOCKED = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILURES, EXIT_BAD_INPUT = 0, 1, 2  # 3 (lock held) is LockHeld.exit_code
 
 Handler = Callable[[argparse.Namespace], int]
 Commands = Any  # argparse's _SubParsersAction, which typeshed keeps private
