@@ -267,9 +267,11 @@ class EntryBuilder:
             if self.guid_is_link:
                 entry.setdefault("link", value)
         elif key in PUBLISHED:
-            entry["published_parsed"] = _parse_date(finish(text))
+            entry["published"] = finish(text)
+            entry["published_parsed"] = _parse_date(entry["published"])
         elif key in UPDATED:
-            entry["updated_parsed"] = _parse_date(finish(text))
+            entry["updated"] = finish(text)
+            entry["updated_parsed"] = _parse_date(entry["updated"])
         elif key in SUMMARY:
             self._store("summary", finish(text), depth)
             entry["summary_detail"] = {"base": self.content_base.pop()}

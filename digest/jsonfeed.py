@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from typing import Any
 
+from digest.dates import parse_rfc822, parse_rfc3339
 from digest.errors import ParseError
 
 MAX_ITEMS = 100_000  # more items than any feed has; bounds the work on hostile input
@@ -96,8 +96,8 @@ def _json_feed_item(item: dict[str, Any]) -> RawItem:
         content=content,
         author=_author(item),
         categories=tuple(_str(t) for t in item.get("tags") or [] if _str(t)),
-        published=_rfc3339(item.get("date_published")),
-        updated=_rfc3339(item.get("date_modified")),
+        published=parse_rfc3339(item.get("date_published")),
+        updated=parse_rfc3339(item.get("date_modified")),
         images=tuple(images),
     )
 
@@ -135,7 +135,7 @@ def _rss_in_json(rss: dict[str, Any], feed_url: str) -> tuple[list[RawItem], str
             author=_str(item.get("author")),
             categories=tuple(_str(c) for c in (category if isinstance(category, list)
                                                else [category]) if _str(c)),
-            published=_rfc822(item.get("pubDate")),
+            published=parse_rfc822(item.get("pubDate")),
             images=tuple(images),
         ))
     return raw, _str(channel.get("link"))
@@ -151,23 +151,3 @@ def _str(value: Any) -> str:
 
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _rfc3339(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        when = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-
-
-def _rfc822(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)

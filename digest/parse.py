@@ -11,7 +11,6 @@ dictionaries never leave this module.
 
 from __future__ import annotations
 
-import calendar
 import dataclasses
 import hashlib
 import html
@@ -26,6 +25,7 @@ from typing import Any
 
 import feedparser
 
+from digest.dates import parse_date
 from digest.errors import ParseError
 from digest.fastfeed import read_entries
 from digest.feedbytes import Prepared, prepare
@@ -244,9 +244,10 @@ def _raw(entry: Any, base: str) -> RawItem:
         base=str(detail.get("base") or base),
         author=str(entry.get("author") or ""),
         categories=tuple(str(t.get("term")) for t in entry.get("tags") or [] if t.get("term")),
-        # dict.get: feedparser's own get() maps a missing date to the other (deprecated).
-        published=from_struct(dict.get(entry, "published_parsed")),
-        updated=from_struct(dict.get(entry, "updated_parsed")),
+        # The text, not feedparser's *_parsed: its fallback completes partial dates from the
+        # clock. dict.get: feedparser's own get() maps a missing date to the other.
+        published=parse_date(dict.get(entry, "published")),
+        updated=parse_date(dict.get(entry, "updated")),
         images=tuple(images),
     )
 
@@ -331,16 +332,6 @@ def _attrs(tag: str) -> dict[str, str]:
 
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def from_struct(parsed: Any) -> datetime | None:
-    """A UTC datetime from feedparser's parsed date (a time.struct_time in UTC), or None."""
-    if not parsed:
-        return None
-    try:
-        return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
-    except (OverflowError, ValueError, OSError, TypeError):
-        return None
 
 
 def _int(value: Any) -> int | None:
