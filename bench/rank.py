@@ -24,9 +24,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from digest.config import RankingConfig
+from digest.ingest.parse import parse_feed
 from digest.model import Feed, FetchResult, Story
-from digest.parse import parse_feed
-from digest.rank import rank
+from digest.rank.score import rank
 
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "feeds"
 NOW = datetime(2026, 4, 25, 19, 0, tzinfo=UTC)

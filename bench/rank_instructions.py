@@ -28,7 +28,7 @@ def child(path: str, ranked: bool) -> None:
     from rank import NOW  # bench/rank.py
 
     from digest.config import RankingConfig
-    from digest.rank import rank
+    from digest.rank.score import rank
 
     stories = pickle.loads(Path(path).read_bytes())
     if ranked:

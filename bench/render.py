@@ -31,8 +31,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from editions import NOW, corpus_edition, large_edition  # noqa: E402
 
-from digest.budget import html_size, sample_values  # noqa: E402
-from digest.message import (  # noqa: E402
+from digest.deliver.message import (  # noqa: E402
     Personalizer,
     PreparedMessage,
     Sender,
@@ -43,7 +42,8 @@ from digest.model import (  # noqa: E402
     Edition,
     Subscriber,
 )
-from digest.render import inline_css, render_edition, render_templates  # noqa: E402
+from digest.render.budget import html_size, sample_values  # noqa: E402
+from digest.render.edition import inline_css, render_edition, render_templates  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "corpus" / "feeds"
 BASE_URL = "https://morningbrief.example.com"

@@ -106,8 +106,8 @@ def sink_cpu() -> float:
 def child_digest(config_path: str) -> dict[str, Any]:
     from digest import pipeline
     from digest.config import load_config
-    from digest.delivery import Progress
-    from digest.dispatch import Controls
+    from digest.deliver.delivery import Progress
+    from digest.deliver.dispatch import Controls
 
     config = load_config(Path(config_path))
     first: list[tuple[float, float, int]] = []  # sink CPU, time, answered at the first answer
@@ -136,7 +136,7 @@ def child_limit(config_path: str, count: int, connections: int) -> dict[str, Any
     """Pre-built identical messages pushed with smtplib over `connections` threads."""
     from digest import pipeline
     from digest.config import load_config
-    from digest.message import PreparedMessage
+    from digest.deliver.message import PreparedMessage
     from digest.model import Subscriber
     from digest.store import Store
 
@@ -208,7 +208,7 @@ def main() -> None:
         print(json.dumps(result))
         return
 
-    from digest.sink import free_port
+    from digest.sink.server import free_port
 
     print(f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
           f"{args.connections} connections; sink: aiosmtpd in its own process, discarding"

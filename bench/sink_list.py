@@ -16,8 +16,8 @@ import time
 from email.message import EmailMessage
 from pathlib import Path
 
-from digest.mailcheck import check_message
-from digest.sink_mailbox import CapturedMailbox
+from digest.sink.mailbox import CapturedMailbox
+from digest.sink.mailcheck import check_message
 
 
 def sample() -> bytes:

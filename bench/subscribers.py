@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from digest.subscribers import LoadStats, load_subscribers
+from digest.audience.subscribers import LoadStats, load_subscribers
 
 TOPICS = ("Featured", "World", "Politics")
 

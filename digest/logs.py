@@ -26,7 +26,7 @@ _URL_PASSWORD = re.compile(r"(?<=://)([^/\s:@]+):[^/\s@]+@")
 _HANDLER = "digest"
 _SHORTEST_SECRET = 6  # masking shorter values would garble ordinary words in the logs
 # Other libraries' chatter is for -vv only: httpx logs every request at INFO, APScheduler
-# every job start and end (digest.schedule says what matters in its own lines).
+# every job start and end (digest.service.schedule says what matters in its own lines).
 _CHATTY = ("httpx", "httpcore", "apscheduler", "mail.log", "asyncio")
 # What a LogRecord has on its own; anything else came in `extra=` and goes into the JSON.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
@@ -52,7 +52,7 @@ class Redactor:
 
 
 class TextFormatter(logging.Formatter):
-    """`2026-11-26 07:00:01 INFO digest.schedule: message`, redacted."""
+    """`2026-11-26 07:00:01 INFO digest.service.schedule: message`, redacted."""
 
     def __init__(self, redact: Redactor) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -19,7 +19,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from browser import CHROMIUM_ARGS, chromium_path
 
-from digest.sink import free_port
+from digest.sink.server import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "corpus" / "feeds"

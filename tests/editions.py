@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from digest.ingest.parse import parse_feed
 from digest.model import Cluster, Edition, Feed, FetchResult, Image, Section, Story
-from digest.parse import parse_feed
 
 NOW = datetime(2023, 11, 24, 20, 0, tzinfo=UTC)
 

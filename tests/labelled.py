@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from digest.ingest.parse import parse_feed
 from digest.model import Feed, FetchResult, Story
-from digest.parse import parse_feed
 
 LABELS = Path(__file__).resolve().parent / "data" / "labelled_days.json"
 

@@ -17,7 +17,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult
 
-from digest.sink import free_port
+from digest.sink.server import free_port
 
 
 @dataclass

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from digest.sink import free_port
+from digest.sink.server import free_port
 
 GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from digest import cli
-from digest.sink import free_port
+from digest.sink.server import free_port
 from digest.store import Store
 
 

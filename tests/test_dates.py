@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from digest.dates import parse_date, parse_rfc822, parse_rfc3339
+from digest.ingest.dates import parse_date, parse_rfc822, parse_rfc3339
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ def test_json_and_rss_dates_are_bounded() -> None:
 @pytest.mark.skipif(shutil.which("faketime") is None, reason="needs the faketime package")
 @pytest.mark.parametrize("today", ["2027-03-15 12:00:00", "2031-07-01 00:00:00"])
 def test_a_partial_date_does_not_follow_the_clock(today: str) -> None:
-    code = "from digest.dates import parse_date; print(parse_date('2020/1/10 14:33:00'))"
+    code = "from digest.ingest.dates import parse_date; print(parse_date('2020/1/10 14:33:00'))"
     out = subprocess.run(["faketime", today, sys.executable, "-c", code],
                          capture_output=True, text=True, check=True).stdout.strip()
     assert out == "2020-01-10 14:33:00+00:00"

@@ -14,7 +14,7 @@ from mailservers import Behaviour, mail_server
 
 from digest import pipeline
 from digest.config import Config, load_config
-from digest.dispatch import Controls
+from digest.deliver.dispatch import Controls
 from digest.errors import SendError, StoreError
 from digest.model import Delivery
 from digest.store import Store

@@ -356,7 +356,7 @@ def test_failures_back_off_exponentially_up_to_a_day(tmp_path: Path, server: Ser
 
 
 def test_unreachable_hosts_are_named(tmp_path: Path, server: Server) -> None:
-    from digest.sink import free_port
+    from digest.sink.server import free_port
 
     closed = f"http://127.0.0.1:{free_port()}/feed.xml"
     config = make_config(tmp_path, {"Closed": closed, "Good": server.url("/good/three")})

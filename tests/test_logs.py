@@ -26,7 +26,7 @@ from test_run import environ, fresh_project
 
 from digest import logs
 from digest.cli import _parser
-from digest.sink import free_port
+from digest.sink.server import free_port
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 

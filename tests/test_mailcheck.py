@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sinkweb import GTUBE, newsletter
 
-from digest.mailcheck import (
+from digest.sink.mailcheck import (
     GMAIL_CLIP_BYTES,
     check_images,
     check_links,
@@ -16,7 +16,7 @@ from digest.mailcheck import (
     check_text_matches_html,
     check_unsubscribe,
 )
-from digest.spamcheck import check_spamassassin
+from digest.sink.spamcheck import check_spamassassin
 
 POST = ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
 

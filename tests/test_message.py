@@ -17,9 +17,9 @@ from test_delivery import ENV, NOW, configure
 
 from digest import pipeline
 from digest.config import load_config
-from digest.message import PreparedMessage, Sender, build_message
+from digest.deliver.message import PreparedMessage, Sender, build_message
 from digest.model import Rendered, Subscriber
-from digest.render import placeholders
+from digest.render.edition import placeholders
 
 SENDER = Sender("Political IQ", "Political IQ <digest@politicaliq.example.com>",
                 "https://politicaliq.example.com", b"k" * 32)

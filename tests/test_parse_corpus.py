@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from conftest import CORPUS
 
+from digest.ingest.parse import make_story, parse_feed, read_items
+from digest.ingest.sanitize import canonical_url, html_to_text
 from digest.model import Feed, FetchResult, Story
-from digest.parse import make_story, parse_feed, read_items
-from digest.sanitize import canonical_url, html_to_text
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 GOLDEN = Path(__file__).parent / "data" / "golden"

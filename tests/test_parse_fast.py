@@ -15,10 +15,10 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from digest.fastfeed import read_entries
-from digest.feedbytes import prepare
-from digest.jsonfeed import RawItem
-from digest.parse import _raw
+from digest.ingest.fastfeed import read_entries
+from digest.ingest.feedbytes import prepare
+from digest.ingest.jsonfeed import RawItem
+from digest.ingest.parse import _raw
 
 BASE = "https://example.org/feeds/main.xml"
 NS = ('xmlns:content="http://purl.org/rss/1.0/modules/content/" '
@@ -410,7 +410,7 @@ def test_join_is_feedparsers_urljoin() -> None:
     """The fast path's shortcut for plain absolute URLs gives what feedparser's join gives."""
     from feedparser.urls import _urljoin
 
-    from digest.fastentry import join
+    from digest.ingest.fastentry import join
 
     rng = random.Random(7)
     chars = [chr(c) for c in range(0x21, 0x7F)] + [" ", "\t", "é"]

@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 
 from digest.errors import ParseError
-from digest.feedbytes import decode, strip_doctype
+from digest.ingest.feedbytes import decode, strip_doctype
+from digest.ingest.parse import parse_feed
 from digest.model import Feed, FetchResult, Story
-from digest.parse import parse_feed
 
 NOW = datetime(2026, 4, 25, 12, 0, tzinfo=UTC)
 FEED = Feed(url="https://news.example/feed.xml", name="Example", section="News")
@@ -65,7 +65,7 @@ from datetime import UTC, datetime
 resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
 resource.setrlimit(resource.RLIMIT_CPU, (20, 20))
 from digest.model import Feed, FetchResult
-from digest.parse import parse_feed
+from digest.ingest.parse import parse_feed
 feed = Feed(url="https://news.example/feed.xml", name="X", section="X")
 body = sys.stdin.buffer.read()
 stories = parse_feed(FetchResult(feed=feed, status="ok", body=body, final_url=feed.url),

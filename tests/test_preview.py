@@ -14,9 +14,9 @@ import pytest
 from conftest import SmtpServer, set_config
 
 from digest import pipeline
+from digest.audience.subscribers import read_token
 from digest.cli import main
 from digest.config import load_config
-from digest.subscribers import read_token
 
 SECRET = "a-preview-secret-of-enough-length"
 NOW = "2023-11-23T04:00:00+00:00"

@@ -8,11 +8,11 @@ import re
 import string
 from datetime import UTC, datetime, timedelta
 
-from digest.cluster import cluster_indices
 from digest.config import RankingConfig, SectionRule
 from digest.model import Edition, Story
-from digest.rank import rank
-from digest.wording import STOP_WORDS, Wording, folded_words, words
+from digest.rank.cluster import cluster_indices
+from digest.rank.score import rank
+from digest.rank.wording import STOP_WORDS, Wording, folded_words, words
 
 NOW = datetime(2026, 4, 25, 19, 0, tzinfo=UTC)
 SETTINGS = RankingConfig(top_stories=0)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from labelled import load_days, score
 
-from digest.cluster import cluster_indices
 from digest.config import RankingConfig
+from digest.rank.cluster import cluster_indices
 
 THRESHOLD = RankingConfig().similarity_threshold
 

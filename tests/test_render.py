@@ -21,11 +21,12 @@ import pytest
 from conftest import REPO
 from editions import NOW, edition, large_edition, sample_edition, story
 
-from digest.budget import HTML_BUDGET, html_size, render_within_budget, sample_values
+from digest.deliver.message import Personalizer
 from digest.errors import RenderError
-from digest.message import Personalizer
+from digest.ingest.sanitize import one_line
 from digest.model import Cluster, Edition, Image, Rendered
-from digest.render import (
+from digest.render.budget import HTML_BUDGET, html_size, render_within_budget, sample_values
+from digest.render.edition import (
     TEXT_WIDTH,
     TITLE_LIMIT,
     archive_name,
@@ -33,7 +34,6 @@ from digest.render import (
     placeholders,
     render_edition,
 )
-from digest.sanitize import one_line
 
 GOLDEN = Path(__file__).parent / "data" / "render"
 REGENERATE = os.environ.get("DIGEST_REGENERATE_GOLDEN") == "1"
@@ -357,7 +357,7 @@ def test_thirty_stories_fit_without_cuts() -> None:
 
 def test_long_summaries_are_shortened_first(caplog: pytest.LogCaptureFixture) -> None:
     big = large_edition(30, summary_repeat=4)
-    with caplog.at_level(logging.WARNING, logger="digest.budget"):
+    with caplog.at_level(logging.WARNING, logger="digest.render.budget"):
         fitted = render_within_budget(big, TEMPLATES, ZONE, NONCE, {"base_url": BASE_URL})
     assert fitted.original_size > HTML_BUDGET >= fitted.size
     assert fitted.summaries_cut_to is not None and not fitted.dropped
@@ -367,7 +367,7 @@ def test_long_summaries_are_shortened_first(caplog: pytest.LogCaptureFixture) ->
 
 def test_then_the_lowest_ranked_clusters_are_dropped(caplog: pytest.LogCaptureFixture) -> None:
     big = large_edition(140)
-    with caplog.at_level(logging.WARNING, logger="digest.budget"):
+    with caplog.at_level(logging.WARNING, logger="digest.render.budget"):
         fitted = render_within_budget(big, TEMPLATES, ZONE, NONCE, {"base_url": BASE_URL})
     assert fitted.size <= HTML_BUDGET < fitted.original_size
     assert fitted.dropped
@@ -417,7 +417,7 @@ def test_dates_and_ages_follow_the_clock() -> None:
 def test_an_impossible_budget_keeps_the_best_story_and_warns(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="digest.budget"):
+    with caplog.at_level(logging.WARNING, logger="digest.render.budget"):
         fitted = render_within_budget(sample_edition(), TEMPLATES, ZONE, NONCE,
                                       {"base_url": BASE_URL}, budget=5_000)
     assert [c.lead.id for c in fitted.edition.clusters] == ["story-1"]

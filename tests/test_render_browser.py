@@ -14,10 +14,10 @@ from conftest import REPO
 from editions import corpus_edition, sample_edition
 from test_render import BASE_URL, FEED_ATTACKS, fill_html, hostile_edition
 
-from digest.budget import render_within_budget, sample_values
+from digest.ingest.sanitize import cap, one_line
 from digest.model import Edition
-from digest.render import TITLE_LIMIT
-from digest.sanitize import cap, one_line
+from digest.render.budget import render_within_budget, sample_values
+from digest.render.edition import TITLE_LIMIT
 
 # A picture for every image URL, so screenshots look like the inbox without any network.
 PICTURE = b"""<svg xmlns="http://www.w3.org/2000/svg" width="1200" height="800">

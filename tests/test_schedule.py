@@ -18,12 +18,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from conftest import SmtpServer, set_config
 
-from digest import cli, schedule
+from digest import cli
 from digest.config import load_config
 from digest.cron import cron_trigger, next_fire_times, slot_of
 from digest.errors import ConfigError
-from digest.lock import hold_lock
+from digest.service import schedule
 from digest.store import Store
+from digest.store.lock import hold_lock
 
 ENV = {"DIGEST_SECRET": "a-test-secret-of-enough-length"}
 NEW_YORK = ZoneInfo("America/New_York")

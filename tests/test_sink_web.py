@@ -15,7 +15,7 @@ import httpx
 import pytest
 from sinkweb import WebSink, failing, newsletter, running_web_sink, scripted
 
-from digest.sink import free_port
+from digest.sink.server import free_port
 
 
 @pytest.fixture

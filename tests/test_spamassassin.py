@@ -19,10 +19,10 @@ from conftest import REPO, SmtpServer
 from editions import sample_edition
 
 from digest import pipeline
-from digest.budget import render_within_budget
 from digest.config import load_config
-from digest.message import Sender, build_message
+from digest.deliver.message import Sender, build_message
 from digest.model import Subscriber
+from digest.render.budget import render_within_budget
 
 NOW = datetime(2023, 11, 24, 20, 0, tzinfo=UTC)
 FEEDS = [

@@ -17,11 +17,12 @@ from typing import Any
 import pytest
 from conftest import SmtpServer, set_config
 
-from digest import cli, pipeline, schedule
+from digest import cli, pipeline
 from digest.cli import status
 from digest.config import load_config
-from digest.lock import hold_lock
+from digest.service import schedule
 from digest.store import FeedState
+from digest.store.lock import hold_lock
 
 NOW = datetime(2023, 11, 23, 4, 0, tzinfo=UTC)
 ENV = {"DIGEST_SECRET": "a-test-secret-of-enough-length"}

@@ -11,15 +11,15 @@ from pathlib import Path
 import pytest
 from email_validator import EmailNotValidError, validate_email
 
-from digest.errors import SubscriberError
-from digest.model import Subscriber
-from digest.subscribers import (
+from digest.audience.subscribers import (
     LoadStats,
     load_subscribers,
     make_token,
     normalize_address,
     read_token,
 )
+from digest.errors import SubscriberError
+from digest.model import Subscriber
 
 TOPICS = ("World", "Politics", "Featured")
 KEY = b"a-test-secret-of-enough-length"

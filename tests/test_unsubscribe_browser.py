@@ -13,7 +13,7 @@ from webserver import running_web
 
 from digest import pipeline
 from digest.config import load_config
-from digest.sink import free_port
+from digest.sink.server import free_port
 from digest.store import Store
 
 KEY = b"a-test-secret-of-enough-length"

@@ -11,14 +11,14 @@ from conftest import SmtpServer, served_project
 from digest import pipeline
 from digest.config import load_config
 from digest.model import Cluster, Edition, Rendered, Section, Story, Subscriber
-from digest.store import Store
-from digest.variants import (
+from digest.render.variants import (
     Variant,
     filter_edition,
     variant_of,
     weekly_due,
     with_preferences,
 )
+from digest.store import Store
 
 ENV = {"DIGEST_SECRET": "a-test-secret-of-enough-length"}
 NOW = datetime(2023, 11, 23, 4, 0, tzinfo=UTC)  # Wednesday 22nd, 23:00 in New York

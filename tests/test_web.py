@@ -14,10 +14,10 @@ from conftest import SmtpServer, set_config
 from webserver import running_web
 
 from digest import pipeline
+from digest.audience.subscribers import make_token
 from digest.config import Config, load_config
-from digest.sink import free_port
+from digest.sink.server import free_port
 from digest.store import Store
-from digest.subscribers import make_token
 
 KEY = b"a-test-secret-of-enough-length"
 ENV = {"DIGEST_SECRET": KEY.decode()}

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import uvicorn
 
-from digest import web
+from digest.audience import web
 from digest.config import Config
 
 

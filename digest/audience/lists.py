@@ -16,9 +16,9 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from digest.audience.subscribers import COLUMNS, normalize_address
 from digest.errors import SubscriberError
 from digest.model import Subscriber
-from digest.subscribers import COLUMNS, normalize_address
 
 
 def header_of(path: Path) -> list[str]:

@@ -32,19 +32,19 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from digest import render
-from digest.config import Config
-from digest.errors import DigestError, InputError, SubscriberError
-from digest.model import Frequency
-from digest.pages import (
+from digest.audience.pages import (
     archive_page,
     error_page,
     preferences_page,
     unsubscribe_page,
     unsubscribed_page,
 )
+from digest.audience.subscribers import find_subscriber, parse_topics, read_token
+from digest.config import Config
+from digest.errors import DigestError, InputError, SubscriberError
+from digest.model import Frequency
+from digest.render import edition as render
 from digest.store import Store
-from digest.subscribers import find_subscriber, parse_topics, read_token
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

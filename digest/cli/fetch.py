@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from digest import pipeline
 from digest.cli.options import EXIT_FAILURES, EXIT_OK, Commands, Options, add_command
 from digest.config import load_config
-from digest.lock import hold_lock
 from digest.store import Store
+from digest.store.lock import hold_lock
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:

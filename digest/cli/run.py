@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 from types import FrameType
 from zoneinfo import ZoneInfo
 
-from digest import schedule
 from digest.cli.options import EXIT_OK, Commands, Options, add_command
 from digest.config import Config, load_config
 from digest.errors import InputError
+from digest.service import schedule
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ from digest.cli.options import (
     now_from,
 )
 from digest.config import load_config
-from digest.delivery import Progress
-from digest.dispatch import Controls
+from digest.deliver.delivery import Progress
+from digest.deliver.dispatch import Controls
 
 log = logging.getLogger("digest.send")
 COUNTS = ("sent", "deferred", "failed", "unknown", "skipped")

@@ -6,7 +6,8 @@ import argparse
 import os
 from datetime import UTC, datetime
 
-from digest import pipeline, web
+from digest import pipeline
+from digest.audience import web
 from digest.cli.options import EXIT_OK, Commands, Options, add_command
 from digest.config import load_config
 from digest.store import Store

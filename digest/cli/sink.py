@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 from digest.cli.options import EXIT_OK, Commands, Options, add_command
-from digest.sink import Received, running_sink
+from digest.sink.server import Received, running_sink
 
 
 def cmd_sink(args: argparse.Namespace) -> int:
@@ -25,7 +25,7 @@ def cmd_sink(args: argparse.Namespace) -> int:
     sock = None
     if args.web:
         # Imported here: the web stack is only needed with --web.
-        from digest.sink_web import bind
+        from digest.sink.web import bind
         sock = bind(args.web_port)  # before the SMTP side starts: a taken port fails fast
     with running_sink(args.maildir, host="127.0.0.1", port=args.port, report=report):
         print(f"SMTP sink on 127.0.0.1:{args.port}, storing mail in {args.maildir.resolve()} "
@@ -34,7 +34,7 @@ def cmd_sink(args: argparse.Namespace) -> int:
             if sock is None:
                 threading.Event().wait()
             else:
-                from digest.sink_web import WebSettings, create_app, serve_web
+                from digest.sink.web import WebSettings, create_app, serve_web
                 app = create_app(WebSettings(maildir=args.maildir, smtp_port=args.port,
                                              spamassassin=shutil.which("spamassassin")))
                 print(f"Web view on http://127.0.0.1:{args.web_port}/", flush=True)

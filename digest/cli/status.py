@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from digest import schedule
 from digest.cli.options import EXIT_OK, Commands, Options, add_command
 from digest.config import Config, load_config
-from digest.lock import Holder, lock_holder
+from digest.service import schedule
 from digest.store import FeedState, Store
+from digest.store.lock import Holder, lock_holder
 
 STATUS_WORDS = {"ok": "ok", "not_modified": "not modified", "failed": "failed",
                 "skipped": "skipped", "never": "never fetched"}

@@ -18,7 +18,15 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from digest import lists, pipeline
+from digest import pipeline
+from digest.audience import lists
+from digest.audience.subscribers import (
+    LoadStats,
+    load_subscribers,
+    normalize_address,
+    parse_subscriber,
+    read_list,
+)
 from digest.cli.options import (
     EXIT_BAD_INPUT,
     EXIT_FAILURES,
@@ -29,15 +37,8 @@ from digest.cli.options import (
 )
 from digest.config import Config, load_config
 from digest.errors import InputError, SubscriberError
-from digest.lock import hold_lock
 from digest.store import Store
-from digest.subscribers import (
-    LoadStats,
-    load_subscribers,
-    normalize_address,
-    parse_subscriber,
-    read_list,
-)
+from digest.store.lock import hold_lock
 
 
 def cmd_list(args: argparse.Namespace) -> int:

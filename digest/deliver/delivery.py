@@ -27,9 +27,9 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from digest.config import SmtpConfig
+from digest.deliver.send import Attempt, Job, Outgoing, Pool
 from digest.errors import SendError
 from digest.model import Delivery, DeliveryStatus, Subscriber
-from digest.send import Attempt, Job, Outgoing, Pool
 
 log = logging.getLogger(__name__)
 

@@ -19,11 +19,11 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from digest.config import Config, SmtpConfig
-from digest.delivery import Clock, Ledger, Progress, deliver
+from digest.deliver.delivery import Clock, Ledger, Progress, deliver
+from digest.deliver.message import DkimSigner
+from digest.deliver.send import Outgoing
 from digest.errors import ConfigError
-from digest.message import DkimSigner
 from digest.model import Delivery, Subscriber
-from digest.send import Outgoing
 
 log = logging.getLogger(__name__)
 

@@ -30,9 +30,9 @@ from urllib.parse import quote
 
 import dkim
 
+from digest.audience.subscribers import make_token
+from digest.ingest.sanitize import one_line
 from digest.model import Rendered, Subscriber
-from digest.sanitize import one_line
-from digest.subscribers import make_token
 
 
 @dataclass(frozen=True)

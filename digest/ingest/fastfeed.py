@@ -29,7 +29,7 @@ from xml.sax.saxutils import escape
 from feedparser.mixin import _FeedParserMixin
 from feedparser.urls import make_safe_absolute_uri
 
-from digest.fastentry import (
+from digest.ingest.fastentry import (
     AUTHOR,
     AUTHOR_PARTS,
     CATEGORY,

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from digest.dates import parse_rfc822, parse_rfc3339
 from digest.errors import ParseError
+from digest.ingest.dates import parse_rfc822, parse_rfc3339
 
 MAX_ITEMS = 100_000  # more items than any feed has; bounds the work on hostile input
 

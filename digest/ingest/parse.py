@@ -25,13 +25,12 @@ from typing import Any
 
 import feedparser
 
-from digest.dates import parse_date
 from digest.errors import ParseError
-from digest.fastfeed import read_entries
-from digest.feedbytes import Prepared, prepare
-from digest.jsonfeed import ImageCandidate, RawItem, parse_json
-from digest.model import FetchResult, Image, Story
-from digest.sanitize import (
+from digest.ingest.dates import parse_date
+from digest.ingest.fastfeed import read_entries
+from digest.ingest.feedbytes import Prepared, prepare
+from digest.ingest.jsonfeed import ImageCandidate, RawItem, parse_json
+from digest.ingest.sanitize import (
     absolute_http_url,
     canonical_url,
     cap,
@@ -40,6 +39,7 @@ from digest.sanitize import (
     one_line,
     text_of_clean_html,
 )
+from digest.model import FetchResult, Image, Story
 
 log = logging.getLogger(__name__)
 

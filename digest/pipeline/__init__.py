@@ -18,13 +18,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from digest.budget import Fitted, render_within_budget
+from digest.audience.subscribers import load_subscribers, normalize_address
 from digest.config import Config
-from digest.delivery import Progress
-from digest.dispatch import Controls, dkim_signer, send_edition, send_test
+from digest.deliver.delivery import Progress
+from digest.deliver.dispatch import Controls, dkim_signer, send_edition, send_test
+from digest.deliver.message import DkimSigner, PreparedMessage, Sender
 from digest.errors import ConfigError
-from digest.lock import hold_lock
-from digest.message import DkimSigner, PreparedMessage, Sender
 from digest.model import (
     Edition,
     Frequency,
@@ -33,12 +32,13 @@ from digest.model import (
     Subscriber,
 )
 from digest.pipeline.ingest import FeedReport, FetchSummary, fetch, parse_workers
-from digest.rank import rank
-from digest.render import archive_name, archive_page
+from digest.rank.score import rank
+from digest.render.budget import Fitted, render_within_budget
+from digest.render.edition import archive_name, archive_page
+from digest.render.variants import VariantRenders, weekly_due, with_preferences
 from digest.store import Store
 from digest.store.ledger import LEFT
-from digest.subscribers import load_subscribers, normalize_address
-from digest.variants import VariantRenders, weekly_due, with_preferences
+from digest.store.lock import hold_lock
 
 log = logging.getLogger(__name__)
 

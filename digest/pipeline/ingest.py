@@ -14,14 +14,14 @@ from datetime import datetime
 
 from digest.config import Config, FetchConfig
 from digest.errors import ParseError
-from digest.fetch import fetch_feeds, next_attempt
+from digest.ingest.fetch import fetch_feeds, next_attempt
+from digest.ingest.parse import FeedParser
 from digest.model import (
     Feed,
     FetchResult,
     FetchStatus,
     Validators,
 )
-from digest.parse import FeedParser
 from digest.store import Store
 
 log = logging.getLogger(__name__)

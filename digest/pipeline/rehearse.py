@@ -12,9 +12,9 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
+from digest.audience.subscribers import normalize_address
 from digest.config import Config
-from digest.lock import hold_lock
-from digest.message import build_message
+from digest.deliver.message import build_message
 from digest.model import (
     Edition,
     Subscriber,
@@ -30,10 +30,10 @@ from digest.pipeline import (
     sender_for,
     subscribers,
 )
-from digest.sink import running_sink
+from digest.render.variants import VariantRenders
+from digest.sink.server import running_sink
 from digest.store import Store
-from digest.subscribers import normalize_address
-from digest.variants import VariantRenders
+from digest.store.lock import hold_lock
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ from itertools import chain
 from urllib.parse import parse_qsl, urlencode
 
 from digest.model import Story
-from digest.wording import (
+from digest.rank.wording import (
     GRAM,
     STEM_LENGTH,
     Features,

@@ -24,9 +24,9 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from operator import attrgetter
 
-from digest.cluster import cluster_indices
 from digest.config import RankingConfig, SectionRule
 from digest.model import Cluster, Edition, Section, Story
+from digest.rank.cluster import cluster_indices
 
 
 def rank(

@@ -21,9 +21,9 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
+from digest.ingest.sanitize import cap
 from digest.model import Cluster, Edition, Rendered, Section, Story
-from digest.render import render_edition
-from digest.sanitize import cap
+from digest.render.edition import render_edition
 
 log = logging.getLogger(__name__)
 

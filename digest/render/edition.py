@@ -27,8 +27,8 @@ from urllib.parse import quote
 import jinja2
 
 from digest.errors import RenderError
+from digest.ingest.sanitize import absolute_http_url, cap, clean_html, one_line
 from digest.model import Edition, Image, Rendered, Story
-from digest.sanitize import absolute_http_url, cap, clean_html, one_line
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -39,9 +39,9 @@ from digest import pipeline
 from digest.config import Config
 from digest.cron import cron_trigger, next_fire_times, slot_of
 from digest.errors import ConfigError, DigestError, LockHeld
-from digest.lock import hold_lock
 from digest.model import Frequency
 from digest.store import Store
+from digest.store.lock import hold_lock
 
 log = logging.getLogger(__name__)
 

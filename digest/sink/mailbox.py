@@ -1,6 +1,6 @@
 """Sink, reading side: the messages `digest sink` captured, as plain values for its web view.
 
-In: the sink's Maildir folder (written by `digest.sink.MaildirHandler`, or by any Maildir
+In: the sink's Maildir folder (written by `digest.sink.server.MaildirHandler`, or by any Maildir
 writer). Out: `Captured` summaries for the list (time, to, subject, size), a `CapturedMessage`
 with its parts, headers and raw source for one message, and deletions. Captured mail is
 untrusted and may be malformed in any way (no parts, unknown charsets, broken headers): every
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from digest.errors import InputError
 
-# What the sink prepends to every message it stores (see digest.sink.MaildirHandler).
+# What the sink prepends to every message it stores (see digest.sink.server.MaildirHandler).
 ENVELOPE_PREFIX = "X-Sink-Envelope-"
 # Enough bytes to hold the headers of any message we list; the body is never read for the list.
 _HEAD_BYTES = 64 * 1024

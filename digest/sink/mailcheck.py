@@ -1,7 +1,7 @@
 """Sink checks: what an editor should know about one captured message before it goes out.
 
-In: a message's HTML part, text part and headers (plain values from `digest.sink_mailbox`), and
-for SpamAssassin (`digest.spamcheck`) its raw bytes. Out: one `Check` per question, each with a
+In: a message's HTML part, text part and headers (plain values from `digest.sink.mailbox`), and
+for SpamAssassin (`digest.sink.spamcheck`) its raw bytes. Out: one `Check` per question, each with a
 plain verdict (pass / warn / fail / skip), a one-line summary and the findings behind it. Every
 check here is a pure function.
 """

@@ -1,7 +1,7 @@
 """Sink checks, SpamAssassin: the score a captured message gets from SpamAssassin's local rules.
 
 In: a message's raw bytes and the `spamassassin` executable (or None). Out: a `Check` (see
-`digest.mailcheck`) with the score, the threshold and every rule that fired. SpamAssassin runs
+`digest.sink.mailcheck`) with the score, the threshold and every rule that fired. SpamAssassin runs
 as a subprocess (`spamassassin -L -t`: local tests only, no network) with a timeout; when it is
 missing, too slow or unreadable the check is a "skip" that says why, never an error.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import subprocess
 
-from digest.mailcheck import Check, Finding, Verdict
+from digest.sink.mailcheck import Check, Finding, Verdict
 
 _SCORE = re.compile(r"Content analysis details:\s*\((-?[\d.]+) points?, (-?[\d.]+) required\)")
 _RULE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s+([A-Z0-9_]+)\s+(.*)$")

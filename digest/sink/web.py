@@ -1,9 +1,9 @@
 """Sink, web view: `digest sink --web`, a local page over the sink's Maildir (a mail catcher).
 
-In: HTTP requests on 127.0.0.1, the sink's Maildir (via `digest.sink_mailbox`). Out: the list
+In: HTTP requests on 127.0.0.1, the sink's Maildir (via `digest.sink.mailbox`). Out: the list
 of captured messages (newest first, updated live by server-sent events), one message with its
 HTML part in a sandboxed iframe at phone and desktop widths, its text part, headers, raw source
-and checks (`digest.mailcheck`), and deletion by POST.
+and checks (`digest.sink.mailcheck`), and deletion by POST.
 
 Captured HTML is untrusted. It is never put into the app's own pages: it is served alone from
 `/message/KEY/html` with a Content-Security-Policy that sandboxes it (no scripts, an opaque
@@ -43,9 +43,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from digest.errors import InputError
-from digest.mailcheck import Check, check_message, worst
-from digest.sink_mailbox import CapturedMailbox
-from digest.spamcheck import check_spamassassin
+from digest.sink.mailbox import CapturedMailbox
+from digest.sink.mailcheck import Check, check_message, worst
+from digest.sink.spamcheck import check_spamassassin
 
 HOST = "127.0.0.1"
 WIDTHS = (375, 640)  # a phone, and a desktop reading pane
@@ -61,7 +61,7 @@ CAPTURED_CSP = ("default-src 'none'; img-src * data:; style-src 'unsafe-inline';
 PENDING = Check("spamassassin", "SpamAssassin score", "skip",
                 "still scoring this message: the page fills it in (or reload in a moment)")
 RAW_PAGE_LIMIT = 512 * 1024  # raw source shown on the page; the whole of it is at /raw
-_STATIC = Path(__file__).resolve().parent / "sink_static"
+_STATIC = Path(__file__).resolve().parent / "static"
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -143,7 +143,7 @@ class SinkWeb:
         self.settings = settings
         self.mailbox = CapturedMailbox(settings.maildir)
         self.templates = Environment(
-            loader=PackageLoader("digest", "sink_templates"),
+            loader=PackageLoader("digest.sink", "templates"),
             autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
         )
         self.templates.filters.update(size=_size, when=_when, message_url=message_url)
