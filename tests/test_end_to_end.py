@@ -50,7 +50,7 @@ def test_send_delivers_one_message_per_subscriber(
         text = msg.get_body(("plain",)).get_content()
         html = msg.get_body(("html",)).get_content()
         assert 'style="' in html and "<style" in html  # inlined, media queries kept
-        # Grace's list row asks for World;Politics only: no Featured stories (issue 8).
+        # Grace's list row asks for World;Politics only: no Featured stories.
         wanted = EXPECTED[2:] if a.rcpt_tos[0] == "grace@example.org" else EXPECTED
         for title in wanted:
             assert title in text

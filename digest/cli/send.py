@@ -67,7 +67,7 @@ def cmd_send(args: argparse.Namespace) -> int:
     if args.json:
         out: dict[str, object] = {"edition": summary.edition, **counts, "left": summary.left,
                                   "note": _note(summary)}
-        if weekly is not None:  # sent in the same run (issue 8)
+        if weekly is not None:  # sent in the same run
             out["weekly"] = {"edition": weekly.edition, "note": _note(weekly),
                              "left": weekly.left, **{s: weekly.count(s) for s in counts}}
         print(json.dumps(out))

@@ -49,7 +49,7 @@ class SendSummary:
     stories: int = 0
     note: str = ""  # why nothing was sent, when nothing was
     weekly: SendSummary | None = None  # the weekly edition sent in the same run, if due
-    progress: Progress | None = None  # this run's own counts, stop and error (issue 7)
+    progress: Progress | None = None  # this run's own counts, stop and error
     next_try: datetime | None = None  # when the first deferred delivery is due again
 
     def count(self, status: str) -> int:

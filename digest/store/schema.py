@@ -74,7 +74,7 @@ CREATE TABLE IF NOT EXISTS suppressions (
     created TEXT NOT NULL
 );
     """,
-    # 2 (issue 8): what subscribers chose on the preferences page, which always wins over the
+    # 2: what subscribers chose on the preferences page, which always wins over the
     # list files; an edition's per-variant renders, so a re-run sends each group the same text
     """
 CREATE TABLE IF NOT EXISTS preferences (
@@ -93,14 +93,14 @@ CREATE TABLE IF NOT EXISTS edition_variants (
     PRIMARY KEY (edition_id, variant)
 );
     """,
-    # 3 (issue 4): per-feed fetch state: where the feed moved to (301/308), why it is
+    # 3: per-feed fetch state: where the feed moved to (301/308), why it is
     # disabled (410), when to try it next (backoff, Retry-After)
     """
 ALTER TABLE feeds ADD COLUMN moved_to TEXT NOT NULL DEFAULT '';
 ALTER TABLE feeds ADD COLUMN disabled TEXT NOT NULL DEFAULT '';
 ALTER TABLE feeds ADD COLUMN next_try TEXT
     """,
-    # 4: the ledger's retry state (issue 7): when a deferred delivery is next due, when the
+    # 4: the ledger's retry state: when a deferred delivery is next due, when the
     # first try was; an index for the re-run's "what is left of this edition" queries
     """
 ALTER TABLE deliveries ADD COLUMN next_try TEXT NOT NULL DEFAULT '';
