@@ -26,12 +26,12 @@ Security = Literal["none", "starttls", "ssl"]
 
 @dataclass(frozen=True)
 class NewsletterConfig:
-    name: str
+    name: str  # the newsletter's name, in the masthead and the subject
     sender: str = field(metadata={"key": "from"})  # "Name <address>" in the From header
     base_url: str = "http://127.0.0.1:8080"  # where `digest serve` answers: unsubscribe, archive
     secret_env: str = "DIGEST_SECRET"  # env variable holding the HMAC key for tokens
     templates: str = "templates"  # folder with edition.html.j2, edition.txt.j2, subject.txt.j2
-    reply_to: str = ""
+    reply_to: str = ""  # an optional Reply-To address
 
 
 @dataclass(frozen=True)
@@ -45,13 +45,15 @@ class ScheduleConfig:
 
 @dataclass(frozen=True)
 class SmtpConfig:
-    host: str = "127.0.0.1"
-    port: int = 1025
-    security: Security = "none"
-    username: str = ""
+    host: str = "127.0.0.1"  # the SMTP server
+    port: int = 1025  # its port
+    security: Security = "none"  # TLS from the first byte (ssl), upgraded (starttls), or none
+    username: str = ""  # log in when set, with the password from password_env
     password_env: str = "DIGEST_SMTP_PASSWORD"  # the password comes from this env variable
-    connections: int = 4
+    connections: int = 4  # connections to the server at once
     timeout_seconds: float = 30.0  # bound on every wait for the server
+    # waits between tries of a 4xx within one run (then the address is deferred to the next
+    # run); also the waits between reconnects
     retry_backoff_seconds: list[float] = field(default_factory=lambda: [60.0, 300.0, 900.0])
     max_per_connection: int = 0  # reconnect after this many messages; 0 = no limit
     rate_per_second: float = 0.0  # messages per second at most, all connections; 0 = no limit
@@ -67,7 +69,7 @@ class DkimConfig:
 
 @dataclass(frozen=True)
 class StateConfig:
-    database: str = "state/digest.sqlite3"
+    database: str = "state/digest.sqlite3"  # stories, editions, the ledger; archive beside it
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,7 @@ class FetchConfig:
     concurrency: int = 16  # feeds fetched at once
     per_host: int = 2  # feeds fetched at once from one host
     timeout_seconds: float = 30.0  # total deadline for one feed, body included
-    connect_timeout_seconds: float = 10.0
+    connect_timeout_seconds: float = 10.0  # to open the connection
     max_bytes: int = 10 * 1024 * 1024  # after decompression
     backoff_seconds: float = 900.0  # wait after the 2nd failure in a row; doubles, max a day
     parse_workers: int = 0  # processes parsing feeds; 0: one per CPU (at most 4); 1: none
@@ -83,12 +85,12 @@ class FetchConfig:
 
 @dataclass(frozen=True)
 class RankingConfig:
-    max_stories: int = 20
-    max_per_source: int = 5
-    max_per_section: int = 6
+    max_stories: int = 20  # stories in an edition at most
+    max_per_source: int = 5  # stories led by one feed at most
+    max_per_section: int = 6  # stories in one section at most
     min_stories: int = 3  # fewer than this and no edition is sent
-    lookback_hours: float = 36.0
-    half_life_hours: float = 12.0
+    lookback_hours: float = 36.0  # only stories published this recently
+    half_life_hours: float = 12.0  # a story's recency score halves every this many hours
     similarity_threshold: float = 0.22  # 0..1: headlines this alike are one story; 1 = links only
     source_bonus: float = 0.5  # each further source covering a story adds this to its factor
     featured_boost: float = 1.5  # score factor of a featured story
@@ -99,6 +101,7 @@ class RankingConfig:
 
 @dataclass(frozen=True)
 class SubscribersConfig:
+    # CSV files with a header: email[,name,topics,frequency]
     lists: list[str] = field(default_factory=lambda: ["subscribers/subscribers.csv"])
     # weekly subscribers get the week's best with the first send on or after this day
     weekly_day: str = "monday"
@@ -106,17 +109,17 @@ class SubscribersConfig:
 
 @dataclass(frozen=True)
 class WebConfig:
-    host: str = "127.0.0.1"
-    port: int = 8080
+    host: str = "127.0.0.1"  # where `digest serve` listens
+    port: int = 8080  # its port
 
 
 @dataclass(frozen=True)
 class FeedConfig:
-    url: str
-    name: str = ""
-    section: str = "News"
-    weight: float = 1.0
-    featured: bool = False
+    url: str  # an http(s) URL, or a local file
+    name: str = ""  # the source's name in the email; empty: the URL's host name
+    section: str = "News"  # the section its stories go in
+    weight: float = 1.0  # how much the source counts in ranking
+    featured: bool = False  # the publisher's own featured feed: its stories get featured_boost
 
 
 @dataclass(frozen=True)
@@ -124,8 +127,8 @@ class SectionRule:
     """`[[sections]]`: a section's place in the email, and the item categories that file a
     story under it (matched without regard to case)."""
 
-    name: str
-    categories: list[str] = field(default_factory=list)
+    name: str  # the section's heading; [[sections]] come first, in their order
+    categories: list[str] = field(default_factory=list)  # item categories filed here
 
 
 @dataclass(frozen=True)
