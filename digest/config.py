@@ -78,7 +78,7 @@ class FetchConfig:
     per_host: int = 2  # feeds fetched at once from one host
     timeout_seconds: float = 30.0  # total deadline for one feed, body included
     connect_timeout_seconds: float = 10.0  # to open the connection
-    max_bytes: int = 10 * 1024 * 1024  # after decompression
+    max_bytes: int = 10 * 1024 * 1024  # largest feed accepted, after decompression
     backoff_seconds: float = 900.0  # wait after the 2nd failure in a row; doubles, max a day
     parse_workers: int = 0  # processes parsing feeds; 0: one per CPU (at most 4); 1: none
 
