@@ -294,8 +294,12 @@ def commands_markdown(parser: argparse.ArgumentParser | None = None) -> str:
             out += ["| option | meaning | default |", "|---|---|---|"]
             for a in own:
                 said = "default" in (a.help or "")  # the help text already tells it
-                default = "" if said or a.default in (None, False, argparse.SUPPRESS) or not \
-                    a.option_strings else f"`{a.default}`"
+                if not a.option_strings:
+                    default = "(required)" if a.nargs not in ("?", "*") else ""
+                elif said or a.default in (None, False, argparse.SUPPRESS):
+                    default = ""
+                else:
+                    default = f"`{a.default}`"
                 out.append(f"| {_option_names(a)} | {_cell(_option_help(a))} | {default} |")
             out.append("")
     return "\n".join(out)

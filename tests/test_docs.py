@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -166,6 +167,19 @@ def test_docs_build_strictly(tmp_path: Path) -> None:
     # The hook filled the markers: the generated references are on the built pages.
     assert "smtp.rate_per_second" in (site / "configuration" / "index.html").read_text()
     assert "digest-subscribers-restore" in (site / "commands" / "index.html").read_text()
+
+
+def test_the_hook_fills_markers_and_refuses_unknown_ones() -> None:
+    errors = pytest.importorskip("mkdocs.exceptions", reason="MkDocs is not installed")
+    spec = importlib.util.spec_from_file_location("hooks", DOCS / "hooks.py")
+    assert spec is not None and spec.loader is not None
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    page = SimpleNamespace(file=SimpleNamespace(src_path="example.md"))
+    filled = hooks.on_page_markdown("# Keys\n\n<!-- reference:config -->\n", page, None, None)
+    assert "| `smtp.port` |" in filled and "<!--" not in filled
+    with pytest.raises(errors.PluginError, match="example.md: unknown marker"):
+        hooks.on_page_markdown("<!-- reference:confg -->", page, None, None)
 
 
 # docs/operations.md -----------------------------------------------------------------------
