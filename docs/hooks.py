@@ -14,7 +14,7 @@ from typing import Any
 
 from mkdocs.exceptions import PluginError
 
-from digest import reference
+from digest.cli import reference
 
 MARKERS: dict[str, Callable[[], str]] = {
     "<!-- reference:config -->": reference.config_markdown,

@@ -20,7 +20,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from conftest import REPO, SmtpServer, served_project
 
-from digest import cli, config, reference
+from digest import cli, config
+from digest.cli import reference
 from digest.cron import cron_trigger
 from digest.errors import ConfigError, DigestError, InputError, LockHeld
 

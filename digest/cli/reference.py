@@ -1,5 +1,8 @@
 """The configuration and command references, as Markdown generated from the code.
 
+Part of the command line because it reads the parser of every command and the config
+that all of them take; the docs build calls it, digest itself never does.
+
 In: the config dataclasses of `digest.config` (each field's type, default, and the `# comment`
 beside it in the source) and the argparse parser of `digest.cli`. Out: Markdown that the
 documentation's MkDocs hook (docs/hooks.py) puts in place of a marker. The code is the one
@@ -20,6 +23,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Literal, get_args, get_origin
 
+from digest import cli
 from digest import config as config_module
 
 
@@ -217,8 +221,6 @@ class Command:
 def commands(parser: argparse.ArgumentParser | None = None) -> tuple[Command, ...]:
     """Every command of the parser, subcommands of a group (`subscribers add`) included."""
     if parser is None:
-        from digest import cli  # here, not at the top: the CLI imports every stage
-
         parser = cli._parser()
     return tuple(_walk(parser, ""))
 
