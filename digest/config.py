@@ -30,7 +30,7 @@ class NewsletterConfig:
     sender: str = field(metadata={"key": "from"})  # "Name <address>" in the From header
     base_url: str = "http://127.0.0.1:8080"  # where `digest serve` answers: unsubscribe, archive
     secret_env: str = "DIGEST_SECRET"  # env variable holding the HMAC key for tokens
-    templates: str = ""  # optional folder of your own templates: a file there wins, the rest are bundled
+    templates: str = ""  # optional folder of your own templates: a file there wins over the bundled
     reply_to: str = ""
 
 
