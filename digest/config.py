@@ -30,7 +30,7 @@ class NewsletterConfig:
     sender: str = field(metadata={"key": "from"})  # "Name <address>" in the From header
     base_url: str = "http://127.0.0.1:8080"  # where `digest serve` answers: unsubscribe, archive
     secret_env: str = "DIGEST_SECRET"  # env variable holding the HMAC key for tokens
-    templates: str = "templates"  # folder with edition.html.j2, edition.txt.j2, subject.txt.j2
+    templates: str = ""  # optional folder of your own templates: a file there wins over the bundled
     reply_to: str = ""  # an optional Reply-To address
 
 
@@ -161,8 +161,9 @@ class Config:
         return self.resolve(self.state.database)
 
     @property
-    def templates_path(self) -> Path:
-        return self.resolve(self.newsletter.templates)
+    def templates_path(self) -> Path | None:
+        """The operator's template overrides, or None for the bundled templates alone."""
+        return self.resolve(self.newsletter.templates) if self.newsletter.templates else None
 
     @property
     def subscriber_lists(self) -> tuple[Path, ...]:
@@ -292,6 +293,9 @@ _POSITIVE: list[tuple[str, typing.Callable[[Config], bool], str]] = [
      "key_file, selector and domain go together: set all three to sign, or none"),
     ("dkim.domain", lambda c: bool(c.dkim.domain) == bool(c.dkim.key_file),
      "key_file, selector and domain go together: set all three to sign, or none"),
+    ("newsletter.templates", lambda c: c.templates_path is None or c.templates_path.is_dir(),
+     "no such folder; name a folder of template overrides (digest init --templates writes one),"
+     " or leave it out to use the bundled templates"),
     ("fetch.concurrency", lambda c: c.fetch.concurrency >= 1, "must be at least 1"),
     ("fetch.per_host", lambda c: c.fetch.per_host >= 1, "must be at least 1"),
     ("fetch.timeout_seconds", lambda c: c.fetch.timeout_seconds > 0, "must be greater than 0"),

@@ -122,7 +122,7 @@ def project(tmp_path: Path) -> Path:
     """A copy of the sample project (config, templates, feeds, subscribers) under tmp_path."""
     target = tmp_path / "project"
     target.mkdir()
-    for name in ("templates", "samples", "subscribers"):
+    for name in ("samples", "subscribers"):
         shutil.copytree(REPO / name, target / name)
     shutil.copy(REPO / "config.toml", target / "config.toml")
     return target

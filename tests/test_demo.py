@@ -35,7 +35,7 @@ def test_demo_delivers_one_message_per_sample_subscriber(project: Path) -> None:
     assert "U.S. launches airstrikes on Iran-backed militants" in preview.read_text()
     # Nothing written outside the folder it names (and the state it keeps there).
     written = {p.name for p in project.iterdir()}
-    assert written == {"config.toml", "templates", "samples", "subscribers", "out"}
+    assert written == {"config.toml", "samples", "subscribers", "out"}
 
 
 def test_demo_twice_in_the_same_folder_sends_nothing_twice(project: Path) -> None:

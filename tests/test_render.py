@@ -43,7 +43,7 @@ NONCE = "0123456789abcdef"
 BASE_URL = "https://news.example.com"
 
 
-def render(edition: Edition, templates: Path = TEMPLATES) -> Rendered:
+def render(edition: Edition, templates: Path | None = TEMPLATES) -> Rendered:
     return render_edition(edition, templates, ZONE, NONCE, {"base_url": BASE_URL})
 
 
@@ -322,15 +322,21 @@ def test_undefined_attribute_in_text_template(own_templates: Path) -> None:
         render(sample_edition(), own_templates)
 
 
-def test_missing_include_and_missing_folder(own_templates: Path, tmp_path: Path) -> None:
+def test_an_override_folder_needs_only_the_files_it_changes(tmp_path: Path) -> None:
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "subject.txt.j2").write_text("Only the subject is mine: {{ story_count }}\n")
+    rendered = render(sample_edition(), folder)
+    assert re.fullmatch(r"Only the subject is mine: \d+", rendered.subject)
+    assert rendered.html == render(sample_edition(), None).html  # the rest are bundled
+
+
+def test_a_missing_include_falls_back_and_a_missing_folder_is_named(own_templates: Path,
+                                                                     tmp_path: Path) -> None:
     (own_templates / "style.css").unlink()
-    with pytest.raises(RenderError, match="style.css not found"):
-        render(sample_edition(), own_templates)
-    with pytest.raises(RenderError, match=r"no subject\.txt\.j2.*\[newsletter\] templates"):
-        (tmp_path / "empty").mkdir()
-        (tmp_path / "empty" / "edition.html.j2").write_text("x")
-        (tmp_path / "empty" / "edition.txt.j2").write_text("x")
-        render(sample_edition(), tmp_path / "empty")
+    assert render(sample_edition(), own_templates).html == render(sample_edition(), None).html
+    with pytest.raises(RenderError, match=r"gone: no such folder.*\[newsletter\] templates"):
+        render(sample_edition(), tmp_path / "gone")
 
 
 def test_operator_templates_are_used(own_templates: Path) -> None:

@@ -73,7 +73,7 @@ def html_size(rendered: Rendered, values: Mapping[str, str]) -> int:
 
 def render_within_budget(
     edition: Edition,
-    templates: Path,
+    templates: Path | None,
     timezone: tzinfo,
     nonce: str,
     extra: Mapping[str, Any] | None = None,

@@ -40,7 +40,6 @@ TITLE_LIMIT = 300  # characters of a headline; a 10,000-character title is an at
 ALT_LIMIT = 200
 CONTENT_WIDTH = 536  # the 600 px container less its 32 px padding on each side
 THUMB_WIDTH = 120
-TEMPLATES = ("subject.txt.j2", "edition.html.j2", "edition.txt.j2")
 _STYLE_BLOCK = re.compile(r"(<style[^>]*>)(.*?)(</style>)", re.S | re.I)
 
 
@@ -51,7 +50,7 @@ def placeholders(nonce: str) -> dict[str, str]:
 
 def render_edition(
     edition: Edition,
-    templates: Path,
+    templates: Path | None,
     timezone: tzinfo,
     nonce: str,
     extra: Mapping[str, Any] | None = None,
@@ -60,7 +59,7 @@ def render_edition(
 
     Args:
         edition: what to render.
-        templates: the folder holding edition.html.j2, edition.txt.j2 and subject.txt.j2.
+        templates: the operator's folder of template overrides, or None for the bundled ones.
         timezone: the zone the edition's date is shown in.
         nonce: makes the placeholders unique to this render.
         extra: more template values (newsletter address, base URL...).
@@ -75,7 +74,7 @@ def render_edition(
 
 def render_templates(
     edition: Edition,
-    templates: Path,
+    templates: Path | None,
     timezone: tzinfo,
     nonce: str,
     extra: Mapping[str, Any] | None = None,
@@ -170,20 +169,25 @@ def archive_name(edition_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", edition_id.replace(".", "-")).strip("_-") or "edition"
 
 
-def environment(templates: Path) -> jinja2.Environment:
-    """The Jinja2 environment over an operator's templates folder.
+def environment(templates: Path | None) -> jinja2.Environment:
+    """The Jinja2 environment over the bundled templates, with an operator's folder in front.
+
+    A file in `templates` wins over the bundled one of the same name, so an operator can change
+    one template without copying the rest (and gets later fixes to the others on upgrade).
 
     Raises:
-        RenderError: the folder does not hold the templates.
+        RenderError: `templates` is given but is not a folder.
     """
-    missing = [name for name in TEMPLATES if not (templates / name).is_file()]
-    if missing:
-        raise RenderError(
-            f"{templates}: no {', '.join(missing)} here; set [newsletter] templates to the "
-            "folder holding the templates (copy the bundled templates/ to start)"
-        )
+    loaders: list[jinja2.BaseLoader] = [jinja2.PackageLoader("digest.render", "templates")]
+    if templates is not None:
+        if not templates.is_dir():
+            raise RenderError(
+                f"{templates}: no such folder; set [newsletter] templates to a folder of template "
+                "overrides (digest init --templates writes one), or leave it out"
+            )
+        loaders.insert(0, jinja2.FileSystemLoader(templates))
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(templates),
+        loader=jinja2.ChoiceLoader(loaders),
         autoescape=lambda name: bool(name and name.endswith((".html.j2", ".html"))),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
