@@ -41,6 +41,7 @@ class ScheduleConfig:
     timezone: str = "UTC"  # IANA name; edition dates are days in this zone
     send_weekly: str = ""  # cron for the weekly edition (e.g. "0 7 * * 1"); empty: none
     misfire_grace_seconds: int = 3600  # a job late by up to this runs once; later: skipped
+    bounces: str = ""  # cron for `digest bounces scan` of [bounces] maildir; empty: none
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,16 @@ class DkimConfig:
     key_file: str = ""  # PEM RSA private key; signing is on when the three keys are set
     selector: str = ""  # the DNS record is <selector>._domainkey.<domain>
     domain: str = ""  # the d= domain, normally the From address's domain
+
+
+@dataclass(frozen=True)
+class BouncesConfig:
+    address: str = ""  # VERP: MAIL FROM is bounces+TOKEN@... per message; empty: the From address
+    soft_limit: int = 3  # soft bounces (4.x.x, mailbox full) in a row that suppress an address
+    window_days: float = 14.0  # ... counted within this many days
+    spool: str = "state/bounces"  # Maildir where `bounces serve` keeps each message before its 250
+    max_message_bytes: int = 10 * 1024 * 1024  # bigger is refused (552) or left unread by scan
+    maildir: str = ""  # the Maildir (or mbox) `[schedule] bounces` scans; empty: none
 
 
 @dataclass(frozen=True)
@@ -144,6 +155,7 @@ class Config:
     web: WebConfig = field(default_factory=WebConfig)
     sections: tuple[SectionRule, ...] = ()
     dkim: DkimConfig = field(default_factory=DkimConfig)
+    bounces: BouncesConfig = field(default_factory=BouncesConfig)
 
     @property
     def folder(self) -> Path:
@@ -181,6 +193,7 @@ _TABLES: dict[str, type] = {
     "subscribers": SubscribersConfig,
     "web": WebConfig,
     "dkim": DkimConfig,
+    "bounces": BouncesConfig,
 }
 
 
@@ -311,7 +324,21 @@ _POSITIVE: list[tuple[str, typing.Callable[[Config], bool], str]] = [
     ("ranking.top_stories", lambda c: c.ranking.top_stories >= 0, "must not be negative"),
     ("ranking.top_section", lambda c: bool(c.ranking.top_section.strip()),
      "must not be empty"),
+    ("bounces.address", lambda c: not c.bounces.address or _bounce_address(c.bounces.address),
+     "must be a plain address such as 'bounces@news.example.com' (no '+', local part at most "
+     "30 characters: the VERP token takes the rest), or empty"),
+    ("bounces.soft_limit", lambda c: c.bounces.soft_limit >= 1, "must be at least 1"),
+    ("bounces.window_days", lambda c: c.bounces.window_days > 0, "must be greater than 0"),
+    ("bounces.max_message_bytes", lambda c: c.bounces.max_message_bytes >= 64 * 1024,
+     "must be at least 65536 (64 KiB): real bounces carry the original message"),
 ]
+
+
+def _bounce_address(address: str) -> bool:
+    # The VERP form bounces+TOKEN@domain must stay within RFC 5321's 64-byte local part.
+    local, at, domain = address.partition("@")
+    return bool(re.fullmatch(r"[A-Za-z0-9._-]{1,30}", local) and at
+                and re.fullmatch(r"[A-Za-z0-9.-]+\.[A-Za-z0-9-]+", domain))
 
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -326,7 +353,7 @@ def _check(config: Config, text: str) -> None:
     except (ZoneInfoNotFoundError, ValueError):
         fail(config.path, text, "schedule.timezone",
               f"{config.schedule.timezone!r} is not an IANA time zone such as 'Europe/Paris'")
-    for key in ("send", "fetch", "send_weekly"):
+    for key in ("send", "fetch", "send_weekly", "bounces"):
         expression = getattr(config.schedule, key)
         if not expression.strip():
             continue  # an empty cron turns that job off
