@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 
 from digest.bounces.mailbox import Spool
 from digest.bounces.verp import read_token, token_of
@@ -75,6 +76,17 @@ def _printable(text: str) -> str:
     return "".join(c for c in text if c.isprintable() and c not in "<>")[:300]
 
 
+class _BounceSMTP(SMTP):
+    # Real bounces quote the original's lines, and some MTAs write lines far over RFC 5321's
+    # 1,000 octets: refusing them would lose the bounce. 64 KiB still bounds a line's memory.
+    line_length_limit = 64 * 1024
+
+
+class _BounceController(Controller):
+    def factory(self) -> SMTP:
+        return _BounceSMTP(self.handler, **self.SMTP_kwargs)
+
+
 @contextmanager
 def running_bounce_server(
     handler: BounceHandler, host: str, port: int, max_bytes: int,
@@ -84,7 +96,7 @@ def running_bounce_server(
     Raises:
         InputError: the port is taken or cannot be bound.
     """
-    controller = Controller(handler, hostname=host, port=port, data_size_limit=max_bytes,
+    controller = _BounceController(handler, hostname=host, port=port, data_size_limit=max_bytes,
                             ident="digest bounces")
     try:
         controller.start()

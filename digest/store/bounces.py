@@ -146,6 +146,12 @@ class BounceStore(Tables):
         return Evidence(row["email"], row["kind"], row["edition_id"], row["status"],
                         row["evidence"], dt(row["created"]))
 
+    def inbound_counts(self) -> dict[str, int]:
+        """Messages processed, per outcome."""
+        rows = self._db.execute(
+            "SELECT outcome, count(*) AS n FROM inbound_messages GROUP BY outcome")
+        return {r["outcome"]: r["n"] for r in rows}
+
     def bounce_counts(self, edition_id: str) -> dict[str, int]:
         """Addresses of the edition with each kind of event (hard, soft, complaint)."""
         rows = self._db.execute(
