@@ -43,6 +43,9 @@ _AUTO_SUBJECT = re.compile(
     r"abwesenheit|absence|vacation|away from|r[ée]ponse automatique|auto:)", re.I)
 _DAEMONS = ("mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon")
 _TEXT_LIMIT = 256 * 1024  # of a part read for the evidence line: enough for any bounce text
+# A real bounce nests a few multiparts; the parser's time grows with the square of the depth
+# (20,000 levels: seconds), so a message with more boundaries than this is not parsed at all.
+_MAX_BOUNDARIES = 100
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,9 @@ def classify(raw: bytes) -> Report:
     Never raises for what is in the bytes: a message that cannot be parsed, or that is
     none of the known kinds, is a Report of form "unrecognised" with the reason in `detail`.
     """
+    if raw.lower().count(b"boundary=") > _MAX_BOUNDARIES:
+        return Report("unrecognised", "", (), "",
+                      detail=f"malformed: more than {_MAX_BOUNDARIES} MIME boundaries")
     try:
         message = message_from_bytes(raw, policy=compat32)
         return _classify(message)
@@ -114,6 +120,11 @@ def _classify(message: Message) -> Report:
     if _auto_reply(message):
         return Report("autoreply", message_id, addresses + returned, edition,
                       detail=f"auto-reply: {_header(message, 'Subject')[:120]}")
+    if not getaddresses([_header(message, "From")]):
+        # flufl.bounce's Yale detector takes the From header's first address unchecked; a
+        # message without one would stop every detector after it
+        del message["From"]
+        message["From"] = "<>"
     temporary, permanent = flufl.bounce.all_failures(message)
     if temporary or permanent:
         findings = tuple(
