@@ -328,6 +328,8 @@ _POSITIVE: list[tuple[str, typing.Callable[[Config], bool], str]] = [
      "must be a plain address such as 'bounces@news.example.com' (no '+', local part at most "
      "30 characters: the VERP token takes the rest), or empty"),
     ("bounces.soft_limit", lambda c: c.bounces.soft_limit >= 1, "must be at least 1"),
+    ("bounces.maildir", lambda c: not c.schedule.bounces.strip() or bool(c.bounces.maildir),
+     "[schedule] bounces is set: name the Maildir (or mbox) it scans here"),
     ("bounces.window_days", lambda c: c.bounces.window_days > 0, "must be greater than 0"),
     ("bounces.max_message_bytes", lambda c: c.bounces.max_message_bytes >= 64 * 1024,
      "must be at least 65536 (64 KiB): real bounces carry the original message"),

@@ -7,15 +7,19 @@ from __future__ import annotations
 import json
 import mailbox
 import shutil
+import threading
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from bounces import Sent, next_day_feeds, retarget, send_with_verp
-from conftest import SmtpServer
+from conftest import SmtpServer, set_config
 from test_end_to_end import ENV, NOW
 
 from digest import cli, pipeline
+from digest.config import load_config
+from digest.errors import ConfigError
+from digest.service import schedule
 from digest.store import Store
 
 SECRET = ENV["DIGEST_SECRET"]
@@ -169,3 +173,27 @@ def test_scan_refuses_what_is_not_a_mailbox(project: Path, tmp_path: Path,
     assert cli.main(["bounces", "scan", str(tmp_path / "plain"), "--config", config]) == 2
     assert "not a Maildir" in capsys.readouterr().err
     shutil.rmtree(tmp_path / "plain")
+
+
+def test_digest_run_scans_the_maildir_on_the_bounces_cron(
+    project: Path, feed_server: tuple[str, Path], smtp_server: SmtpServer, tmp_path: Path,
+) -> None:
+    sent = send_with_verp(project, feed_server, smtp_server, 'maildir = "bounce-mail"\n')
+    set_config(sent.config.path, {'fetch = "*/30 * * * *"':
+                                  'fetch = "*/30 * * * *"\nbounces = "*/10 * * * *"'})
+    config = load_config(sent.config.path)
+    _maildir(project / "bounce-mail", {"hard": _what_came_back(sent)["hard"]})
+    (job,) = [j for j in schedule.plan(config) if j.kind == "bounces"]
+    assert job.expression == "*/10 * * * *"
+
+    schedule.Jobs(config, ENV, lambda: NOW, threading.Event()).run(job)
+
+    with Store.open(config.database_path) as store:
+        assert store.evidence(ADA) is not None
+
+
+def test_a_bounces_cron_without_a_maildir_is_a_config_error(project: Path) -> None:
+    set_config(project / "config.toml", {'fetch = "*/30 * * * *"':
+                                         'fetch = "*/30 * * * *"\nbounces = "0 * * * *"'})
+    with pytest.raises(ConfigError, match="bounces.maildir"):
+        load_config(project / "config.toml")
