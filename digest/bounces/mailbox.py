@@ -151,9 +151,15 @@ def _scan_maildir(path: Path, processor: Processor, summary: ScanSummary,
             log.error("%s: not processed, kept for the next scan: %s", file.name, e)
             summary.failed.append(str(file))
             continue
-        summary.add(file.name, outcome)
         folder = UNRECOGNISED if outcome.keep else PROCESSED
-        _move(file, path / folder, seen=not outcome.keep)
+        try:
+            _move(file, path / folder, seen=not outcome.keep)
+        except OSError as e:  # processed, so the next scan finds it a duplicate and moves it
+            log.error("%s: processed but not moved to %s: %s", file.name, path / folder, e)
+            summary.suppressed += outcome.suppressed
+            summary.failed.append(str(file))
+            continue
+        summary.add(file.name, outcome)
         if outcome.keep:
             log.warning("%s: %s: %s; kept in %s", file.name, outcome.outcome, outcome.detail,
                         path / folder)

@@ -63,7 +63,11 @@ def serve_bounces(config: Config, host: str, port: int, environ: Mapping[str, st
                           "this server accepts")
     key = bounce_key(config, environ)
     spool_path = config.resolve(config.bounces.spool)
-    spool = Spool(spool_path)
+    try:
+        spool = Spool(spool_path)
+    except OSError as e:
+        raise ConfigError(f"{config.path}: bounces.spool: cannot use {spool_path} ({e}); "
+                          "give a folder digest can write to") from e
 
     def process(stopping: threading.Event) -> None:
         summary = scan_bounces(config, spool_path, environ, clock, stopping)
