@@ -3,6 +3,8 @@ and real-world bounce samples re-addressed to one of its deliveries."""
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,12 +51,17 @@ def retarget(sample: str, recipient: str, email: str, old_sender: str = "",
     return raw
 
 
-def next_day_feeds(feed_server: tuple[str, Path]) -> None:
-    """Make the served feeds a day later, as new stories, for a next edition."""
+def next_day_feeds(feed_server: tuple[str, Path], days: int = 1) -> None:
+    """Serve the sample feeds `days` later, as new stories, for a later edition."""
     root = feed_server[1]
-    for feed in root.glob("*.xml"):
-        text = feed.read_text()
-        for day in ("22", "21", "20"):
-            text = text.replace(f"{day} Nov 2023", f"{int(day) + 1} Nov 2023")
-        text = text.replace("</guid>", "-next</guid>").replace("</link>", "?next</link>")
-        feed.write_text(text)
+    for sample in (REPO / "samples" / "feeds").glob("*.xml"):
+        text = re.sub(r"\b(\d\d) Nov 2023",
+                      lambda m: f"{int(m.group(1)) + days} Nov 2023", sample.read_text())
+        text = text.replace("</guid>", f"-{days}</guid>").replace("</link>", f"?{days}</link>")
+        served = root / sample.name
+        before = served.stat().st_mtime if served.exists() else 0.0
+        served.write_text(text)
+        # a later Last-Modified than the file had: two rewrites within a second would
+        # otherwise look unchanged to the fetch's conditional request
+        stamp = max(served.stat().st_mtime, before + 10)
+        os.utime(served, (stamp, stamp))

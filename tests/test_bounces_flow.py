@@ -17,8 +17,10 @@ from conftest import SmtpServer, set_config
 from test_end_to_end import ENV, NOW
 
 from digest import cli, pipeline
+from digest.bounces.mailbox import ScanSummary
 from digest.config import load_config
 from digest.errors import ConfigError
+from digest.pipeline.bounces import scan_bounces
 from digest.service import schedule
 from digest.store import Store
 
@@ -197,3 +199,42 @@ def test_a_bounces_cron_without_a_maildir_is_a_config_error(project: Path) -> No
                                          'fetch = "*/30 * * * *"\nbounces = "0 * * * *"'})
     with pytest.raises(ConfigError, match="bounces.maildir"):
         load_config(project / "config.toml")
+
+
+def test_soft_bounces_suppress_after_three_editions_in_a_row_not_three_copies(
+    project: Path, feed_server: tuple[str, Path], smtp_server: SmtpServer, tmp_path: Path,
+) -> None:
+    sent = send_with_verp(project, feed_server, smtp_server)
+    full = "sisimai-lhost-exchange2007-02.eml"  # Exchange: 550 5.2.2 mailbox full
+    envelopes = [sent.envelope[ADA]]
+    for days in (1, 2):
+        next_day_feeds(feed_server, days)
+        before = len(smtp_server.arrived)
+        later = pipeline.send(sent.config, NOW + timedelta(days=days), ENV)
+        assert later.count("sent") == 3, later
+        envelopes += [a.mail_from for a in smtp_server.arrived[before:] if a.rcpt_tos == [ADA]]
+    assert len(set(envelopes)) == 3  # three editions, three tokens
+
+    def scan_one(verp: str, name: str) -> dict[str, int]:
+        box = mailbox.Maildir(tmp_path / name, create=True)
+        box.add(retarget(full, "kijitora@example.edu", ADA, envelope=verp))
+        summary = pipeline_scan(sent, tmp_path / name)
+        return dict(summary.counts)
+
+    # the first edition's bounce, three times (three copies, other bytes): counted once
+    for copy in ("a", "b", "c"):
+        assert scan_one(envelopes[0], f"first-{copy}") in ({"soft": 1}, {"duplicate": 1})
+    with Store.open(sent.config.database_path) as store:
+        assert store.suppression(ADA) is None
+    assert scan_one(envelopes[1], "second") == {"soft": 1}
+    with Store.open(sent.config.database_path) as store:
+        assert store.suppression(ADA) is None
+    assert scan_one(envelopes[2], "third") == {"soft": 1}
+    with Store.open(sent.config.database_path) as store:
+        evidence = store.evidence(ADA)
+    assert evidence is not None and evidence.kind == "soft" and evidence.status == "5.2.2"
+    assert "3 editions in a row" in evidence.evidence
+
+
+def pipeline_scan(sent: Sent, path: Path) -> ScanSummary:
+    return scan_bounces(sent.config, path, ENV, lambda: NOW + timedelta(days=3))

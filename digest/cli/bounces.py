@@ -86,7 +86,7 @@ def register(commands: Commands, options: Options) -> None:
     """Add this module's commands to the parser."""
     group = commands.add_parser("bounces", help="receive bounces and complaints (VERP)",
                                 description=__doc__)
-    sub = group.add_subparsers(dest="bounces_command", required=True, metavar="COMMAND")
+    sub = group.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
     scan = add_command(sub, "scan", cmd_scan, options.common, options.json)
     scan.add_argument("path", type=Path, help="a Maildir folder or an mbox file")
     serve = add_command(sub, "serve", cmd_serve, options.common, options.json)
