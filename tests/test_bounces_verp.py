@@ -85,3 +85,13 @@ def test_token_of_reads_only_the_bounce_address_forms() -> None:
     assert token_of(BOUNCES, "other+" + token + "@news.example.com") is None
     assert token_of(BOUNCES, "bounces+" + token + "@elsewhere.example.com") is None
     assert token_of(BOUNCES, "victim@example.org") is None
+
+
+def test_a_test_send_carries_a_verp_sender_too(
+    project: Path, feed_server: tuple[str, Path], smtp_server: SmtpServer
+) -> None:
+    config = load_config(with_bounces(served_project(project, feed_server, smtp_server)))
+    pipeline.send(config, NOW, ENV, to="Editor@Example.com")
+    (arrived,) = smtp_server.arrived
+    assert arrived.rcpt_tos == ["Editor@example.com"]
+    assert token_of(BOUNCES, arrived.mail_from) is not None
