@@ -71,7 +71,6 @@ class BouncesConfig:
     address: str = ""  # VERP: MAIL FROM is bounces+TOKEN@... per message; empty: the From address
     soft_limit: int = 3  # soft bounces (4.x.x, mailbox full) in a row that suppress an address
     window_days: float = 14.0  # ... counted within this many days
-    spool: str = "state/bounces"  # Maildir where `bounces serve` keeps each message before its 250
     max_message_bytes: int = 10 * 1024 * 1024  # bigger is refused (552) or left unread by scan
     maildir: str = ""  # the Maildir (or mbox) `[schedule] bounces` scans; empty: none
 
@@ -324,23 +323,17 @@ _POSITIVE: list[tuple[str, typing.Callable[[Config], bool], str]] = [
     ("ranking.top_stories", lambda c: c.ranking.top_stories >= 0, "must not be negative"),
     ("ranking.top_section", lambda c: bool(c.ranking.top_section.strip()),
      "must not be empty"),
-    ("bounces.address", lambda c: not c.bounces.address or _bounce_address(c.bounces.address),
-     "must be a plain address such as 'bounces@news.example.com' (no '+', local part at most "
-     "30 characters: the VERP token takes the rest), or empty"),
+    # bounces+TOKEN@ must fit RFC 5321's 64-byte local part: the token takes 33 of them
+    ("bounces.address", lambda c: not c.bounces.address or bool(re.fullmatch(
+        r"[\w.-]{1,30}@[\w-]+(\.[\w-]+)+", c.bounces.address, re.ASCII)),
+     "must be a plain address of at most 30 characters before the @, or empty"),
     ("bounces.soft_limit", lambda c: c.bounces.soft_limit >= 1, "must be at least 1"),
-    ("bounces.maildir", lambda c: not c.schedule.bounces.strip() or bool(c.bounces.maildir),
-     "[schedule] bounces is set: name the Maildir (or mbox) it scans here"),
     ("bounces.window_days", lambda c: c.bounces.window_days > 0, "must be greater than 0"),
-    ("bounces.max_message_bytes", lambda c: c.bounces.max_message_bytes >= 64 * 1024,
-     "must be at least 65536 (64 KiB): real bounces carry the original message"),
+    ("bounces.max_message_bytes", lambda c: c.bounces.max_message_bytes >= 65536,
+     "must be at least 65536: a bounce carries the original message"),
+    ("bounces.maildir", lambda c: bool(c.bounces.maildir or not c.schedule.bounces.strip()),
+     "[schedule] bounces is set: name the Maildir (or mbox) it scans"),
 ]
-
-
-def _bounce_address(address: str) -> bool:
-    # The VERP form bounces+TOKEN@domain must stay within RFC 5321's 64-byte local part.
-    local, at, domain = address.partition("@")
-    return bool(re.fullmatch(r"[A-Za-z0-9._-]{1,30}", local) and at
-                and re.fullmatch(r"[A-Za-z0-9.-]+\.[A-Za-z0-9-]+", domain))
 
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")

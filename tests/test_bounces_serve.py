@@ -23,7 +23,7 @@ from bounces import BOUNCES, Sent, retarget, send_with_verp
 from conftest import SmtpServer
 from test_end_to_end import ENV
 
-from digest.pipeline.bounces import serve_bounces
+from digest.pipeline.bounces import serve_bounces, spool_path
 from digest.sink.server import free_port
 from digest.store import Store
 
@@ -64,7 +64,7 @@ def serving(sent: Sent, retry_seconds: float = 30.0) -> Iterator[int]:
 
 
 def _spooled(sent: Sent) -> list[Path]:
-    spool = sent.config.resolve(sent.config.bounces.spool)
+    spool = spool_path(sent.config)
     return [p for sub in ("new", ".processed/cur", ".unrecognised/new")
             if (spool / sub).is_dir() for p in (spool / sub).iterdir()]
 
@@ -139,7 +139,7 @@ def test_a_message_that_cannot_be_processed_is_kept_and_tried_again(sent: Sent) 
         with smtplib.SMTP("127.0.0.1", port) as smtp:
             assert smtp.sendmail("", [sent.envelope[ADA]], _hard_bounce(sent)) == {}
         time.sleep(0.6)  # several passes fail meanwhile
-        spool = sent.config.resolve(sent.config.bounces.spool)
+        spool = spool_path(sent.config)
         assert len(list((spool / "new").iterdir())) == 1
         database.rmdir()
         aside.rename(database)

@@ -32,6 +32,12 @@ def bounce_key(config: Config, environ: Mapping[str, str]) -> bytes:
     return verp_key(token_key(config, environ))
 
 
+def spool_path(config: Config) -> Path:
+    """The Maildir `bounces serve` stores each message in before its 250: beside the state
+    database, like the archive."""
+    return config.database_path.parent / "bounces"
+
+
 def scan_bounces(config: Config, path: Path, environ: Mapping[str, str], clock: Clock,
                  stop: threading.Event | None = None) -> ScanSummary:
     """Process every new message of a Maildir or mbox (`digest bounces scan PATH`).
@@ -62,15 +68,15 @@ def serve_bounces(config: Config, host: str, port: int, environ: Mapping[str, st
                           "\"bounces@news.example.com\") so that messages carry VERP senders "
                           "this server accepts")
     key = bounce_key(config, environ)
-    spool_path = config.resolve(config.bounces.spool)
+    spool_at = spool_path(config)
     try:
-        spool = Spool(spool_path)
+        spool = Spool(spool_at)
     except OSError as e:
-        raise ConfigError(f"{config.path}: bounces.spool: cannot use {spool_path} ({e}); "
-                          "give a folder digest can write to") from e
+        raise ConfigError(f"{config.path}: state.database: cannot keep the bounce spool at "
+                          f"{spool_at} ({e}); give a folder digest can write to") from e
 
     def process(stopping: threading.Event) -> None:
-        summary = scan_bounces(config, spool_path, environ, clock, stopping)
+        summary = scan_bounces(config, spool_at, environ, clock, stopping)
         if summary.messages:
             log.info("bounces: %s", ", ".join(f"{n} {k}" for k, n in summary.counts.items()))
 
