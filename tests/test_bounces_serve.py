@@ -130,19 +130,19 @@ def test_a_50_mb_message_is_refused_with_552_and_nothing_is_kept(sent: Sent) -> 
         assert _spooled(sent) == []
 
 
-def test_a_message_that_cannot_be_processed_is_kept_and_tried_again(sent: Sent) -> None:
-    database = sent.config.database_path
+def test_a_message_that_cannot_be_processed_is_kept_and_tried_again(
+        sent: Sent, tmp_path: Path) -> None:
+    database, spool = sent.config.database_path, spool_path(sent.config)
     aside = database.with_name("aside.sqlite3")
     with serving(sent, retry_seconds=0.2) as port:
         database.rename(aside)
-        database.mkdir()  # the state database cannot be opened: processing fails
+        (tmp_path / "folder").mkdir()
+        database.symlink_to(tmp_path / "folder")  # the database cannot be opened: it fails
         with smtplib.SMTP("127.0.0.1", port) as smtp:
             assert smtp.sendmail("", [sent.envelope[ADA]], _hard_bounce(sent)) == {}
         time.sleep(0.6)  # several passes fail meanwhile
-        spool = spool_path(sent.config)
         assert len(list((spool / "new").iterdir())) == 1
-        database.rmdir()
-        aside.rename(database)
+        os.replace(aside, database)  # back in one step: no pass sees it missing
 
         def suppressed() -> bool:
             with Store.open(database) as store:
