@@ -81,14 +81,13 @@ class Processor:
             self._store.record_inbound(digest, outcome.outcome, outcome.detail, [], [], now)
             return outcome
         report = classify(raw)
-        bound, verdict = self._deliveries(report)
         if report.form in ("unrecognised", "autoreply"):
             outcome = Outcome(report.form, report.detail)
-        elif not bound:
-            outcome = Outcome(verdict, _unbound(verdict, report))
         else:
-            outcome = self._act(digest, report, bound, now)
-            return outcome
+            bound, verdict = self._deliveries(report)
+            if bound:
+                return self._act(digest, report, bound, now)
+            outcome = Outcome(verdict, _unbound(verdict, report))
         self._store.record_inbound(digest, outcome.outcome, outcome.detail, [], [], now)
         return outcome
 
