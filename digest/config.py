@@ -41,6 +41,7 @@ class ScheduleConfig:
     timezone: str = "UTC"  # IANA name; edition dates are days in this zone
     send_weekly: str = ""  # cron for the weekly edition (e.g. "0 7 * * 1"); empty: none
     misfire_grace_seconds: int = 3600  # a job late by up to this runs once; later: skipped
+    bounces: str = ""  # cron for `digest bounces scan` of [bounces] maildir; empty: none
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,15 @@ class DkimConfig:
     key_file: str = ""  # PEM RSA private key; signing is on when the three keys are set
     selector: str = ""  # the DNS record is <selector>._domainkey.<domain>
     domain: str = ""  # the d= domain, normally the From address's domain
+
+
+@dataclass(frozen=True)
+class BouncesConfig:
+    address: str = ""  # VERP: MAIL FROM is bounces+TOKEN@... per message; empty: the From address
+    soft_limit: int = 3  # soft bounces (4.x.x, mailbox full) in a row that suppress an address
+    window_days: float = 14.0  # ... counted within this many days
+    max_message_bytes: int = 10 * 1024 * 1024  # bigger is refused (552) or left unread by scan
+    maildir: str = ""  # the Maildir (or mbox) `[schedule] bounces` scans; empty: none
 
 
 @dataclass(frozen=True)
@@ -147,6 +157,7 @@ class Config:
     web: WebConfig = field(default_factory=WebConfig)
     sections: tuple[SectionRule, ...] = ()
     dkim: DkimConfig = field(default_factory=DkimConfig)
+    bounces: BouncesConfig = field(default_factory=BouncesConfig)
 
     @property
     def folder(self) -> Path:
@@ -185,6 +196,7 @@ _TABLES: dict[str, type] = {
     "subscribers": SubscribersConfig,
     "web": WebConfig,
     "dkim": DkimConfig,
+    "bounces": BouncesConfig,
 }
 
 
@@ -318,6 +330,16 @@ _POSITIVE: list[tuple[str, typing.Callable[[Config], bool], str]] = [
     ("ranking.top_stories", lambda c: c.ranking.top_stories >= 0, "must not be negative"),
     ("ranking.top_section", lambda c: bool(c.ranking.top_section.strip()),
      "must not be empty"),
+    # bounces+TOKEN@ must fit RFC 5321's 64-byte local part: the token takes 33 of them
+    ("bounces.address", lambda c: not c.bounces.address or bool(re.fullmatch(
+        r"[\w.-]{1,30}@[\w-]+(\.[\w-]+)+", c.bounces.address, re.ASCII)),
+     "must be a plain address of at most 30 characters before the @, or empty"),
+    ("bounces.soft_limit", lambda c: c.bounces.soft_limit >= 1, "must be at least 1"),
+    ("bounces.window_days", lambda c: c.bounces.window_days > 0, "must be greater than 0"),
+    ("bounces.max_message_bytes", lambda c: c.bounces.max_message_bytes >= 65536,
+     "must be at least 65536: a bounce carries the original message"),
+    ("bounces.maildir", lambda c: bool(c.bounces.maildir or not c.schedule.bounces.strip()),
+     "[schedule] bounces is set: name the Maildir (or mbox) it scans"),
 ]
 
 
@@ -333,7 +355,7 @@ def _check(config: Config, text: str) -> None:
     except (ZoneInfoNotFoundError, ValueError):
         fail(config.path, text, "schedule.timezone",
               f"{config.schedule.timezone!r} is not an IANA time zone such as 'Europe/Paris'")
-    for key in ("send", "fetch", "send_weekly"):
+    for key in ("send", "fetch", "send_weekly", "bounces"):
         expression = getattr(config.schedule, key)
         if not expression.strip():
             continue  # an empty cron turns that job off

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from digest.bounces.rates import edition_rates, rates_line
 from digest.cli.options import EXIT_OK, Commands, Options, add_command
 from digest.config import Config, load_config
 from digest.service import schedule
@@ -29,7 +30,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     with Store.open(config.database_path) as store:
         states = store.feed_states()
         editions = store.editions()
+        bounces = {e.id: store.bounce_counts(e.id) for e in editions}
     report = _report(config, now, states, editions)
+    for edition in report["editions"]:
+        edition["bounces"] = edition_rates(edition, bounces[edition["id"]])
     if args.json:
         print(json.dumps(report, default=_json_value))
         return EXIT_OK
@@ -128,6 +132,8 @@ def _print(report: dict[str, Any], zone: ZoneInfo) -> None:
     for e in report["editions"]:
         counts = ", ".join(f"{c} {e[c]}" for c in COUNTS)
         print(f"  {e['id']:20} {when(e['created']):22} {counts}")
+        if "bounces" in e:
+            print(f"      {rates_line(e['bounces'])}")
     if not report["editions"]:
         print("  none yet")
 

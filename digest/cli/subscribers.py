@@ -192,6 +192,13 @@ def cmd_restore(args: argparse.Namespace) -> int:
             print(f"{why}\nRestore only if they asked to be sent to again: run again with --yes.",
                   file=sys.stderr)
             return EXIT_BAD_INPUT
+        evidence = store.evidence(email)
+        if evidence is not None and evidence.kind == "complaint" and not args.force:
+            # mailing a reader who reported us as spam is what providers punish hardest
+            print(f"{why}\nThey marked an edition as spam ({evidence.evidence}); restore only "
+                  "if they asked for it in writing: run again with --yes --force.",
+                  file=sys.stderr)
+            return EXIT_BAD_INPUT
         store.restore(email)
     print(f"{why}\nRestored: {email} gets the next edition if a list names it.")
     return EXIT_OK
@@ -257,3 +264,5 @@ def register(commands: Commands, options: Options) -> None:
     restore = add_command(sub, "restore", cmd_restore, options.common)
     restore.add_argument("address")
     restore.add_argument("--yes", action="store_true", help="confirm the restore")
+    restore.add_argument("--force", action="store_true",
+                         help="also lift a suppression made by a spam complaint")

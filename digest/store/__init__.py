@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from digest.errors import StoreError
+from digest.store.bounces import BounceStore
 from digest.store.editions import EditionStore, EditionSummary
 from digest.store.feeds import FeedState, FeedStore
 from digest.store.ledger import LedgerStore
@@ -28,7 +29,7 @@ __all__ = ["SCHEMA_VERSION", "EditionSummary", "FeedState", "Store"]
 
 
 class Store(FeedStore, StoryStore, EditionStore, LedgerStore, SuppressionStore,
-            PreferenceStore, VariantStore):
+            PreferenceStore, VariantStore, BounceStore):
     """The state database. Open it with `Store.open(path)` as a context manager."""
 
     def __init__(self, connection: sqlite3.Connection) -> None:

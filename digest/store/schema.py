@@ -107,6 +107,38 @@ ALTER TABLE deliveries ADD COLUMN next_try TEXT NOT NULL DEFAULT '';
 ALTER TABLE deliveries ADD COLUMN first_try TEXT NOT NULL DEFAULT '';
 CREATE INDEX IF NOT EXISTS deliveries_status ON deliveries (edition_id, status);
     """,
+    # 5: what comes back: each inbound bounce or complaint message once (by its bytes' hash),
+    # each per-recipient finding once (by message and delivery), and the evidence of every
+    # suppression a bounce or complaint made (what kind, which edition, the status line);
+    # the ledger by address, which a bounce without a token and each soft bounce look up
+    """
+CREATE TABLE IF NOT EXISTS inbound_messages (
+    digest TEXT PRIMARY KEY,
+    outcome TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    processed TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS bounce_events (
+    event_key TEXT PRIMARY KEY,
+    email TEXT NOT NULL,
+    edition_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    diagnostic TEXT NOT NULL,
+    received TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS bounce_events_email ON bounce_events (email, received);
+CREATE INDEX IF NOT EXISTS bounce_events_edition ON bounce_events (edition_id, kind);
+CREATE INDEX IF NOT EXISTS deliveries_email ON deliveries (email);
+CREATE TABLE IF NOT EXISTS suppression_evidence (
+    email TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    edition_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    evidence TEXT NOT NULL,
+    created TEXT NOT NULL
+);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
