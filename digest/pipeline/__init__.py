@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from digest.audience.signup import WEB_LIST
 from digest.audience.subscribers import load_subscribers, normalize_address
 from digest.config import Config
 from digest.deliver.delivery import Progress
@@ -140,14 +141,28 @@ def token_key(config: Config, environ: Mapping[str, str]) -> bytes:
 def subscribers(
     config: Config, store: Store, frequency: Frequency | None = None
 ) -> Iterator[Subscriber]:
-    """Every active subscriber: in a list, not suppressed, with their own saved preferences.
+    """Every active subscriber, with their own saved preferences: the database's active
+    rows (confirmed on the web, or imported), then the rows of the CSV lists; each address
+    once; suppressed and deleted addresses never. Pending (unconfirmed) addresses never.
 
     Args:
         frequency: only the subscribers who get this frequency; None for all.
     """
     preferences = store.preferences()
     topics = config.topics
-    for listed in load_subscribers(config.subscriber_lists, store.suppressed(), topics):
+    blocked = store.blocked()
+    stored: set[str] = set()
+    for row in store.subscriber_rows("active"):
+        stored.add(row.email)
+        if row.email in blocked:
+            continue
+        subscriber = with_preferences(row.subscriber(WEB_LIST if row.source == "web"
+                                                     else "imported"), preferences, topics)
+        if frequency is None or subscriber.frequency == frequency:
+            yield subscriber
+    for listed in load_subscribers(config.subscriber_lists, blocked, topics):
+        if listed.email in stored:
+            continue
         subscriber = with_preferences(listed, preferences, topics)
         if frequency is None or subscriber.frequency == frequency:
             yield subscriber
