@@ -60,12 +60,15 @@ def first(form: dict[str, list[str]], name: str) -> str:
 def same_origin(request: Request, base_url: str) -> bool:
     """Whether a POST came from a page of ours, not from another site's page.
 
-    Browsers send Origin with every POST and Sec-Fetch-Site with every request they make;
-    a request without them is not a browser acting on another site's behalf (the token it
+    Browsers send Sec-Fetch-Site with every request, and a page cannot forge it: it decides
+    when present. Older browsers send Origin with a POST, but `null` from our pages, whose
+    Referrer-Policy is no-referrer, so `null` is refused only where there is nothing better
+    to go by. A request with neither is not a browser acting for another site (the token it
     must carry is the check then).
     """
-    if request.headers.get("sec-fetch-site", "").lower() == "cross-site":
-        return False
+    site = request.headers.get("sec-fetch-site", "").strip().lower()
+    if site:
+        return site in ("same-origin", "none")
     origin = request.headers.get("origin")
     if origin is None:
         return True
