@@ -75,11 +75,14 @@ class Site:
             time.sleep(0.05)
 
     def confirm_link(self, email: str) -> str:
+        """The link of the one confirmation email that reached `email`."""
         (mail,) = self.mails_to(email, "confirm")
-        text = mail.message.get_body(("plain",)).get_content()
-        link = re.search(r"(http://\S+/confirm\?t=\S+)", text)
-        assert link, text
-        return link[1]
+        return _link(mail)
+
+    def confirm_link_at(self, email: str, index: int) -> str:
+        """The link of one of several confirmation emails (-1: the latest)."""
+        return _link(self.mails_to(email, "confirm", abs(index) if index < 0 else index + 1)
+                     [index])
 
     def settle(self) -> None:
         """Let the app's background mail tasks finish (they run after each answer)."""
@@ -100,3 +103,10 @@ def signup_site(project: Path, smtp: SmtpServer,
     with running_web(config, KEY, port, clock) as base, \
             httpx.Client(base_url=base, timeout=10) as client:
         yield Site(base, config, client, clock, smtp)
+
+
+def _link(mail: Arrived) -> str:
+    text = mail.message.get_body(("plain",)).get_content()
+    link = re.search(r"(http://\S+/confirm\?t=\S+)", text)
+    assert link, text
+    return link[1]

@@ -129,6 +129,35 @@ hash, and send it nothing.</p>
 
 _ENV = shell(_TEMPLATES)
 
+# Pasted into a publisher's page: a plain form (no script, no CORS), styles inline so the
+# host page's stylesheet cannot reveal the honeypot, labels for every field.
+_SNIPPET = """<form method="post" action="{{ action }}" class="digest-signup"
+      accept-charset="utf-8">
+  <p><strong>Get {{ newsletter }} in your email</strong></p>
+  <p><label for="digest-email">Email address</label><br>
+  <input type="email" id="digest-email" name="email" autocomplete="email" required></p>
+  <p><label for="digest-name">Your name (optional)</label><br>
+  <input type="text" id="digest-name" name="name" autocomplete="name" maxlength="200"></p>
+{%- if topics %}
+  <fieldset><legend>Topics (none ticked means all of them)</legend>
+{%- for topic in topics %}
+    <label><input type="checkbox" name="topics" value="{{ topic }}"> {{ topic }}</label><br>
+{%- endfor %}
+  </fieldset>
+{%- endif %}
+  <fieldset><legend>How often</legend>
+    <label><input type="radio" name="frequency" value="daily" checked> Every edition</label><br>
+    <label><input type="radio" name="frequency" value="weekly"> Once a week</label>
+  </fieldset>
+  <div style="position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden"
+       aria-hidden="true"><label for="digest-{{ honeypot }}">Leave this empty</label>
+    <input type="text" id="digest-{{ honeypot }}" name="{{ honeypot }}" tabindex="-1"
+           autocomplete="off"></div>
+  <p><small>{{ consent }}</small></p>
+  <p><button type="submit">Subscribe</button></p>
+</form>
+"""
+
 
 def _page(template: str, **context: Any) -> str:
     return _ENV.get_template(template).render(context)
@@ -180,3 +209,10 @@ def delete_page(newsletter: str, email: str, action: str, data: str) -> str:
 
 def deleted_page(newsletter: str, email: str) -> str:
     return _page("deleted.html", title="Deleted", newsletter=newsletter, email=email)
+
+
+def snippet(newsletter: str, action: str, topics: Sequence[str], consent: str) -> str:
+    """The signup form for a publisher's own pages (`digest form`)."""
+    return shell({"snippet.html": _SNIPPET}).get_template("snippet.html").render(
+        newsletter=newsletter, action=action, topics=topics, consent=consent,
+        honeypot=HONEYPOT)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,17 +19,22 @@ from digest.store.lock import Holder, lock_holder
 STATUS_WORDS = {"ok": "ok", "not_modified": "not modified", "failed": "failed",
                 "skipped": "skipped", "never": "never fetched"}
 COUNTS = ("sent", "deferred", "failed", "unknown", "pending")
+SIGNUP_WINDOW = timedelta(days=7)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    """Show whether digest run is up, each feed's last fetch and next try, and the latest
-    editions with their delivery counts (sent, deferred, failed, unknown)."""
+    """Show whether digest run is up, each feed's last fetch and next try, the latest
+    editions with their delivery counts (sent, deferred, failed, unknown), and the last
+    week's signups."""
     config = load_config(args.config)
     now = datetime.now(UTC)
     with Store.open(config.database_path) as store:
         states = store.feed_states()
         editions = store.editions()
+        signups = store.signup_counts(now - SIGNUP_WINDOW, now,
+                                      timedelta(hours=config.signup.confirm_hours))
     report = _report(config, now, states, editions)
+    report["signups"] = {"days": SIGNUP_WINDOW.days, **dataclasses.asdict(signups)}
     if args.json:
         print(json.dumps(report, default=_json_value))
         return EXIT_OK
@@ -130,6 +135,11 @@ def _print(report: dict[str, Any], zone: ZoneInfo) -> None:
         print(f"  {e['id']:20} {when(e['created']):22} {counts}")
     if not report["editions"]:
         print("  none yet")
+    s = report.get("signups")
+    if s:
+        print(f"\nSignups (last {s['days']} days): {s['signups']} requests, {s['mailed']} "
+              f"confirmation emails sent, {s['confirmed']} confirmed, {s['expired']} links "
+              "expired unconfirmed")
 
 
 def register(commands: Commands, options: Options) -> None:
