@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from conftest import SmtpServer
-from signupkit import ENV, signup_site
+from signupkit import ENV, KEY, signup_site
 
 from digest import pipeline
+from digest.audience.subscribers import make_token
 from digest.store import Store
 
 
@@ -190,9 +192,16 @@ def test_a_wrong_field_comes_back_with_what_was_typed_and_an_announced_error(
         r = site.client.post("/subscribe", content=b'{"email": "x@example.com"}',
                              headers={"content-type": "application/json"})
         assert r.status_code == 415
-        r = site.client.post("/subscribe", content=b"email=" + b"a" * 40_000,
-                             headers={"content-type": "application/x-www-form-urlencoded"})
-        assert r.status_code == 413
+        form = {"content-type": "application/x-www-form-urlencoded"}
+        for body in (b"email=" + b"a" * 40_000, b"&".join([b"topics=World"] * 500)):
+            r = site.client.post("/subscribe", content=body, headers=form)
+            assert r.status_code == 413 and "<html" in r.text
+        for name in ("Eve\u202egnp.exe", "x" * 201, "tab\x00nul"):
+            r = site.subscribe("ok@example.com", name=name)
+            assert r.status_code == 400 and 'aria-invalid="true"' in r.text
+        r = site.client.post("/subscribe", content="email=%FF%FE@example.com&stamp=\x00",
+                             headers=form)
+        assert r.status_code == 400
         site.settle()
         assert smtp_server.arrived == [] and site.rows() == {}
 
@@ -216,3 +225,28 @@ def test_a_reader_who_unsubscribed_comes_back_only_by_confirming_again(
             assert "ada@example.com" in {s.email for s in pipeline.subscribers(
                 site.config, store)}
     assert ENV
+
+
+def test_no_method_but_post_changes_anything_on_any_signup_or_data_endpoint(
+    project: Path, smtp_server: SmtpServer
+) -> None:
+    with signup_site(project, smtp_server) as site:
+        site.subscribe("look@example.com")
+        confirm = site.confirm_link("look@example.com").removeprefix(site.base)
+        reader = "t=" + make_token(KEY, "subscribers", "ada@example.com")
+
+        def snapshot() -> list[object]:
+            with sqlite3.connect(site.config.database_path) as db:
+                return [db.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall() for t in (
+                    "subscribers", "signups", "suppressions", "preferences", "forgotten")]
+
+        site.settle()
+        before = snapshot()
+        paths = ["/", "/subscribe", confirm, f"/data?{reader}", f"/delete?{reader}",
+                 f"/preferences?{reader}"]
+        for path in paths:
+            for method in ("GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"):
+                r = site.client.request(method, path, headers={"Origin": site.base})
+                assert r.status_code < 500, (method, path)
+        site.settle()
+        assert snapshot() == before

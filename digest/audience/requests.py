@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 MAX_FORM_BYTES = 16 * 1024
+MAX_FORM_FIELDS = 200
 # Pages that carry a token or act on an address: no caching, no Referer (it would carry the
 # token), no framing (clickjacking the button), forms post only to us.
 PAGE_HEADERS = {
@@ -47,8 +48,15 @@ async def read_form(request: Request) -> dict[str, list[str]]:
         body += chunk
         if len(body) > MAX_FORM_BYTES:
             raise HTTPException(413, "What was sent is too large; nothing was changed.")
-    return parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True,
-                    max_num_fields=200)
+    try:
+        # Strict: a replaced byte would store an address the reader never typed.
+        return parse_qs(body.decode("utf-8"), keep_blank_values=True, errors="strict",
+                        max_num_fields=MAX_FORM_FIELDS)
+    except UnicodeDecodeError:
+        raise HTTPException(400, "The form did not arrive as UTF-8 text; send it again "
+                                 "from the page. Nothing was changed.") from None
+    except ValueError:  # more fields than any of our forms has
+        raise HTTPException(413, "What was sent is too large; nothing was changed.") from None
 
 
 def first(form: dict[str, list[str]], name: str) -> str:

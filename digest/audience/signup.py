@@ -18,9 +18,10 @@ timing tells who subscribes.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
 from urllib.parse import quote
@@ -57,7 +58,7 @@ from digest.audience.tokens import (
     read_form_stamp,
 )
 from digest.config import Config
-from digest.errors import SubscriberError
+from digest.errors import DigestError, SubscriberError
 from digest.store import Store
 from digest.store.signups import Outcome, Signup
 
@@ -102,25 +103,32 @@ def signup_routes(config: Config, key: bytes, clock: Callable[[], datetime],
                 return work(store)
         return run_in_threadpool(run)
 
-    def send(notice: Notice, signup_id: str | None) -> BackgroundTask:
-        """Mail after the answer is sent: its time never shows in the answer's."""
+    def send(make: Callable[[], Notice], signup_id: str | None) -> BackgroundTask:
+        """Make and mail the notice after the answer is sent, so neither shows in its time."""
         def deliver() -> None:
             ok = True
             try:
+                notice = make()
                 mail(notice)
                 log.info("%s email sent to %s", notice.kind, notice.to)
             except Exception as e:  # the reader already has their page; the log says why
                 ok = False
-                log.error("%s email to %s not sent: %s", notice.kind, notice.to, e)
+                log.error("a signup email was not sent: %s", e)
             if signup_id is not None:
-                with Store.open(config.database_path) as store:
-                    store.signup_mailed(signup_id, ok, clock())
+                try:
+                    with Store.open(config.database_path) as store:
+                        store.signup_mailed(signup_id, ok, clock())
+                except DigestError as e:
+                    log.error("cannot record whether signup %s was mailed: %s", signup_id, e)
         return BackgroundTask(run_in_threadpool, deliver)
 
-    def form_page(status: int = 200, **filled: object) -> Response:
+    def form_page(status: int = 200, email: str = "", name: str = "",
+                  chosen: Sequence[str] = (), frequency: str = "daily",
+                  errors: dict[str, str] | None = None) -> Response:
         html = pages.subscribe_page(newsletter, about, rules.consent, "subscribe",
-                                    make_form_stamp(key, clock()), config.topics,
-                                    **filled)  # type: ignore[arg-type]
+                                    make_form_stamp(key, clock()), config.topics, email=email,
+                                    name=name, chosen=chosen, frequency=frequency,
+                                    errors=errors)
         return page(html, status)
 
     async def subscribe_form(request: Request) -> Response:
@@ -156,7 +164,7 @@ def signup_routes(config: Config, key: bytes, clock: Callable[[], datetime],
             return form_page(400, email=typed, name=name[:_MAX_NAME],
                              chosen=[t for t in form.get("topics", []) if t.lower() in known],
                              frequency=first(form, "frequency"), errors=errors)
-        answer = pages.check_inbox_page(newsletter, typed.strip(), rules.confirm_hours,
+        answer = pages.check_inbox_page(newsletter, typed.strip()[:254], rules.confirm_hours,
                                         rules.resend_minutes)
         if errors:
             log.info("signup: honeypot filled with an invalid address from %s; ignored",
@@ -175,7 +183,7 @@ def signup_routes(config: Config, key: bytes, clock: Callable[[], datetime],
             decided = signup
             suppression = store.suppression(email)
             if decided.outcome == "mail" and suppression and not reader_made(suppression.reason):
-                decided = Signup(**{**signup.__dict__, "outcome": "blocked"})
+                decided = dataclasses.replace(signup, outcome="blocked")
             return store.admit_signup(decided, rules.per_ip_per_hour,
                                       timedelta(minutes=rules.resend_minutes))
 
@@ -184,9 +192,12 @@ def signup_routes(config: Config, key: bytes, clock: Callable[[], datetime],
             log.warning("signup of %s from %s: no email (%s)", email, signup.client, recorded)
             return page(answer)
         expires = now + timedelta(hours=rules.confirm_hours)
-        token = make_confirm_token(key, signup.id, email, expires)
-        notice = confirm_notice(newsletter, email, topics, signup.frequency,
-                                f"{base}/confirm?t={token}", rules.confirm_hours)
+
+        def notice() -> Notice:
+            token = make_confirm_token(key, signup.id, email, expires)
+            return confirm_notice(newsletter, email, topics, signup.frequency,
+                                  f"{base}/confirm?t={token}", rules.confirm_hours)
+
         log.info("signup of %s from %s: confirmation to be mailed", email, signup.client)
         return page(answer, background=send(notice, signup.id))
 
@@ -228,9 +239,11 @@ def signup_routes(config: Config, key: bytes, clock: Callable[[], datetime],
                 f"{signup.email} is already confirmed.", "", "", ""), 410)
         reader = make_token(key, WEB_LIST, done.email)
         log.info("signup of %s confirmed", done.email)
-        welcome = welcome_notice(newsletter, done.email, done.name, done.topics, done.frequency,
-                                 latest_url, f"{base}/preferences?t={reader}",
-                                 f"{base}/unsubscribe?t={reader}")
+        def welcome() -> Notice:
+            return welcome_notice(newsletter, done.email, done.name, done.topics,
+                                  done.frequency, latest_url, f"{base}/preferences?t={reader}",
+                                  f"{base}/unsubscribe?t={reader}")
+
         return page(pages.confirmed_page(newsletter, done.email, f"preferences?t={reader}"),
                     background=send(welcome, None))
 
