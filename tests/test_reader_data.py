@@ -8,6 +8,7 @@ import re
 import sqlite3
 from pathlib import Path
 
+import pytest
 from conftest import SmtpServer
 from signupkit import signup_site
 
@@ -18,7 +19,7 @@ from digest.store.subscribers import FORGOTTEN_PREFIX, address_hash
 
 
 def test_download_then_delete_leaves_only_a_hash_that_keeps_lists_from_adding_it_back(
-    project: Path, smtp_server: SmtpServer
+    project: Path, smtp_server: SmtpServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     email = "grace@example.org"  # also on the CSV list
     with signup_site(project, smtp_server) as site:
@@ -77,6 +78,9 @@ def test_download_then_delete_leaves_only_a_hash_that_keeps_lists_from_adding_it
         with Store.open(site.config.database_path) as store:
             emails = {s.email for s in pipeline.subscribers(site.config, store)}
         assert email not in emails and "new@example.com" in emails
+        capsys.readouterr()
+        assert cli.main(["subscribers", "add", email, "--config", str(site.config.path)]) == 1
+        assert "deleted at its owner's request" in capsys.readouterr().err
 
         # signing up again is theirs to do, and needs a confirmation again
         site.clock.advance(minutes=20)

@@ -86,7 +86,10 @@ def same_origin(request: Request, base_url: str) -> bool:
 
 def _origin(url: str) -> str:
     parts = urlsplit(url)
-    port = parts.port
+    try:
+        port = parts.port
+    except ValueError:  # a Host header with a port that is not a number matches nothing
+        return ""
     default = {"http": 80, "https": 443}.get(parts.scheme)
     host = (parts.hostname or "").lower()
     if ":" in host:

@@ -112,6 +112,10 @@ def cmd_add(args: argparse.Namespace) -> int:
                   f"UTC ({suppression.reason}); not added. If they asked to come back: "
                   f"digest subscribers restore {subscriber.email} --yes", file=sys.stderr)
             return EXIT_FAILURES
+        if store.is_forgotten(subscriber.email):
+            print(f"{subscriber.email} had all its data deleted at its owner's request; not "
+                  "added. Only they can come back, by signing up again.", file=sys.stderr)
+            return EXIT_FAILURES
         where = _where_listed(config, subscriber.email)
         if where:
             print(f"{subscriber.email} is already listed at {where}; nothing added.",
