@@ -4,13 +4,19 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
+from conftest import SmtpServer, set_config
 
 from digest import cli
 from digest.config import load_config
+from digest.sink.server import free_port
 from digest.store import Store
 from digest.store.signups import Signup
 
@@ -106,3 +112,62 @@ def test_status_counts_the_weeks_signups_confirmations_and_expiries(
         "days", "signups", "mailed", "confirmed", "expired"}
     code, out, _ = _run(project, capsys, "status")
     assert "Signups (last 7 days):" in out
+
+
+def test_digest_serve_mails_the_confirmation_of_a_pasted_form(
+    project: Path, smtp_server: SmtpServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = free_port()
+    set_config(project / "config.toml", {
+        "port = 1025": f"port = {smtp_server.port}",
+        'base_url = "http://127.0.0.1:8080"': f'base_url = "http://127.0.0.1:{port}"'})
+    _, snippet, _ = _run(project, capsys, "form")
+    assert f'action="http://127.0.0.1:{port}/subscribe"' in snippet
+    process = subprocess.Popen(
+        [sys.executable, "-m", "digest", "serve", "--config", str(project / "config.toml"),
+         "--port", str(port)],
+        env={"PATH": "/usr/bin:/bin", "DIGEST_SECRET": "a-test-secret-of-enough-length"},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                # what a browser sends from the publisher's page
+                r = httpx.post(f"http://127.0.0.1:{port}/subscribe", timeout=5,
+                               data={"email": "from-snippet@example.com", "website": "",
+                                     "frequency": "weekly", "topics": "World"},
+                               headers={"Origin": "https://publisher.example",
+                                        "Sec-Fetch-Site": "cross-site"})
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+                time.sleep(0.1)
+        assert r.status_code == 200 and "Check your inbox" in r.text
+        while not smtp_server.arrived and time.monotonic() < deadline:
+            time.sleep(0.05)
+        (mail,) = smtp_server.arrived
+        assert mail.rcpt_tos == ["from-snippet@example.com"]
+        assert mail.message["Subject"] == "Confirm your subscription to Political IQ Daily"
+        assert f"http://127.0.0.1:{port}/confirm?t=c1." in mail.message.get_body(
+            ("plain",)).get_content()
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_what_nobody_confirmed_is_forgotten_and_consent_records_stay(tmp_path: Path) -> None:
+    life, window = timedelta(hours=48), timedelta(minutes=10)
+    with Store.open(tmp_path / "state.sqlite3") as store:
+        store.admit_signup(_signup("stranger@example.com", NOW), 20, window, life)
+        store.admit_signup(_signup("reader@example.com", NOW), 20, window, life)
+        store.confirm_signup("reader@example.com-0", NOW, False)
+        later = NOW + timedelta(hours=49)
+        store.admit_signup(_signup("other@example.com", later), 20, window, life)
+        assert {r.email for r in store.subscriber_rows()} == {
+            "reader@example.com", "other@example.com"}
+        assert store.signups_of("stranger@example.com") != []  # counted in digest status
+        store.admit_signup(_signup("other@example.com", NOW + timedelta(days=31), 1), 20,
+                           window, life)
+        assert store.signups_of("stranger@example.com") == []
+        assert len(store.signups_of("reader@example.com")) == 1

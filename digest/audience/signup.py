@@ -185,7 +185,8 @@ def signup_routes(config: Config, key: bytes, clock: Callable[[], datetime],
             if decided.outcome == "mail" and suppression and not reader_made(suppression.reason):
                 decided = dataclasses.replace(signup, outcome="blocked")
             return store.admit_signup(decided, rules.per_ip_per_hour,
-                                      timedelta(minutes=rules.resend_minutes))
+                                      timedelta(minutes=rules.resend_minutes),
+                                      timedelta(hours=rules.confirm_hours))
 
         recorded = await in_store(admit)
         if recorded != "mail":

@@ -23,6 +23,10 @@ Outcome = Literal["mail", "mailed", "mail_failed", "honeypot", "too_fast", "forg
                   "ip_limit", "resend_window", "blocked"]
 
 
+# Unconfirmed requests are kept this long (the week `digest status` reports, and a margin).
+KEEP_UNCONFIRMED = timedelta(days=30)
+
+
 @dataclass(frozen=True)
 class Signup:
     """One post of the signup form, and what came of it."""
@@ -56,7 +60,7 @@ class SignupStore(Tables):
     """Methods of `Store` about signup requests."""
 
     def admit_signup(self, signup: Signup, per_client_per_hour: int,
-                     resend: timedelta) -> Outcome:
+                     resend: timedelta, link_life: timedelta | None = None) -> Outcome:
         """Record a request; an outcome of `mail` is kept only within the limits.
 
         Args:
@@ -64,11 +68,15 @@ class SignupStore(Tables):
             per_client_per_hour: requests from one client in the past hour that are mailed
                 for at most; every request counts, whatever its outcome.
             resend: no second confirmation to an address within this long.
+            link_life: how long a confirmation link works; given, what nobody confirmed is
+                forgotten on the way (see `forget_unconfirmed`).
         Returns:
             The outcome recorded: `signup.outcome`, or `ip_limit` / `resend_window`.
         """
         outcome = signup.outcome
         with self._transaction():
+            if link_life is not None:
+                self.forget_unconfirmed(signup.created, link_life)
             if outcome == "mail":
                 recent = self._db.execute(
                     "SELECT count(*) FROM signups WHERE client = ? AND created > ?",
@@ -95,6 +103,18 @@ class SignupStore(Tables):
                     (signup.email, signup.name, json.dumps(list(signup.topics)),
                      signup.frequency, iso(signup.created), iso(signup.created)))
         return outcome
+
+    def forget_unconfirmed(self, now: datetime, link_life: timedelta,
+                           keep: timedelta = KEEP_UNCONFIRMED) -> None:
+        """Forget the addresses nobody confirmed: a pending address once its last link has
+        expired, an unconfirmed request after `keep` (the limits and `digest status` need
+        the recent ones). Confirmed requests stay: they are the consent records."""
+        self._db.execute(
+            """DELETE FROM subscribers WHERE status = 'pending' AND NOT EXISTS (
+                 SELECT 1 FROM signups WHERE signups.email = subscribers.email
+                 AND signups.created > ?)""", (iso(now - link_life),))
+        self._db.execute("DELETE FROM signups WHERE confirmed = '' AND created < ?",
+                         (iso(now - keep),))
 
     def signup_mailed(self, signup_id: str, ok: bool, now: datetime) -> None:
         """Record whether the SMTP server took the confirmation email."""
