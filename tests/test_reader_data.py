@@ -37,6 +37,15 @@ def test_download_then_delete_leaves_only_a_hash_that_keeps_lists_from_adding_it
         prefs = site.client.get("/preferences", params={"t": token}).text
         assert "Download my data" in prefs and f"delete?t={token}" in prefs
 
+        saved = {"topics": "Politics", "frequency": "weekly"}
+        r = site.client.post("/preferences", params={"t": token}, data=saved,
+                             headers={"Sec-Fetch-Site": "cross-site"})
+        assert r.status_code == 403
+        with Store.open(site.config.database_path) as store:
+            assert store.preference(email) == (("World",), "daily")
+        r = site.client.post("/preferences", params={"t": token}, data=saved,
+                             headers={"Sec-Fetch-Site": "same-origin"})
+        assert r.status_code == 200 and "Saved" in r.text
         assert site.client.get("/data", params={"t": token}).status_code == 405
         cross = site.client.post("/data", params={"t": token},
                                  headers={"Sec-Fetch-Site": "cross-site"})
@@ -50,7 +59,7 @@ def test_download_then_delete_leaves_only_a_hash_that_keeps_lists_from_adding_it
         (signup,) = data["signups"]
         assert signup["consent"] == site.config.signup.consent and signup["confirmed"]
         assert signup["client"] == "127.0.0.1" and signup["page"].startswith("hosted form")
-        assert data["preferences"]["topics"] == ["World"]
+        assert data["preferences"]["topics"] == ["Politics"]
         assert data["deliveries"][0]["edition_id"] == "daily-2023-11-23"
 
         for method in ("GET", "HEAD"):

@@ -25,7 +25,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from digest.audience import signup_pages as pages
-from digest.audience.requests import PAGE_HEADERS, guarded, same_origin
+from digest.audience.requests import PAGE_HEADERS, guarded, refuse_cross_site
 from digest.audience.subscribers import read_list, read_token
 from digest.config import Config
 from digest.errors import SubscriberError
@@ -55,9 +55,7 @@ def reader_data_routes(config: Config, key: bytes,
         except SubscriberError as e:
             raise HTTPException(400, f"{e}. Use the link from the newsletter exactly as it "
                                      "arrived; nothing was changed.") from None
-        if request.method == "POST" and not same_origin(request, base):
-            raise HTTPException(403, "This form can only be sent from our own page; nothing "
-                                     "was changed.")
+        refuse_cross_site(request, base)
         return token, email
 
     async def data(request: Request) -> Response:

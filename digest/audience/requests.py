@@ -84,6 +84,13 @@ def same_origin(request: Request, base_url: str) -> bool:
     return origin.strip().lower() in ours
 
 
+def refuse_cross_site(request: Request, base_url: str) -> None:
+    """Raise 403 for a POST that did not come from our own pages (see `same_origin`)."""
+    if request.method == "POST" and not same_origin(request, base_url):
+        raise HTTPException(403, "This form can only be sent from our own page; nothing "
+                                 "was changed.")
+
+
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     try:

@@ -42,7 +42,7 @@ from digest.audience.requests import (
     guarded,
     plain,
     read_form,
-    same_origin,
+    refuse_cross_site,
 )
 from digest.audience.subscribers import (
     make_token,
@@ -209,9 +209,7 @@ def signup_routes(config: Config, key: bytes, clock: Callable[[], datetime],
         except SubscriberError as e:
             raise HTTPException(400, f"{e}. Use the link from the email exactly as it "
                                      "arrived, or sign up again; nothing was changed.") from None
-        if request.method == "POST" and not same_origin(request, base):
-            raise HTTPException(403, "This form can only be sent from our own page; nothing "
-                                     "was changed.")
+        refuse_cross_site(request, base)
         now = clock()
         signup = await in_store(lambda s: s.signup(token.signup_id))
         trouble = _trouble(signup, token, now)

@@ -43,7 +43,7 @@ from digest.audience.pages import (
     unsubscribed_page,
 )
 from digest.audience.readerdata import reader_data_routes
-from digest.audience.requests import same_origin
+from digest.audience.requests import refuse_cross_site
 from digest.audience.signup import signup_routes
 from digest.audience.subscribers import find_subscriber, parse_topics, read_token
 from digest.config import Config
@@ -135,9 +135,7 @@ def create_app(config: Config, key: bytes, clock: Callable[[], datetime],
         known = {t.lower(): t for t in config.topics}
         saved = False
         if request.method == "POST":
-            if not same_origin(request, config.newsletter.base_url):
-                raise HTTPException(403, "This form can only be sent from our own page; "
-                                         "nothing was saved.")
+            refuse_cross_site(request, config.newsletter.base_url)
             form = await _form(request)
             try:
                 chosen = parse_topics(form.get("topics", []), known)
