@@ -1,5 +1,6 @@
-"""Signup tokens: each kind verifies only as itself, only in its exact spelling, only with
-the key; the expiry is read back for the caller to compare with its clock."""
+"""Signup tokens and client keys: each token kind verifies only as itself, only in its exact
+spelling, only with the key; the expiry is read back for the caller to compare with its
+clock. The per-client limit counts a whole IPv6 /64 as one client."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from digest.audience.requests import network_of
 from digest.audience.subscribers import make_token
 from digest.audience.tokens import (
     make_confirm_token,
@@ -47,3 +49,11 @@ def test_anything_else_is_refused_as_a_confirm_token(make: object) -> None:
 def test_a_confirm_token_is_not_a_form_stamp() -> None:
     with pytest.raises(SubscriberError):
         read_form_stamp(KEY, make_confirm_token(KEY, "r", "a@example.com", NOW))
+
+
+def test_the_per_client_limit_counts_an_ipv6_client_by_its_slash_64() -> None:
+    assert network_of("2001:db8:1:2:aaaa::1") == network_of("2001:db8:1:2:ffff::9") == \
+        "2001:db8:1:2::/64"
+    assert network_of("2001:db8:1:3::1") != network_of("2001:db8:1:2::1")
+    assert network_of("::ffff:192.0.2.7") == network_of("192.0.2.7") == "192.0.2.7"
+    assert network_of("unknown") == "unknown"

@@ -7,6 +7,7 @@ Anything wrong in the request is an `HTTPException` with a message for people.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qs, urlsplit
@@ -107,6 +108,20 @@ def _origin(url: str) -> str:
 def client_of(request: Request) -> str:
     """The client's address as the server saw it (a proxy's, behind one)."""
     return request.client.host if request.client else "unknown"
+
+
+def network_of(client: str) -> str:
+    """What the per-client limit counts by: an IPv4 address itself, an IPv6 address's /64
+    (one host commonly has a whole /64 to pick source addresses from)."""
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        return client
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
 def plain(text: str, limit: int) -> str:

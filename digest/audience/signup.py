@@ -40,6 +40,7 @@ from digest.audience.requests import (
     client_of,
     first,
     guarded,
+    network_of,
     plain,
     read_form,
     refuse_cross_site,
@@ -177,7 +178,8 @@ def signup_routes(config: Config, key: bytes, clock: Callable[[], datetime],
             frequency="weekly" if frequency == "weekly" else "daily", created=now,
             client=client_of(request), user_agent=plain(request.headers.get("user-agent", ""),
                                                         500),
-            page=page_name, consent=rules.consent, outcome=outcome)
+            page=page_name, consent=rules.consent, outcome=outcome,
+            network=network_of(client_of(request)))
 
         def admit(store: Store) -> Outcome:
             decided = signup

@@ -136,10 +136,11 @@ CREATE TABLE IF NOT EXISTS signups (
     consent TEXT NOT NULL,
     outcome TEXT NOT NULL,
     mailed TEXT NOT NULL DEFAULT '',
-    confirmed TEXT NOT NULL DEFAULT ''
+    confirmed TEXT NOT NULL DEFAULT '',
+    network TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS signups_email ON signups (email, created);
-CREATE INDEX IF NOT EXISTS signups_client ON signups (client, created);
+CREATE INDEX IF NOT EXISTS signups_network ON signups (network, created);
 CREATE INDEX IF NOT EXISTS signups_created ON signups (created);
 CREATE TABLE IF NOT EXISTS forgotten (
     hash TEXT PRIMARY KEY,

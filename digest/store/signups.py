@@ -44,6 +44,7 @@ class Signup:
     outcome: Outcome
     mailed: datetime | None = None
     confirmed: datetime | None = None
+    network: str = ""  # what the per-client limit counts by (an IPv6 client's /64); '': client
 
 
 @dataclass(frozen=True)
@@ -79,8 +80,9 @@ class SignupStore(Tables):
                 self.forget_unconfirmed(signup.created, link_life)
             if outcome == "mail":
                 recent = self._db.execute(
-                    "SELECT count(*) FROM signups WHERE client = ? AND created > ?",
-                    (signup.client, iso(signup.created - timedelta(hours=1)))).fetchone()[0]
+                    "SELECT count(*) FROM signups WHERE network = ? AND created > ?",
+                    (signup.network or signup.client,
+                     iso(signup.created - timedelta(hours=1)))).fetchone()[0]
                 mailed = self._db.execute(
                     "SELECT count(*) FROM signups WHERE email = ? AND created > ? AND outcome "
                     "IN ('mail', 'mailed')",
@@ -90,10 +92,12 @@ class SignupStore(Tables):
                 elif mailed:
                     outcome = "resend_window"
             self._db.execute(
-                "INSERT INTO signups VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '')",
+                """INSERT INTO signups (id, email, name, topics, frequency, created, client,
+                                      user_agent, page, consent, outcome, network)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (signup.id, signup.email, signup.name, json.dumps(list(signup.topics)),
                  signup.frequency, iso(signup.created), signup.client, signup.user_agent,
-                 signup.page, signup.consent, outcome))
+                 signup.page, signup.consent, outcome, signup.network or signup.client))
             if outcome == "mail":
                 # A new address waits for its confirmation; an existing row keeps its status,
                 # so a stranger's post can never change a reader's subscription.
@@ -157,5 +161,5 @@ def signup_from_row(r: sqlite3.Row) -> Signup:
         client=r["client"], user_agent=r["user_agent"], page=r["page"], consent=r["consent"],
         outcome=cast(Outcome, r["outcome"]),
         mailed=dt(r["mailed"]) if r["mailed"] else None,
-        confirmed=dt(r["confirmed"]) if r["confirmed"] else None,
+        confirmed=dt(r["confirmed"]) if r["confirmed"] else None, network=r["network"],
     )
