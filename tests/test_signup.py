@@ -132,6 +132,21 @@ def test_one_confirmation_per_address_per_window_and_a_limit_per_client(
         assert len(site.mails_to("other@example.com", "confirm")) == 1
 
 
+def test_spellings_of_one_inbox_share_its_window(
+    project: Path, smtp_server: SmtpServer
+) -> None:
+    spellings = ["victim@gmail.com", "Victim@gmail.com", "victim+1@gmail.com",
+                 "v.i.c.t.i.m@googlemail.com", "VICTIM+news@GMAIL.COM"]
+    with signup_site(project, smtp_server) as site:
+        for email in spellings:
+            assert "Check your inbox" in site.subscribe(email).text
+        site.subscribe("victim@example.com")  # another inbox
+        site.settle()
+        assert len(smtp_server.arrived) == 2
+        assert {a.rcpt_tos[0] for a in smtp_server.arrived} == {"victim@gmail.com",
+                                                                "victim@example.com"}
+
+
 def test_cross_site_posts_reach_subscribe_but_not_confirm(
     project: Path, smtp_server: SmtpServer
 ) -> None:

@@ -73,6 +73,22 @@ READER_MADE = ("unsubscribed",)
 _MAX_NAME = 200
 
 
+# Providers that ignore dots in the local part: one inbox, many spellings.
+_DOTLESS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
+
+
+def mailbox_of(email: str) -> str:
+    """What the one-email-per-window limit counts by: the inbox an address reaches, as far as
+    its spelling tells. Case, a `+tag` and (at Gmail) dots do not make another inbox, so a
+    stranger cannot be mailed once per spelling."""
+    local, _, domain = email.rpartition("@")
+    local = local.casefold().partition("+")[0] or local.casefold()
+    domain = domain.lower()
+    if domain in _DOTLESS:
+        local, domain = local.replace(".", ""), _DOTLESS[domain]
+    return f"{local}@{domain}"
+
+
 def reader_made(reason: str) -> bool:
     """Whether a suppression's reason is the reader's own unsubscribe."""
     return reason.lower().startswith(READER_MADE)
@@ -179,7 +195,7 @@ def signup_routes(config: Config, key: bytes, clock: Callable[[], datetime],
             client=client_of(request), user_agent=plain(request.headers.get("user-agent", ""),
                                                         500),
             page=page_name, consent=rules.consent, outcome=outcome,
-            network=network_of(client_of(request)))
+            network=network_of(client_of(request)), mailbox=mailbox_of(email))
 
         def admit(store: Store) -> Outcome:
             decided = signup

@@ -137,9 +137,11 @@ CREATE TABLE IF NOT EXISTS signups (
     outcome TEXT NOT NULL,
     mailed TEXT NOT NULL DEFAULT '',
     confirmed TEXT NOT NULL DEFAULT '',
-    network TEXT NOT NULL DEFAULT ''
+    network TEXT NOT NULL DEFAULT '',
+    mailbox TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS signups_email ON signups (email, created);
+CREATE INDEX IF NOT EXISTS signups_mailbox ON signups (mailbox, created);
 CREATE INDEX IF NOT EXISTS signups_network ON signups (network, created);
 CREATE INDEX IF NOT EXISTS signups_created ON signups (created);
 CREATE TABLE IF NOT EXISTS forgotten (

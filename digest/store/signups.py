@@ -45,6 +45,7 @@ class Signup:
     mailed: datetime | None = None
     confirmed: datetime | None = None
     network: str = ""  # what the per-client limit counts by (an IPv6 client's /64); '': client
+    mailbox: str = ""  # what the per-address limit counts by (spellings of one inbox); '': email
 
 
 @dataclass(frozen=True)
@@ -84,20 +85,21 @@ class SignupStore(Tables):
                     (signup.network or signup.client,
                      iso(signup.created - timedelta(hours=1)))).fetchone()[0]
                 mailed = self._db.execute(
-                    "SELECT count(*) FROM signups WHERE email = ? AND created > ? AND outcome "
+                    "SELECT count(*) FROM signups WHERE mailbox = ? AND created > ? AND outcome "
                     "IN ('mail', 'mailed')",
-                    (signup.email, iso(signup.created - resend))).fetchone()[0]
+                    (signup.mailbox or signup.email, iso(signup.created - resend))).fetchone()[0]
                 if recent >= per_client_per_hour:
                     outcome = "ip_limit"
                 elif mailed:
                     outcome = "resend_window"
             self._db.execute(
                 """INSERT INTO signups (id, email, name, topics, frequency, created, client,
-                                      user_agent, page, consent, outcome, network)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                                      user_agent, page, consent, outcome, network, mailbox)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (signup.id, signup.email, signup.name, json.dumps(list(signup.topics)),
                  signup.frequency, iso(signup.created), signup.client, signup.user_agent,
-                 signup.page, signup.consent, outcome, signup.network or signup.client))
+                 signup.page, signup.consent, outcome, signup.network or signup.client,
+                 signup.mailbox or signup.email))
             if outcome == "mail":
                 # A new address waits for its confirmation; an existing row keeps its status,
                 # so a stranger's post can never change a reader's subscription.
@@ -162,4 +164,5 @@ def signup_from_row(r: sqlite3.Row) -> Signup:
         outcome=cast(Outcome, r["outcome"]),
         mailed=dt(r["mailed"]) if r["mailed"] else None,
         confirmed=dt(r["confirmed"]) if r["confirmed"] else None, network=r["network"],
+        mailbox=r["mailbox"],
     )
