@@ -84,6 +84,16 @@ class Site:
         return _link(self.mails_to(email, "confirm", abs(index) if index < 0 else index + 1)
                      [index])
 
+    def press_confirm(self, path: str, headers: dict[str, str] | None = None
+                      ) -> httpx.Response:
+        """Open the confirmation page, wait as a person would, press its button."""
+        page = self.client.get(path).text
+        stamp = re.search(r'name="stamp" value="([^"]+)"', page)
+        assert stamp, page
+        self.clock.advance(seconds=3)
+        return self.client.post(path, data={"stamp": stamp[1]},
+                                headers=headers or {"Origin": self.base})
+
     def settle(self) -> None:
         """Let the app's background mail tasks finish (they run after each answer)."""
         time.sleep(0.3)

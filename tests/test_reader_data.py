@@ -25,7 +25,7 @@ def test_download_then_delete_leaves_only_a_hash_that_keeps_lists_from_adding_it
     with signup_site(project, smtp_server) as site:
         site.subscribe(email, name="Grace", topics=["World"])
         path = site.confirm_link(email).removeprefix(site.base)
-        site.client.post(path, headers={"Origin": site.base})
+        site.press_confirm(path)
         (welcome,) = site.mails_to(email, "welcome")
         link = re.search(r"(http://\S+/preferences\?t=\S+)",
                          welcome.message.get_body(("plain",)).get_content())
@@ -97,6 +97,6 @@ def test_download_then_delete_leaves_only_a_hash_that_keeps_lists_from_adding_it
         again = site.mails_to(email, "confirm", 2)
         assert len(again) == 2
         path = site.confirm_link_at(email, -1).removeprefix(site.base)
-        site.client.post(path, headers={"Origin": site.base})
+        site.press_confirm(path)
         with Store.open(site.config.database_path) as store:
             assert email in {s.email for s in pipeline.subscribers(site.config, store)}

@@ -49,7 +49,14 @@ def test_a_reader_confirms_and_gets_a_welcome_and_the_next_edition(
         assert site.rows() == {"New.Reader@example.com": "pending"}
         page = site.client.get(path).text
         assert "Confirm" in page and "World" in page and 'method="post"' in page
-        r = site.client.post(path, headers={"Origin": site.base})
+        # a POST that is no press of the page's button: without its stamp, or at once
+        stamp = re.search(r'name="stamp" value="([^"]+)"', page)
+        assert stamp
+        for data in ({}, {"stamp": stamp[1]}):
+            r = site.client.post(path, data=data, headers={"Origin": site.base})
+            assert r.status_code == 200 and "once more" in r.text
+        assert site.rows() == {"New.Reader@example.com": "pending"}
+        r = site.press_confirm(path)
         assert r.status_code == 200 and "You are subscribed" in r.text
         (welcome,) = site.mails_to("New.Reader@example.com", "welcome")
         assert "preferences?t=" in welcome.message.get_body(("plain",)).get_content()
@@ -156,13 +163,13 @@ def test_cross_site_posts_reach_subscribe_but_not_confirm(
         assert r.status_code == 200 and "Check your inbox" in r.text
         path = site.confirm_link("snip@example.com").removeprefix(site.base)
         for headers in (evil, {"Origin": "https://publisher.example"}, {"Origin": "null"}):
-            r = site.client.post(path, headers=headers)
+            r = site.press_confirm(path, headers)
             assert r.status_code == 403 and "<html" in r.text
         assert site.rows() == {"snip@example.com": "pending"}
         with Store.open(site.config.database_path) as store:
             (signup,) = store.signups_of("snip@example.com")
         assert signup.page == "snippet on https://publisher.example"
-        assert site.client.post(path, headers={"Origin": site.base}).status_code == 200
+        assert site.press_confirm(path).status_code == 200
         assert site.rows() == {"snip@example.com": "active"}
 
 
@@ -234,7 +241,7 @@ def test_a_reader_who_unsubscribed_comes_back_only_by_confirming_again(
         path = site.confirm_link("ada@example.com").removeprefix(site.base)
         with Store.open(site.config.database_path) as store:
             assert store.suppression("ada@example.com") is not None
-        site.client.post(path, headers={"Origin": site.base})
+        site.press_confirm(path)
         with Store.open(site.config.database_path) as store:
             assert store.suppression("ada@example.com") is None
             assert "ada@example.com" in {s.email for s in pipeline.subscribers(

@@ -238,9 +238,15 @@ def signup_routes(config: Config, key: bytes, clock: Callable[[], datetime],
                 token.email, signup.topics if signup else (),
                 signup.frequency if signup else "daily"), 410 if trouble else 404)
         action = f"confirm?t={quote(token_text)}"
-        if request.method != "POST":
+        pressed = request.method == "POST" and await _pressed(
+            request, key, now, rules.min_form_seconds)
+        if not pressed:
+            # GET and HEAD show the page; a POST that did not come from a person pressing
+            # the page's button (no stamp, or at once: a scanner that submits forms) gets
+            # the page again, with nothing done.
             return page(pages.confirm_page(newsletter, signup.email, signup.topics,
-                                           signup.frequency, action))
+                                           signup.frequency, action, make_form_stamp(key, now),
+                                           again=request.method == "POST"))
 
         def activate(store: Store) -> tuple[Signup | None, str]:
             suppression = store.suppression(signup.email)
@@ -290,6 +296,18 @@ def _form_outcome(request: Request, form: dict[str, list[str]], honeypot: str, k
         if not timedelta(seconds=min_seconds) <= now - served <= timedelta(days=2):
             return ("too_fast" if now >= served else "forged_form"), where
     return "mail", where
+
+
+async def _pressed(request: Request, key: bytes, now: datetime, min_seconds: float) -> bool:
+    """Whether a POST carries the stamp of a confirm page served long enough ago."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/x-www-form-urlencoded":
+        return False
+    try:
+        served = read_form_stamp(key, first(await read_form(request), "stamp"))
+    except SubscriberError:
+        return False
+    return timedelta(seconds=min_seconds) <= now - served <= timedelta(days=2)
 
 
 def _trouble(signup: Signup | None, token: ConfirmToken,

@@ -87,7 +87,9 @@ we send at most one confirmation to an address every {{ minutes }} minutes.</p>
 <p>Send <strong>{{ newsletter }}</strong> to <strong>{{ email }}</strong>{% if topics %}, on
 {{ topics | join(", ") }}{% endif %}, {{ "once a week" if frequency == "weekly"
 else "every edition" }}.</p>
-<form method="post" action="{{ action }}">
+{% if again %}<p role="alert">Press <strong>Confirm</strong> once more to finish.</p>
+{% endif %}<form method="post" action="{{ action }}">
+<input type="hidden" name="stamp" value="{{ stamp }}">
 <button type="submit">Confirm</button>
 </form>
 <p class="note">Did not ask for this? Close this page: nothing happens without the button.</p>
@@ -183,10 +185,12 @@ def check_inbox_page(newsletter: str, email: str, hours: float, minutes: float) 
 
 
 def confirm_page(newsletter: str, email: str, topics: Sequence[str], frequency: str,
-                 action: str) -> str:
-    """What the confirmation link opens: the choices and one button (GET changes nothing)."""
+                 action: str, stamp: str, again: bool = False) -> str:
+    """What the confirmation link opens: the choices and one button (GET changes nothing);
+    `again` when a press came too soon after the page, or without it."""
     return _page("confirm.html", title="Confirm", newsletter=newsletter, email=email,
-                 topics=topics, frequency=frequency, action=action)
+                 topics=topics, frequency=frequency, action=action, stamp=stamp,
+                 again=again)
 
 
 def confirmed_page(newsletter: str, email: str, preferences: str) -> str:
