@@ -221,6 +221,7 @@ def test_a_wrong_field_comes_back_with_what_was_typed_and_an_announced_error(
         for name in ("Eve\u202egnp.exe", "x" * 201, "tab\x00nul"):
             r = site.subscribe("ok@example.com", name=name)
             assert r.status_code == 400 and 'aria-invalid="true"' in r.text
+        assert f'value="{"x" * 201}"' in site.subscribe("ok@example.com", name="x" * 201).text
         r = site.client.post("/subscribe", content="email=%FF%FE@example.com&stamp=\x00",
                              headers=form)
         assert r.status_code == 400

@@ -178,7 +178,7 @@ def signup_routes(config: Config, key: bytes, clock: Callable[[], datetime],
         honeypot = first(form, pages.HONEYPOT).strip()
         if errors and not honeypot:
             # The reader's error, said next to the field; what they typed is kept.
-            return form_page(400, email=typed, name=name[:_MAX_NAME],
+            return form_page(400, email=typed, name=first(form, "name"),
                              chosen=[t for t in form.get("topics", []) if t.lower() in known],
                              frequency=first(form, "frequency"), errors=errors)
         answer = pages.check_inbox_page(newsletter, typed.strip()[:254], rules.confirm_hours,
