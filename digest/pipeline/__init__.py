@@ -141,15 +141,16 @@ def token_key(config: Config, environ: Mapping[str, str]) -> bytes:
 def subscribers(
     config: Config, store: Store, frequency: Frequency | None = None
 ) -> Iterator[Subscriber]:
-    """Every active subscriber, with their own saved preferences: the database's active
-    rows (confirmed on the web, or imported), then the rows of the CSV lists; each address
-    once; suppressed and deleted addresses never. Pending (unconfirmed) addresses never.
+    """Every active subscriber: in a list, not suppressed, with their own saved preferences.
 
     Args:
         frequency: only the subscribers who get this frequency; None for all.
     """
     preferences = store.preferences()
     topics = config.topics
+    # The database's active readers (confirmed on the web, or imported) first, then the
+    # lists' rows; each address once. Pending (unconfirmed) readers never; suppressed and
+    # deleted addresses never.
     blocked = store.blocked()
     stored: set[str] = set()
     for row in store.subscriber_rows("active"):
