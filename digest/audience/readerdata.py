@@ -74,12 +74,15 @@ def reader_data_routes(config: Config, key: bytes,
         return Response(body, media_type="application/json", headers={
             **PAGE_HEADERS, "Content-Disposition": 'attachment; filename="my-data.json"'})
 
-    async def delete(request: Request) -> Response:
+    async def delete_form(request: Request) -> Response:
+        """GET (and HEAD): what deleting means, and the button; reads nothing, writes nothing."""
         token, email = reader(request)
-        if request.method != "POST":
-            html = pages.delete_page(newsletter, email, f"delete?t={quote(token)}",
-                                     f"preferences?t={quote(token)}")
-            return HTMLResponse(html, headers=PAGE_HEADERS)
+        html = pages.delete_page(newsletter, email, f"delete?t={quote(token)}",
+                                 f"preferences?t={quote(token)}")
+        return HTMLResponse(html, headers=PAGE_HEADERS)
+
+    async def delete(request: Request) -> Response:
+        _, email = reader(request)
         now = clock()
         await in_store(lambda s: s.forget(email, now))
         log.info("all data of an address deleted at its owner's request")
@@ -87,7 +90,8 @@ def reader_data_routes(config: Config, key: bytes,
 
     return [
         Route("/data", guarded(newsletter, data), methods=["POST"]),
-        Route("/delete", guarded(newsletter, delete), methods=["GET", "POST"]),
+        Route("/delete", guarded(newsletter, delete_form), methods=["GET"]),
+        Route("/delete", guarded(newsletter, delete), methods=["POST"]),
     ]
 
 

@@ -220,14 +220,14 @@ def signup_routes(config: Config, key: bytes, clock: Callable[[], datetime],
         log.info("signup of %s from %s: confirmation to be mailed", email, signup.client)
         return page(answer, background=send(notice, signup.id))
 
-    async def confirm(request: Request) -> Response:
+    async def confirmable(request: Request) -> tuple[str, Signup] | Response:
+        """The link's token text and the request it names, or the page saying why not."""
         token_text = request.query_params.get("t", "").strip()
         try:
             token = read_confirm_token(key, token_text)
         except SubscriberError as e:
             raise HTTPException(400, f"{e}. Use the link from the email exactly as it "
                                      "arrived, or sign up again; nothing was changed.") from None
-        refuse_cross_site(request, base)
         now = clock()
         signup = await in_store(lambda s: s.signup(token.signup_id))
         trouble = _trouble(signup, token, now)
@@ -236,17 +236,30 @@ def signup_routes(config: Config, key: bytes, clock: Callable[[], datetime],
             return page(pages.link_trouble_page(
                 newsletter, title, message, "subscribe", make_form_stamp(key, now),
                 token.email, signup.topics if signup else (),
-                signup.frequency if signup else "daily"), 410 if trouble else 404)
-        action = f"confirm?t={quote(token_text)}"
-        pressed = request.method == "POST" and await _pressed(
-            request, key, now, rules.min_form_seconds)
-        if not pressed:
-            # GET and HEAD show the page; a POST that did not come from a person pressing
-            # the page's button (no stamp, or at once: a scanner that submits forms) gets
-            # the page again, with nothing done.
-            return page(pages.confirm_page(newsletter, signup.email, signup.topics,
-                                           signup.frequency, action, make_form_stamp(key, now),
-                                           again=request.method == "POST"))
+                signup.frequency if signup else "daily"), 410)
+        return token_text, signup
+
+    def confirm_page(token_text: str, signup: Signup, again: bool) -> Response:
+        return page(pages.confirm_page(
+            newsletter, signup.email, signup.topics, signup.frequency,
+            f"confirm?t={quote(token_text)}", make_form_stamp(key, clock()), again=again))
+
+    async def confirm_form(request: Request) -> Response:
+        """GET (and HEAD): the page with the button; reads, never writes."""
+        found = await confirmable(request)
+        return found if isinstance(found, Response) else confirm_page(*found, again=False)
+
+    async def confirm(request: Request) -> Response:
+        refuse_cross_site(request, base)
+        found = await confirmable(request)
+        if isinstance(found, Response):
+            return found
+        token_text, signup = found
+        now = clock()
+        if not await _pressed(request, key, now, rules.min_form_seconds):
+            # Not a person pressing the page's button (no stamp, or at once: a scanner
+            # that submits forms): the page again, nothing done.
+            return confirm_page(token_text, signup, again=True)
 
         def activate(store: Store) -> tuple[Signup | None, str]:
             suppression = store.suppression(signup.email)
@@ -259,9 +272,10 @@ def signup_routes(config: Config, key: bytes, clock: Callable[[], datetime],
         if done is None:  # confirmed by another request in the meantime
             return page(pages.link_trouble_page(
                 newsletter, "This link was already used",
-                f"{signup.email} is already confirmed.", "", "", ""), 410)
+                f"{signup.email} is already confirmed."), 410)
         reader = make_token(key, WEB_LIST, done.email)
         log.info("signup of %s confirmed", done.email)
+
         def welcome() -> Notice:
             return welcome_notice(newsletter, done.email, done.name, done.topics,
                                   done.frequency, latest_url, f"{base}/preferences?t={reader}",
@@ -274,7 +288,8 @@ def signup_routes(config: Config, key: bytes, clock: Callable[[], datetime],
         Route("/", guarded(newsletter, subscribe_form), methods=["GET"]),
         Route("/subscribe", guarded(newsletter, subscribe_form), methods=["GET"]),
         Route("/subscribe", guarded(newsletter, subscribe), methods=["POST"]),
-        Route("/confirm", guarded(newsletter, confirm), methods=["GET", "POST"]),
+        Route("/confirm", guarded(newsletter, confirm_form), methods=["GET"]),
+        Route("/confirm", guarded(newsletter, confirm), methods=["POST"]),
     ]
 
 
