@@ -28,6 +28,13 @@ def test_a_reader_signs_up_in_chromium_and_gets_the_next_edition(
         try:
             page.goto(f"{site.base}/subscribe")
             assert page.evaluate("document.documentElement.scrollWidth") <= 320
+            # a typo first: the form comes back with the error announced and the focus on it
+            page.get_by_label("Email address").fill("reader@example")
+            page.get_by_role("button", name="Subscribe").click()
+            page.wait_for_selector("[role=alert]")
+            assert page.evaluate("document.activeElement.id") == "email"
+            assert page.get_by_label("Email address").input_value() == "reader@example"
+            page.screenshot(path=str(SCREENSHOTS / "subscribe-error-320.png"), full_page=True)
             page.get_by_label("Email address").fill("reader@example.org")
             page.keyboard.press("Tab")  # focus order: the address, then the name
             assert page.evaluate("document.activeElement.id") == "name"
@@ -51,6 +58,16 @@ def test_a_reader_signs_up_in_chromium_and_gets_the_next_edition(
             page.close()
         (welcome,) = site.mails_to("reader@example.org", "welcome")
         assert "Rosalind Franklin" in welcome.message.get_body(("plain",)).get_content()
+        for kind, mail in (("welcome", welcome),
+                           ("confirm", site.mails_to("reader@example.org", "confirm")[0])):
+            email_page = browser.new_page(viewport={"width": 320, "height": 640})
+            try:  # the notice as a phone's mail app shows it: no sideways scrolling
+                email_page.set_content(mail.message.get_body(("html",)).get_content())
+                assert email_page.evaluate("document.documentElement.scrollWidth") <= 320
+                email_page.screenshot(path=str(SCREENSHOTS / f"{kind}-email-320.png"),
+                                      full_page=True)
+            finally:
+                email_page.close()
         assert site.rows() == {"reader@example.org": "active"}
 
     summary = pipeline.send(site.config, START, ENV)
