@@ -225,6 +225,11 @@ def test_a_wrong_field_comes_back_with_what_was_typed_and_an_announced_error(
         r = site.client.post("/subscribe", content="email=%FF%FE@example.com&stamp=\x00",
                              headers=form)
         assert r.status_code == 400
+        stale = site.stamp()
+        site.clock.advance(days=2)
+        r = site.client.post("/subscribe", data={"email": "slow@example.com", "stamp": stale})
+        assert r.status_code == 400 and "open a long time" in r.text
+        assert 'value="slow@example.com"' in r.text
         site.settle()
         assert smtp_server.arrived == [] and site.rows() == {}
 

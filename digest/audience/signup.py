@@ -71,6 +71,7 @@ WEB_LIST = "web"  # the list name in the tokens of readers who signed up on the 
 # other (a bounce, a complaint, the operator's) keeps the address from being mailed at all.
 READER_MADE = ("unsubscribed",)
 _MAX_NAME = 200
+STAMP_LIFE = timedelta(days=1)  # a page's stamp is good this long; older, the page is sent again
 
 
 # Providers that ignore dots in the local part: one inbox, many spellings.
@@ -187,6 +188,12 @@ def signup_routes(config: Config, key: bytes, clock: Callable[[], datetime],
             log.info("signup: honeypot filled with an invalid address from %s; ignored",
                      client_of(request))
             return page(answer)
+        if not honeypot and _stale(key, first(form, "stamp"), now):
+            # A page left open for days: the reader's to send again, nothing about the address.
+            return form_page(400, email=typed, name=first(form, "name"),
+                             chosen=topics, frequency=frequency, errors={
+                                 "email": "This page was open a long time: check your address, "
+                                          "then press Subscribe again."})
         outcome, page_name = _form_outcome(request, form, honeypot, key, now,
                                            rules.min_form_seconds, base)
         signup = Signup(
@@ -308,7 +315,7 @@ def _form_outcome(request: Request, form: dict[str, list[str]], honeypot: str, k
         except SubscriberError:
             return "forged_form", where
         # A stamp from the future is not ours to trust either.
-        if not timedelta(seconds=min_seconds) <= now - served <= timedelta(days=2):
+        if not timedelta(seconds=min_seconds) <= now - served <= STAMP_LIFE:
             return ("too_fast" if now >= served else "forged_form"), where
     return "mail", where
 
@@ -322,7 +329,15 @@ async def _pressed(request: Request, key: bytes, now: datetime, min_seconds: flo
         served = read_form_stamp(key, first(await read_form(request), "stamp"))
     except SubscriberError:
         return False
-    return timedelta(seconds=min_seconds) <= now - served <= timedelta(days=2)
+    return timedelta(seconds=min_seconds) <= now - served <= STAMP_LIFE
+
+
+def _stale(key: bytes, stamp: str, now: datetime) -> bool:
+    """Whether a genuine stamp is older than a page is kept for."""
+    try:
+        return now - read_form_stamp(key, stamp.strip()) > STAMP_LIFE
+    except SubscriberError:
+        return False
 
 
 def _trouble(signup: Signup | None, token: ConfirmToken,
