@@ -117,6 +117,19 @@ class SubscribersConfig:
     weekly_day: str = "monday"
 
 
+DEFAULT_CONSENT = "Email me this newsletter. I can unsubscribe at any time, in one click."
+
+
+@dataclass(frozen=True)
+class SignupConfig:
+    confirm_hours: float = 48.0  # a confirmation link works this long after it was sent
+    resend_minutes: float = 10.0  # at most one confirmation email per address in this window
+    per_ip_per_hour: int = 20  # signups accepted from one client address per hour; more: no mail
+    min_form_seconds: float = 2.0  # a hosted form posted sooner than this is a bot's: no mail
+    consent: str = DEFAULT_CONSENT  # the line above the form's button; kept with each consent
+    about: str = ""  # what the newsletter sends, atop /subscribe; empty: said from the sections
+
+
 @dataclass(frozen=True)
 class WebConfig:
     host: str = "127.0.0.1"  # where `digest serve` listens
@@ -155,6 +168,7 @@ class Config:
     ranking: RankingConfig = field(default_factory=RankingConfig)
     subscribers: SubscribersConfig = field(default_factory=SubscribersConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    signup: SignupConfig = field(default_factory=SignupConfig)
     sections: tuple[SectionRule, ...] = ()
     dkim: DkimConfig = field(default_factory=DkimConfig)
     bounces: BouncesConfig = field(default_factory=BouncesConfig)
@@ -195,6 +209,7 @@ _TABLES: dict[str, type] = {
     "ranking": RankingConfig,
     "subscribers": SubscribersConfig,
     "web": WebConfig,
+    "signup": SignupConfig,
     "dkim": DkimConfig,
     "bounces": BouncesConfig,
 }
@@ -328,6 +343,13 @@ _POSITIVE: list[tuple[str, typing.Callable[[Config], bool], str]] = [
     ("ranking.source_bonus", lambda c: c.ranking.source_bonus >= 0, "must not be negative"),
     ("ranking.featured_boost", lambda c: c.ranking.featured_boost >= 1, "must be at least 1"),
     ("ranking.top_stories", lambda c: c.ranking.top_stories >= 0, "must not be negative"),
+    ("signup.confirm_hours", lambda c: 0 < c.signup.confirm_hours <= 24 * 30,
+     "must be greater than 0 and at most 720 (30 days)"),
+    ("signup.resend_minutes", lambda c: c.signup.resend_minutes >= 0, "must not be negative"),
+    ("signup.per_ip_per_hour", lambda c: c.signup.per_ip_per_hour >= 1, "must be at least 1"),
+    ("signup.min_form_seconds", lambda c: c.signup.min_form_seconds >= 0,
+     "must not be negative"),
+    ("signup.consent", lambda c: bool(c.signup.consent.strip()), "must not be empty"),
     ("ranking.top_section", lambda c: bool(c.ranking.top_section.strip()),
      "must not be empty"),
     # bounces+TOKEN@ must fit RFC 5321's 64-byte local part: the token takes 33 of them

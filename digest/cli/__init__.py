@@ -17,6 +17,7 @@ from digest import __version__, logs
 from digest.cli import (
     bounces,
     fetch,
+    form,
     init,
     preview,
     rank,
@@ -42,6 +43,7 @@ MODULES = (  # in the order `digest --help` lists them
     serve,
     subscribers,
     bounces,
+    form,
     run,
 )
 

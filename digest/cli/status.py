@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,20 +20,25 @@ from digest.store.lock import Holder, lock_holder
 STATUS_WORDS = {"ok": "ok", "not_modified": "not modified", "failed": "failed",
                 "skipped": "skipped", "never": "never fetched"}
 COUNTS = ("sent", "deferred", "failed", "unknown", "pending")
+SIGNUP_WINDOW = timedelta(days=7)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    """Show whether digest run is up, each feed's last fetch and next try, and the latest
-    editions with their delivery counts (sent, deferred, failed, unknown)."""
+    """Show whether digest run is up, each feed's last fetch and next try, the latest
+    editions with their delivery counts (sent, deferred, failed, unknown), and the last
+    week's signups."""
     config = load_config(args.config)
     now = datetime.now(UTC)
     with Store.open(config.database_path) as store:
         states = store.feed_states()
         editions = store.editions()
         bounces = {e.id: store.bounce_counts(e.id) for e in editions}
+        signups = store.signup_counts(now - SIGNUP_WINDOW, now,
+                                      timedelta(hours=config.signup.confirm_hours))
     report = _report(config, now, states, editions)
     for edition in report["editions"]:
         edition["bounces"] = edition_rates(edition, bounces[edition["id"]])
+    report["signups"] = {"days": SIGNUP_WINDOW.days, **dataclasses.asdict(signups)}
     if args.json:
         print(json.dumps(report, default=_json_value))
         return EXIT_OK
@@ -136,6 +141,11 @@ def _print(report: dict[str, Any], zone: ZoneInfo) -> None:
             print(f"      {rates_line(e['bounces'])}")
     if not report["editions"]:
         print("  none yet")
+    s = report.get("signups")
+    if s:
+        print(f"\nSignups (last {s['days']} days): {s['signups']} requests, {s['mailed']} "
+              f"confirmation emails sent, {s['confirmed']} confirmed, {s['expired']} links "
+              "expired unconfirmed")
 
 
 def register(commands: Commands, options: Options) -> None:

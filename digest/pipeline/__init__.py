@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from digest.audience.signup import WEB_LIST
 from digest.audience.subscribers import load_subscribers, normalize_address
 from digest.bounces.verp import envelope_sender, verp_key
 from digest.config import Config
@@ -157,7 +158,22 @@ def subscribers(
     """
     preferences = store.preferences()
     topics = config.topics
-    for listed in load_subscribers(config.subscriber_lists, store.suppressed(), topics):
+    # The database's active readers (confirmed on the web, or imported) first, then the
+    # lists' rows; each address once. Pending (unconfirmed) readers never; suppressed and
+    # deleted addresses never.
+    blocked = store.blocked()
+    stored: set[str] = set()
+    for row in store.subscriber_rows("active"):
+        stored.add(row.email)
+        if row.email in blocked:
+            continue
+        subscriber = with_preferences(row.subscriber(WEB_LIST if row.source == "web"
+                                                     else "imported"), preferences, topics)
+        if frequency is None or subscriber.frequency == frequency:
+            yield subscriber
+    for listed in load_subscribers(config.subscriber_lists, blocked, topics):
+        if listed.email in stored:
+            continue
         subscriber = with_preferences(listed, preferences, topics)
         if frequency is None or subscriber.frequency == frequency:
             yield subscriber

@@ -3,8 +3,8 @@
 In: stories, fetch results, editions, deliveries. Out: the same values read back. Every write
 is committed before the method returns, so a process killed at any moment loses at most the
 call in progress. `sqlite3.Row` never leaves this package. One module per noun (feeds,
-stories, editions, ledger, suppressions, preferences, variants); `schema.py` holds the
-migrations.
+stories, editions, ledger, suppressions, preferences, variants, subscribers, signups);
+`schema.py` holds the migrations.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from digest.store.feeds import FeedState, FeedStore
 from digest.store.ledger import LedgerStore
 from digest.store.preferences import PreferenceStore
 from digest.store.schema import SCHEMA_VERSION, migrate
+from digest.store.signups import SignupStore
 from digest.store.stories import StoryStore
+from digest.store.subscribers import SubscriberStore
 from digest.store.suppressions import SuppressionStore
 from digest.store.variants import VariantStore
 
@@ -29,7 +31,7 @@ __all__ = ["SCHEMA_VERSION", "EditionSummary", "FeedState", "Store"]
 
 
 class Store(FeedStore, StoryStore, EditionStore, LedgerStore, SuppressionStore,
-            PreferenceStore, VariantStore, BounceStore):
+            PreferenceStore, VariantStore, BounceStore, SubscriberStore, SignupStore):
     """The state database. Open it with `Store.open(path)` as a context manager."""
 
     def __init__(self, connection: sqlite3.Connection) -> None:

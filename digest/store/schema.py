@@ -139,6 +139,48 @@ CREATE TABLE IF NOT EXISTS suppression_evidence (
     created TEXT NOT NULL
 );
     """,
+    # 6: readers who signed up on the web (or were imported from a CSV list): one row an
+    # address with its status; every signup request, kept for the abuse limits and as the
+    # consent record; the hashes of addresses whose owners had everything deleted
+    """
+CREATE TABLE IF NOT EXISTS subscribers (
+    email TEXT PRIMARY KEY,
+    name TEXT NOT NULL DEFAULT '',
+    topics TEXT NOT NULL DEFAULT '[]',
+    frequency TEXT NOT NULL DEFAULT 'daily',
+    status TEXT NOT NULL,
+    source TEXT NOT NULL,
+    created TEXT NOT NULL,
+    updated TEXT NOT NULL,
+    signup_id TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS subscribers_status ON subscribers (status);
+CREATE TABLE IF NOT EXISTS signups (
+    id TEXT PRIMARY KEY,
+    email TEXT NOT NULL,
+    name TEXT NOT NULL,
+    topics TEXT NOT NULL,
+    frequency TEXT NOT NULL,
+    created TEXT NOT NULL,
+    client TEXT NOT NULL,
+    user_agent TEXT NOT NULL,
+    page TEXT NOT NULL,
+    consent TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    mailed TEXT NOT NULL DEFAULT '',
+    confirmed TEXT NOT NULL DEFAULT '',
+    network TEXT NOT NULL DEFAULT '',
+    mailbox TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS signups_email ON signups (email, created);
+CREATE INDEX IF NOT EXISTS signups_mailbox ON signups (mailbox, created);
+CREATE INDEX IF NOT EXISTS signups_network ON signups (network, created);
+CREATE INDEX IF NOT EXISTS signups_created ON signups (created);
+CREATE TABLE IF NOT EXISTS forgotten (
+    hash TEXT PRIMARY KEY,
+    created TEXT NOT NULL
+);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
