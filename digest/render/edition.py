@@ -31,6 +31,7 @@ from digest.model import Edition, Rendered, Story
 from digest.render.brand import DEFAULT_BRAND, Brand
 from digest.render.images import THUMB_WIDTH, image_box, lead_box, thumb_box
 from digest.render.words import (
+    BREAK,
     PREHEADER_SPACER,
     breakable,
     breakable_html,
@@ -60,11 +61,11 @@ def placeholders(nonce: str) -> dict[str, str]:
 
 def html_value(name: str, value: str) -> str:
     """One per-subscriber value as the HTML part carries it: escaped, and the address given
-    break points (<wbr>) after its @ and dots, so a long one wraps on a phone in clients that
-    ignore word-break (Gmail, Yahoo). Templates show `recipient.email` as text, never in an
-    attribute."""
+    break points (zero-width spaces) after its @ and dots, so a long one wraps on a phone in
+    clients that ignore word-break (Gmail, Yahoo). Templates show `recipient.email` as text,
+    never in an attribute."""
     value = html.escape(value, quote=True)
-    return _ADDRESS_BREAKS.sub(r"\1<wbr>", value) if name == "email" else value
+    return _ADDRESS_BREAKS.sub(r"\1" + BREAK, value) if name == "email" else value
 
 
 def html_values(values: Mapping[str, str]) -> dict[str, str]:

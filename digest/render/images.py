@@ -19,16 +19,15 @@ THUMB_WIDTH = 120
 THUMB_HEIGHT = 80  # one shape for every thumbnail: 3:2, the commonest news photo
 ALT_LIMIT = 200
 TALLEST_LEAD = 1.0  # height over width: a portrait lead would crop to its middle third
-TALLEST_THUMB = 4 / 3  # Outlook for Windows shows a thumbnail whole: 120x160 at most
+TALLEST_THUMB = 4 / 3  # a portrait thumbnail would be a sliver in its frame
 
 
 @dataclass(frozen=True)
 class ImageBox:
     """An image as the templates show it: safe URL, the size to draw it, alt text.
 
-    `width` x `height` is the picture scaled to the box's width (clients that crop show the
-    top `LEAD_MAX_HEIGHT` px of it); `fit_width` x `fit_height` is the picture scaled to fit
-    inside the box whole, for clients that cannot crop.
+    `width` x `height` is the picture scaled to the box's width; `fit_width` x `fit_height`
+    is the picture scaled to fit inside the box whole, the size it is drawn at.
     """
 
     url: str
@@ -67,17 +66,36 @@ def image_box(image: Image | None, width: int, story: Story | None = None,
 
 
 def lead_box(story: Story | None) -> ImageBox | None:
-    """The lead story's picture across the column, at most `LEAD_MAX_HEIGHT` px tall."""
+    """The lead story's picture, scaled to fit whole inside the column's 536 x 300 px: a wide
+    one fills the width, a 3:2 one is 450 x 300, centred. Nothing is cropped, so no client
+    needs overflow or object-fit (Yahoo's Android app has neither)."""
     if story is None:
         return None
     return image_box(story.image, CONTENT_WIDTH, story, LEAD_MAX_HEIGHT, TALLEST_LEAD)
 
 
-def thumb_box(image: Image | None, story: Story | None = None) -> ImageBox | None:
-    """A thumbnail for the fixed 120x80 frame: 120 px wide, or 80 px tall when the picture is
-    wider than 3:2, so it always fills the frame and the frame crops the rest."""
-    box = image_box(image, THUMB_WIDTH, story, tallest=TALLEST_THUMB)
-    if box is None or box.height >= THUMB_HEIGHT:
-        return box
-    wide = round(THUMB_HEIGHT * box.width / box.height)
-    return ImageBox(box.url, wide, THUMB_HEIGHT, box.alt, wide, THUMB_HEIGHT)
+@dataclass(frozen=True)
+class Thumb:
+    """A thumbnail in its fixed 120 x 80 px frame: the picture scaled to fit whole, and the
+    padding that centres it (the frame's background shows in the margins)."""
+
+    box: ImageBox
+    top: int
+    left: int
+
+    @property
+    def frame_width(self) -> int:
+        return THUMB_WIDTH - self.left
+
+    @property
+    def frame_height(self) -> int:
+        return THUMB_HEIGHT - self.top
+
+
+def thumb_box(image: Image | None, story: Story | None = None) -> Thumb | None:
+    """A thumbnail for the fixed 120 x 80 px frame, or None (see `image_box`)."""
+    box = image_box(image, THUMB_WIDTH, story, THUMB_HEIGHT, tallest=TALLEST_THUMB)
+    if box is None:
+        return None
+    return Thumb(box, top=(THUMB_HEIGHT - box.fit_height) // 2,
+                 left=(THUMB_WIDTH - box.fit_width) // 2)

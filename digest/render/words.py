@@ -21,6 +21,9 @@ LONG_WORD = 20  # characters without a space after which a word gets break point
 WORD_PIECE = 10  # characters between two break points in a long word
 # Invisible characters after the preheader: the inbox preview shows them as blank instead of
 # pulling in the text that follows ("View in browser"). U+034F and U+200C are zero-width.
+# A zero-width space: a break point that is plain text, so every client honours it (Gmail's
+# iOS app and Outlook for Windows drop <wbr>).
+BREAK = "&#8203;"
 PREHEADER_SPACER = "&#847;&zwnj;&nbsp;" * 40
 
 _LONG = re.compile(rf"\S{{{LONG_WORD + 1},}}")
@@ -52,16 +55,16 @@ def subject_line(title: str, more: int, limit: int = SUBJECT_LIMIT) -> str:
 
 
 def _break_word(word: str) -> str:
-    """An escaped long word with <wbr> every `WORD_PIECE` characters, entities kept whole."""
+    """An escaped long word with a break point every `WORD_PIECE` characters, entities whole."""
     units = _UNIT.findall(word)
     pieces = ["".join(units[i:i + WORD_PIECE]) for i in range(0, len(units), WORD_PIECE)]
-    return "<wbr>".join(pieces)
+    return BREAK.join(pieces)
 
 
 def breakable(text: str) -> Markup:
-    """Plain text escaped, with <wbr> break points in words longer than `LONG_WORD`
-    characters (a URL, a hostile run of letters), so they wrap on a phone in every client,
-    without the CSS (word-break, overflow-wrap) that Gmail and Yahoo ignore."""
+    """Plain text escaped, with break points in words longer than `LONG_WORD` characters (a
+    URL, a hostile run of letters), so they wrap on a phone in every client, without the CSS
+    (word-break, overflow-wrap) that Gmail and Yahoo ignore."""
     escaped = str(escape(text))
     return Markup(_LONG.sub(lambda m: _break_word(m.group(0)), escaped))
 
