@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from digest.colors import readable_on
+from digest.config import NewsletterConfig
 
 DEFAULT_ACCENT = "#b3261e"
 
@@ -65,3 +66,10 @@ class Brand:
 
 
 DEFAULT_BRAND = Brand()
+
+
+def brand_for(newsletter: NewsletterConfig) -> Brand:
+    """The brand an operator's `[newsletter]` keys describe (checked when the config is read)."""
+    return Brand(language=newsletter.language, logo_url=newsletter.logo_url,
+                 accent=newsletter.accent_color, footer_text=newsletter.footer_text,
+                 postal_address=newsletter.postal_address)
