@@ -25,6 +25,7 @@ from digest.deliver.message import Personalizer, html_values
 from digest.errors import RenderError
 from digest.ingest.sanitize import one_line
 from digest.model import Cluster, Edition, Image, Rendered
+from digest.render.brand import Brand
 from digest.render.budget import HTML_BUDGET, html_size, render_within_budget, sample_values
 from digest.render.edition import (
     TEXT_WIDTH,
@@ -443,3 +444,55 @@ def test_nothing_loads_but_the_stories_own_pictures() -> None:
     lead = next(a for a in images if "truce" in (a["src"] or ""))
     # 1600x900 scaled to fit the column (536 px) and the lead picture's 300 px height
     assert (lead["width"], lead["height"]) == ("533", "300")
+
+
+# --- the inbox line and the text part's layout ----------------------------------------------
+
+def test_subject_is_the_lead_headline_cut_near_sixty_characters() -> None:
+    long_title = ("Parliament votes through the long-awaited budget after an all-night sitting "
+                  "that ended in uproar")
+    rendered = render(edition([("World", [Cluster((story(1, long_title),), 2.0),
+                                          Cluster((story(2, "Second"),), 1.0)])]))
+    assert rendered.subject == "Parliament votes through the long-awaited budget after an…"
+    assert len(rendered.subject) <= 60
+    one = render(edition([("World", [Cluster((story(1, "Only story"),), 1.0)])]))
+    assert one.subject == "Only story"  # nothing "more" to promise
+
+
+def test_preheader_is_the_next_two_headlines_then_invisible_spacing() -> None:
+    sample = sample_edition()
+    page = render(sample).html
+    preheader = re.search(r'<div class="preheader"[^>]*>(.*?)</div>', page, re.S)
+    assert preheader
+    shown = html.unescape(preheader.group(1))
+    second, third = (c.lead.title for c in sample.clusters[1:3])
+    assert shown.startswith(f"{second} · {third}")
+    assert sample.clusters[0].lead.title not in shown  # the subject says that one
+    assert "\u034f\u200c\u00a0" * 10 in shown
+    assert "display:none" in preheader.group(0) and "mso-hide:all" in preheader.group(0)
+
+
+def test_text_part_keeps_paragraphs_and_gives_every_link_its_url() -> None:
+    text = fill_text(render(sample_edition()), sample_values(BASE_URL, "daily-2023-11-24"))
+    # The link "Follow the latest" is written with its target (wrapped at 72 columns).
+    assert "latest <https://example.com/live>." in text
+    assert " ".join(text.split()).count("Follow the latest <https://example.com/live>.") == 5
+    # The summary's two paragraphs stay two, a blank line apart.
+    assert "<https://example.com/live>.\n\nOfficials in three capitals" in text
+    assert "-- \n" in text  # the signature line that mail clients recognise
+
+
+def test_text_part_breaks_the_footer_cleanly_with_brand_lines() -> None:
+    brand = Brand(footer_text="Published by Example Media, who choose the stories each day.",
+                  postal_address="1 Main Street, Springfield, IL 62701, USA")
+    rendered = render_edition(sample_edition(), TEMPLATES, ZONE, NONCE,
+                              {"base_url": BASE_URL, "brand": brand})
+    values = sample_values(BASE_URL, "daily-2023-11-24")
+    footer = fill_text(rendered, values).split("\n-- \n", 1)[1]
+    lines = footer.splitlines()
+    assert lines[:2] == ["You get Morning Brief because you subscribed with",
+                         values["email"] + "."]
+    assert brand.footer_text in footer and brand.postal_address in footer
+    assert lines[-2:] == [f"Choose topics: {values['preferences_url']}",
+                          f"Unsubscribe: {values['unsubscribe_url']}"]
+    assert all(len(line) <= TEXT_WIDTH or "://" in line for line in lines)
