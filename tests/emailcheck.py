@@ -16,10 +16,22 @@ from typing import Any
 import pytest
 from conftest import REPO
 
+from digest.config import load_config
+from digest.pipeline.rehearse import demo
+
 NODE_MODULES = REPO / "node_modules"
 DOIUSE = NODE_MODULES / "@jsx-email" / "doiuse-email"
 AXE = NODE_MODULES / "axe-core" / "axe.min.js"
 SUPPORT_SCRIPT = Path(__file__).resolve().parent / "email_support.js"
+
+
+def demo_preview(folder: Path) -> Path:
+    """The demo edition's HTML as `digest demo` writes it, from a copy of the sample project
+    made under `folder`."""
+    for name in ("templates", "samples", "subscribers"):
+        shutil.copytree(REPO / name, folder / name)
+    shutil.copy(REPO / "config.toml", folder / "config.toml")
+    return demo(load_config(folder / "config.toml"), folder / "demo", {}).preview
 
 
 def missing(what: str) -> None:

@@ -8,19 +8,16 @@ such entry is explained in docs/email.md.
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import REPO
 from editions import corpus_edition
-from emailcheck import email_support
+from emailcheck import demo_preview, email_support
 
-from digest.config import load_config
 from digest.deliver.message import Personalizer
 from digest.model import Edition
-from digest.pipeline.rehearse import demo
 from digest.render.budget import render_within_budget, sample_values
 from digest.render.edition import html_values
 
@@ -45,12 +42,7 @@ LIMIT_30 = 80_000  # bytes of HTML for 30 stories, far under Gmail's 102 KB clip
 @pytest.fixture(scope="module")
 def demo_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo edition's HTML as `digest demo` writes it (the sample project's feeds)."""
-    root = tmp_path_factory.mktemp("demo-project")
-    for name in ("templates", "samples", "subscribers"):
-        shutil.copytree(REPO / name, root / name)
-    shutil.copy(REPO / "config.toml", root / "config.toml")
-    result = demo(load_config(root / "config.toml"), root / "demo", {})
-    return result.preview
+    return demo_preview(tmp_path_factory.mktemp("demo-project"))
 
 
 def write_page(edition: Edition, folder: Path, name: str) -> tuple[Path, int]:

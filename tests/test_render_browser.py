@@ -14,7 +14,7 @@ import pytest
 from browser import SCREENSHOTS
 from conftest import REPO
 from editions import corpus_edition, sample_edition
-from emailcheck import run_axe
+from emailcheck import demo_preview, run_axe
 from test_render import BASE_URL, FEED_ATTACKS, fill_html, hostile_edition
 
 from digest.ingest.sanitize import cap, one_line
@@ -144,8 +144,14 @@ def test_fits_a_phone_without_its_style_element(
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("width", [375, 1024])
-def test_axe_finds_no_violation(tmp_path: Path, browser: Any, width: int, scheme: str) -> None:
-    page = _open(browser, _page_file(tmp_path, sample_edition(), "sample"), width, scheme)
+@pytest.mark.parametrize("which", ["sample", "demo"])
+def test_axe_finds_no_violation(
+    tmp_path: Path, browser: Any, width: int, scheme: str, which: str
+) -> None:
+    """The sample edition (every feature) and the demo edition as `digest demo` writes it."""
+    path = (demo_preview(tmp_path) if which == "demo"
+            else _page_file(tmp_path, sample_edition(), "sample"))
+    page = _open(browser, path, width, scheme)
     try:
         smallest = page.evaluate("""Math.min(...[...document.querySelectorAll('body *')]
             .filter(e => [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim())
