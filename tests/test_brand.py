@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import REPO, set_config
 from editions import sample_edition
+from emailcheck import run_axe
 
-from digest.audience.pages import unsubscribe_page
+from digest.audience.pages import preferences_page, unsubscribe_page
 from digest.cli import main
 from digest.colors import contrast
 from digest.config import load_config
@@ -90,3 +92,27 @@ def test_send_warns_of_http_links_and_no_postal_address(
     with caplog.at_level(logging.WARNING, logger="digest.send"):
         assert main([*args, "--strict"]) == 0
     assert "is not https" not in caplog.text and "postal_address" not in caplog.text
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("accent", ["#b3261e", "#0b6e4f"])
+def test_reader_pages_pass_axe_in_the_brand(
+    tmp_path: Path, browser: Any, accent: str, scheme: str
+) -> None:
+    """The pages a reader lands on from the email: the brand's colours read in both modes."""
+    brand = Brand(accent=accent)
+    shown = {
+        "unsubscribe": unsubscribe_page("Daily", "a@example.com", "x", "y", brand=brand),
+        "preferences": preferences_page("Daily", "a@example.com", "x", "y", ["World", "Tech"],
+                                        ["World"], "daily", True, False, brand=brand),
+    }
+    for name, html in shown.items():
+        path = tmp_path / f"{name}.html"
+        path.write_text(html, encoding="utf-8")
+        page = browser.new_page(viewport={"width": 375, "height": 800}, color_scheme=scheme)
+        try:
+            page.goto(path.as_uri())
+            violations = run_axe(page)
+            assert violations == [], (name, [(v["id"], v["impact"]) for v in violations])
+        finally:
+            page.close()
