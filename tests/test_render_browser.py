@@ -67,6 +67,14 @@ def test_edition_fits_and_shows_every_headline(
             assert headline.is_visible(), cluster.lead.title
             box = headline.bounding_box()
             assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
+        # The lead picture is at most 300 px tall; every thumbnail frame is one shape.
+        lead = page.locator("img.lead-image").bounding_box()
+        assert lead is not None and lead["height"] <= 300 and lead["width"] <= width
+        frames = page.locator("div.thumb-frame")
+        assert frames.count() >= 2
+        for i in range(frames.count()):
+            box = frames.nth(i).bounding_box()
+            assert box is not None and (round(box["width"]), round(box["height"])) == (120, 80)
         # The preheader is for the inbox list, never on the page.
         assert not page.locator(".preheader").is_visible()
         if width == 375:  # one column: the container fills the phone's width

@@ -87,7 +87,7 @@ def render_edition(
         templates: the folder holding edition.html.j2, edition.txt.j2 and subject.txt.j2.
         timezone: the zone the edition's date is shown in.
         nonce: makes the placeholders unique to this render.
-        extra: more template values (newsletter address, base URL...).
+        extra: more template values (base_url; brand, a `Brand`, else the default one).
     Returns:
         The rendered edition with placeholders for each recipient's values.
     Raises:
@@ -293,7 +293,7 @@ def _render(env: jinja2.Environment, name: str, context: Mapping[str, Any]) -> s
     except jinja2.UndefinedError as e:
         where = _template_frame(e) or name
         raise RenderError(f"{where}: template error: {e.message}; check the name's spelling "
-                          "(see the templates' context in digest/render.py)") from e
+                          "(see the templates' context in digest/render/edition.py)") from e
     except Exception as e:
         where = _template_frame(e) or name
         raise RenderError(f"{where}: template error: {type(e).__name__}: {e}") from e
