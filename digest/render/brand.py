@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from digest.colors import readable_on
 from digest.config import NewsletterConfig
 
-DEFAULT_ACCENT = "#b3261e"
+DEFAULT_ACCENT = NewsletterConfig.accent_color  # one default, written in config.py
 
 
 @dataclass(frozen=True)
