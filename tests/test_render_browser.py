@@ -130,12 +130,13 @@ WITHOUT_STYLE = "document.querySelectorAll('style').forEach(element => element.r
 @pytest.mark.parametrize("width", [320, 375])
 @pytest.mark.parametrize("which", ["sample", "corpus", "hostile"])
 def test_fits_a_phone_without_its_style_element(
-    tmp_path: Path, browser: Any, corpus: Path, width: int, which: str
+    tmp_path: Path, browser: Any, request: pytest.FixtureRequest, width: int, which: str
 ) -> None:
     """Clients that drop <style> (Gmail's apps with other accounts, several webmails) keep only
     the inline styles: the layout must be fluid with those alone."""
-    edition = {"sample": sample_edition, "hostile": hostile_edition,
-               "corpus": lambda: corpus_edition(corpus, 30)}[which]()
+    edition = {"sample": sample_edition, "hostile": hostile_edition,  # the corpus only here:
+               "corpus": lambda: corpus_edition(request.getfixturevalue("corpus"), 30),
+               }[which]()
     page = _open(browser, _page_file(tmp_path, edition, which), width, "light")
     try:
         page.evaluate(WITHOUT_STYLE)
