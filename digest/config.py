@@ -16,6 +16,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from digest.colors import TEXT_CONTRAST, contrast, is_hex_color
 from digest.cron import cron_trigger
 from digest.errors import ConfigError
 from digest.model import Feed
@@ -32,6 +33,11 @@ class NewsletterConfig:
     secret_env: str = "DIGEST_SECRET"  # env variable holding the HMAC key for tokens
     templates: str = ""  # optional folder of your own templates: a file there wins over the bundled
     reply_to: str = ""  # an optional Reply-To address
+    language: str = "en"  # the edition's language, BCP 47 ("en", "pt-BR"), for screen readers
+    logo_url: str = ""  # https image atop the email and the reader pages; empty: the name in type
+    accent_color: str = "#b3261e"  # #rrggbb of the top rule and section names; 4.5:1 on white
+    footer_text: str = ""  # one more line in the email's footer, e.g. who publishes it and why
+    postal_address: str = ""  # shown in the footer; CAN-SPAM requires it for commercial mail
 
 
 @dataclass(frozen=True)
@@ -396,9 +402,31 @@ def _check(config: Config, text: str) -> None:
     if config.subscribers.weekly_day.lower() not in _WEEKDAYS:
         fail(config.path, text, "subscribers.weekly_day",
               f"{config.subscribers.weekly_day!r} is not a day such as 'monday'")
+    _check_brand(config, text)
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", config.newsletter.secret_env):
         fail(config.path, text, "newsletter.secret_env",
               "must be the name of an environment variable, not the secret itself")
+
+
+def _check_brand(config: Config, text: str) -> None:
+    newsletter = config.newsletter
+    if not re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*", newsletter.language):
+        fail(config.path, text, "newsletter.language",
+             f"{newsletter.language!r} is not a language tag such as 'en' or 'pt-BR'")
+    logo = urlsplit(newsletter.logo_url)
+    if newsletter.logo_url and (logo.scheme not in ("http", "https") or not logo.hostname):
+        fail(config.path, text, "newsletter.logo_url",
+             "must be an absolute https URL of an image (mail clients load nothing else), "
+             "or empty")
+    accent = newsletter.accent_color
+    if not is_hex_color(accent):
+        fail(config.path, text, "newsletter.accent_color",
+             f"{accent!r} is not a colour written #rrggbb, e.g. '#b3261e'")
+    # Section names are drawn in it on white; dark mode lightens it by itself, keeping the hue.
+    if contrast(accent, "#ffffff") < TEXT_CONTRAST:
+        fail(config.path, text, "newsletter.accent_color",
+             f"{accent} on white has a contrast of {contrast(accent, '#ffffff'):.1f}:1, under "
+             f"the {TEXT_CONTRAST}:1 that text needs; choose a darker shade")
 
 
 def secret_env_names(path: Path) -> tuple[str, ...]:

@@ -50,6 +50,7 @@ from digest.config import Config
 from digest.errors import DigestError, InputError, SubscriberError
 from digest.model import Frequency
 from digest.render import edition as render
+from digest.render.brand import brand_for
 from digest.store import Store
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ _TOKEN_HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src https:; "
                                "form-action 'self'; frame-ancestors 'none'",
 }
 _ARCHIVE_HEADERS = {
@@ -95,13 +96,14 @@ def create_app(config: Config, key: bytes, clock: Callable[[], datetime],
         A Starlette app; run it with uvicorn.
     """
     newsletter = config.newsletter.name
+    brand = brand_for(config.newsletter)  # the email's palette and logo, on every page
 
     def page(html: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
         return HTMLResponse(html, status_code=status, headers=headers or _TOKEN_HEADERS)
 
     def failure(status: int, message: str | None = None) -> Response:
         title, default = _STATUS_TEXT.get(status, _STATUS_TEXT[500])
-        return page(error_page(newsletter, title, message or default), status)
+        return page(error_page(newsletter, title, message or default, brand=brand), status)
 
     def token_of(request: Request) -> tuple[str, str, str]:
         token = request.query_params.get("t", "").strip()
@@ -122,13 +124,13 @@ def create_app(config: Config, key: bytes, clock: Callable[[], datetime],
         token, list_name, email = token_of(request)
         if request.method == "GET":
             return page(unsubscribe_page(newsletter, email, f"unsubscribe?t={quote(token)}",
-                                         f"preferences?t={quote(token)}"))
+                                         f"preferences?t={quote(token)}", brand=brand))
         # RFC 8058: the POST itself is the consent; its body (List-Unsubscribe=One-Click, or
         # the button's form) needs no checking, and there is no redirect and no cookie.
         reason = f"unsubscribed from list {list_name!r} by its link"
         await run_in_threadpool(store_call(lambda s: s.suppress(email, reason, clock())))
         log.info("unsubscribed %s (list %s)", email, list_name)
-        return page(unsubscribed_page(newsletter, email))
+        return page(unsubscribed_page(newsletter, email, brand=brand))
 
     async def preferences(request: Request) -> Response:
         token, list_name, email = token_of(request)
@@ -162,11 +164,11 @@ def create_app(config: Config, key: bytes, clock: Callable[[], datetime],
         topics, frequency_now, suppressed = await run_in_threadpool(store_call(current))
         return page(preferences_page(
             newsletter, email, f"preferences?t={quote(token)}", f"unsubscribe?t={quote(token)}",
-            config.topics, topics, frequency_now, saved, suppressed))
+            config.topics, topics, frequency_now, saved, suppressed, brand=brand))
 
     async def archive_index(request: Request) -> Response:
         editions = await run_in_threadpool(store_call(lambda s: s.editions(limit=1000)))
-        return page(archive_page(newsletter, editions), headers=_ARCHIVE_HEADERS)
+        return page(archive_page(newsletter, editions, brand=brand), headers=_ARCHIVE_HEADERS)
 
     async def archive_edition(request: Request) -> Response:
         edition_id = request.path_params["edition"].removesuffix(".html")

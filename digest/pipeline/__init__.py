@@ -36,6 +36,7 @@ from digest.model import (
 )
 from digest.pipeline.ingest import FeedReport, FetchSummary, fetch, parse_workers
 from digest.rank.score import rank
+from digest.render.brand import brand_for
 from digest.render.budget import Fitted, render_within_budget
 from digest.render.edition import archive_name, archive_page
 from digest.render.variants import VariantRenders, weekly_due, with_preferences
@@ -111,7 +112,8 @@ def render_fitted(config: Config, edition: Edition) -> Fitted:
     return render_within_budget(
         edition, config.templates_path, ZoneInfo(config.schedule.timezone),
         nonce=secrets.token_hex(8),
-        extra={"base_url": config.newsletter.base_url.rstrip("/")},
+        extra={"base_url": config.newsletter.base_url.rstrip("/"),
+               "brand": brand_for(config.newsletter)},
     )
 
 
