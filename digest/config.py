@@ -41,6 +41,7 @@ class ScheduleConfig:
     timezone: str = "UTC"  # IANA name; edition dates are days in this zone
     send_weekly: str = ""  # cron for the weekly edition (e.g. "0 7 * * 1"); empty: none
     misfire_grace_seconds: int = 3600  # a job late by up to this runs once; later: skipped
+    retry: str = "*/15 * * * *"  # cron for retrying deferred deliveries; empty: none
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class SmtpConfig:
     max_per_connection: int = 0  # reconnect after this many messages; 0 = no limit
     rate_per_second: float = 0.0  # messages per second at most, all connections; 0 = no limit
     tls_ca_file: str = ""  # extra CA certificates (PEM) to trust, for a private server's TLS
+    give_up_after_hours: float = 48.0  # a deferred delivery is retried until then, then failed
 
 
 @dataclass(frozen=True)
@@ -277,6 +279,8 @@ _POSITIVE: list[tuple[str, typing.Callable[[Config], bool], str]] = [
     ("smtp.timeout_seconds", lambda c: c.smtp.timeout_seconds > 0, "must be greater than 0"),
     ("smtp.retry_backoff_seconds", lambda c: all(s >= 0 for s in c.smtp.retry_backoff_seconds),
      "waits must not be negative"),
+    ("smtp.give_up_after_hours", lambda c: c.smtp.give_up_after_hours > 0,
+     "must be greater than 0"),
     ("smtp.max_per_connection", lambda c: c.smtp.max_per_connection >= 0,
      "must not be negative (0 = no limit)"),
     ("smtp.rate_per_second", lambda c: c.smtp.rate_per_second >= 0,
@@ -326,7 +330,7 @@ def _check(config: Config, text: str) -> None:
     except (ZoneInfoNotFoundError, ValueError):
         fail(config.path, text, "schedule.timezone",
               f"{config.schedule.timezone!r} is not an IANA time zone such as 'Europe/Paris'")
-    for key in ("send", "fetch", "send_weekly"):
+    for key in ("send", "fetch", "send_weekly", "retry"):
         expression = getattr(config.schedule, key)
         if not expression.strip():
             continue  # an empty cron turns that job off

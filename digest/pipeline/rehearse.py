@@ -30,7 +30,7 @@ from digest.pipeline import (
     sender_for,
     subscribers,
 )
-from digest.render.variants import VariantRenders
+from digest.pipeline.variants import prepare_variants
 from digest.sink.server import running_sink
 from digest.store import Store
 from digest.store.lock import hold_lock
@@ -84,10 +84,10 @@ def preview(
                             address)
             recipient = listed or Subscriber(email=address)
             # The subscriber's own variant (their topics), as `send` would pick it.
-            stored_id = rendered.edition_id
-            variant = VariantRenders(rendered, edition, lambda e: render(config, e),
-                                     lambda v: store.variant(stored_id, v),
-                                     lambda v, r: None).for_subscriber(recipient)
+            content = edition or store.edition_content(rendered.edition_id)
+            variant = prepare_variants(store, rendered, content, [recipient],
+                                       lambda e: render(config, e), keep=False
+                                       ).for_subscriber(recipient)
             if variant is None:
                 log.warning("preview: none of %s's topics (%s) has news in this edition; "
                             "send would skip them. Showing the whole edition",

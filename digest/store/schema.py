@@ -107,6 +107,13 @@ ALTER TABLE deliveries ADD COLUMN next_try TEXT NOT NULL DEFAULT '';
 ALTER TABLE deliveries ADD COLUMN first_try TEXT NOT NULL DEFAULT '';
 CREATE INDEX IF NOT EXISTS deliveries_status ON deliveries (edition_id, status);
     """,
+    # 5: an edition's contents (its stories as ranked), so a variant first needed by a later
+    # run is built from the edition and not from that day's stories; a variant whose topics
+    # have no story in the edition is kept as empty, so every run skips its readers
+    """
+ALTER TABLE editions ADD COLUMN content TEXT NOT NULL DEFAULT '';
+ALTER TABLE edition_variants ADD COLUMN empty INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
