@@ -70,8 +70,14 @@ def cmd_send(args: argparse.Namespace) -> int:
         if weekly is not None:  # sent in the same run
             out["weekly"] = {"edition": weekly.edition, "note": _note(weekly),
                              "left": weekly.left, **{s: weekly.count(s) for s in counts}}
+        out["retried"] = [{"edition": r.edition, "left": r.left,
+                           **{s: r.count(s) for s in counts}} for r in summary.retried]
         print(json.dumps(out))
     else:
+        for retried in summary.retried:  # earlier editions' deferrals, retried first
+            detail = ", ".join(f"{retried.count(s)} {s}" for s in counts if retried.count(s))
+            print(f"Edition {retried.edition} (deferrals retried): {detail}."
+                  + (f" {retried.left} still deferred." if retried.left else ""))
         for one in (summary, weekly):
             if one is None:
                 continue
