@@ -169,8 +169,13 @@ class Config:
 
     @property
     def topics(self) -> tuple[str, ...]:
-        """The section names subscribers may choose as topics, in the config's order."""
-        return tuple(dict.fromkeys(f.section for f in self.feeds))
+        """The section names subscribers may choose as topics, in the config's order: every
+        section an edition can have, from the feeds and from `[[sections]]` (one spelling
+        for names that differ only in case)."""
+        first: dict[str, str] = {}
+        for name in [*(f.section for f in self.feeds), *(s.name for s in self.sections)]:
+            first.setdefault(name.lower(), name)
+        return tuple(first.values())
 
 
 _TABLES: dict[str, type] = {

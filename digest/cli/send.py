@@ -66,7 +66,7 @@ def cmd_send(args: argparse.Namespace) -> int:
     weekly = summary.weekly
     if args.json:
         out: dict[str, object] = {"edition": summary.edition, **counts, "left": summary.left,
-                                  "note": _note(summary)}
+                                  "note": _note(summary), "bad_rows": summary.bad_rows}
         if weekly is not None:  # sent in the same run
             out["weekly"] = {"edition": weekly.edition, "note": _note(weekly),
                              "left": weekly.left, **{s: weekly.count(s) for s in counts}}
@@ -78,6 +78,10 @@ def cmd_send(args: argparse.Namespace) -> int:
             detail = ", ".join(f"{retried.count(s)} {s}" for s in counts if retried.count(s))
             print(f"Edition {retried.edition} (deferrals retried): {detail}."
                   + (f" {retried.left} still deferred." if retried.left else ""))
+        if summary.bad_rows:
+            rows = "row was" if summary.bad_rows == 1 else "rows were"
+            print(f"{summary.bad_rows} subscriber {rows} skipped (see the warnings above); "
+                  "fix them in the list for the next run.")
         for one in (summary, weekly):
             if one is None:
                 continue

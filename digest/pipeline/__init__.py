@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from digest.audience.subscribers import load_subscribers, normalize_address
+from digest.audience.subscribers import LoadStats, load_subscribers, normalize_address
 from digest.config import Config
 from digest.deliver.delivery import Progress
 from digest.deliver.dispatch import Controls, dkim_signer, send_edition, send_test
@@ -53,6 +53,7 @@ class SendSummary:
     progress: Progress | None = None  # this run's own counts, stop and error
     next_try: datetime | None = None  # when the first deferred delivery is due again
     retried: tuple[SendSummary, ...] = ()  # earlier editions' deferrals retried first
+    bad_rows: int = 0  # subscriber rows skipped (each warned once in the run)
 
     def count(self, status: str) -> int:
         return self.counts.get(status, 0)
@@ -65,7 +66,7 @@ class SendSummary:
     @property
     def ok(self) -> bool:
         stopped = self.progress is not None and (self.progress.stopped or self.progress.error)
-        return (not (self.left or self.count("failed") or stopped)
+        return (not (self.left or self.count("failed") or stopped or self.bad_rows)
                 and (self.weekly is None or self.weekly.ok))
 
 
@@ -140,16 +141,20 @@ def token_key(config: Config, environ: Mapping[str, str]) -> bytes:
 
 
 def subscribers(
-    config: Config, store: Store, frequency: Frequency | None = None
+    config: Config, store: Store, frequency: Frequency | None = None, *,
+    stats: LoadStats | None = None, quiet: bool = False,
 ) -> Iterator[Subscriber]:
     """Every active subscriber: in a list, not suppressed, with their own saved preferences.
 
     Args:
         frequency: only the subscribers who get this frequency; None for all.
+        stats: counts the rows read and skipped, when given.
+        quiet: bad rows only at debug level (a run warns about them on one read only).
     """
     preferences = store.preferences()
     topics = config.topics
-    for listed in load_subscribers(config.subscriber_lists, store.suppressed(), topics):
+    for listed in load_subscribers(config.subscriber_lists, store.suppressed(), topics, stats,
+                                   quiet):
         subscriber = with_preferences(listed, preferences, topics)
         if frequency is None or subscriber.frequency == frequency:
             yield subscriber
@@ -186,17 +191,23 @@ def send(
     # reads the lists and variants through `store`.
     with hold_lock(database), Store.open(database) as store, Store.open(database) as ledger:
         fetch(config, store, now)
+        # The lists are read several times in a run: once here with their bad rows warned
+        # and counted (for the summary), quietly after.
+        rows = LoadStats()
+        weekly_readers = 0 if to else sum(s.frequency == "weekly"
+                                          for s in subscribers(config, store, stats=rows))
         target = edition_id or edition_id_for(config, now)
         retried = () if (dry_run or to) else _retry(sending, store, ledger, skip=target)
         if edition_id and edition_id.startswith("weekly-"):
             weekly_only = _send_edition(sending, store, ledger, now, edition_id, "weekly", to)
-            return dataclasses.replace(weekly_only, retried=retried)
+            return dataclasses.replace(weekly_only, retried=retried, bad_rows=rows.skipped)
         daily = dataclasses.replace(
-            _send_edition(sending, store, ledger, now, target, "daily", to), retried=retried)
+            _send_edition(sending, store, ledger, now, target, "daily", to), retried=retried,
+            bad_rows=rows.skipped)
         if edition_id or to or not weekly_due(now, ZoneInfo(config.schedule.timezone),
                                               config.subscribers.weekly_day):
             return daily
-        if next(subscribers(config, store, "weekly"), None) is None:
+        if not weekly_readers:
             return daily  # no weekly readers: build no weekly edition
         if controls.stop.is_set():
             return daily
@@ -330,12 +341,13 @@ def _send_edition(
                            progress=test)
     # Every variant this edition's readers need is stored before the first message goes out;
     # the sending below only looks them up.
-    variants = prepare_variants(store, rendered, content, subscribers(config, store, frequency),
+    variants = prepare_variants(store, rendered, content,
+                                subscribers(config, store, frequency, quiet=True),
                                 lambda e: render(config, e), keep=not dry_run)
 
     def readers() -> Iterator[Subscriber]:
         # Readers whose topics have no story in this edition get nothing (no ledger row).
-        return (s for s in subscribers(config, store, frequency)
+        return (s for s in subscribers(config, store, frequency, quiet=True)
                 if variants.for_subscriber(s) is not None)
 
     def variant_message(subscriber: Subscriber) -> PreparedMessage:
