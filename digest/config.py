@@ -245,6 +245,8 @@ def _build(path: Path, text: str, data: dict[str, Any]) -> Config:
     )
     config = Config(path=path, feeds=feeds, sections=sections, **tables)
     _check(config, text)
+    _check_paths(config, text, {f"{table}.{key}" for table, keys in data.items()
+                                if isinstance(keys, dict) for key in keys})
     return config
 
 
@@ -324,6 +326,9 @@ _POSITIVE: list[tuple[str, typing.Callable[[Config], bool], str]] = [
 
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+# The files render reads from `newsletter.templates` (digest/render/edition.py's TEMPLATES).
+_TEMPLATE_FILES = ("subject.txt.j2", "edition.html.j2", "edition.txt.j2")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _check(config: Config, text: str) -> None:
@@ -354,9 +359,34 @@ def _check(config: Config, text: str) -> None:
     if config.subscribers.weekly_day.lower() not in _WEEKDAYS:
         fail(config.path, text, "subscribers.weekly_day",
               f"{config.subscribers.weekly_day!r} is not a day such as 'monday'")
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", config.newsletter.secret_env):
-        fail(config.path, text, "newsletter.secret_env",
-              "must be the name of an environment variable, not the secret itself")
+    for key, name in (("newsletter.secret_env", config.newsletter.secret_env),
+                      ("smtp.password_env", config.smtp.password_env)):
+        if not _ENV_NAME.fullmatch(name):
+            fail(config.path, text, key,
+                  "must be the name of an environment variable, not the secret itself")
+
+
+def _check_paths(config: Config, text: str, named: set[str]) -> None:
+    """The files and folders the config file names (`named`: its dotted keys) are there, so
+    a typo fails when the config is read and not at send time."""
+    folder = config.templates_path
+    missing = [n for n in _TEMPLATE_FILES if not (folder / n).is_file()]
+    if "newsletter.templates" in named and not folder.is_dir():
+        fail(config.path, text, "newsletter.templates",
+              f"{folder} is not a folder; set it to the folder holding {', '.join(missing)} "
+              "(copy the bundled templates/ to start)")
+    if "newsletter.templates" in named and missing:
+        fail(config.path, text, "newsletter.templates",
+              f"{folder} has no {', '.join(missing)}; copy them from the bundled templates/")
+    for raw, path in zip(config.subscribers.lists, config.subscriber_lists, strict=True):
+        if "subscribers.lists" in named and not path.is_file():
+            fail(config.path, text, "subscribers.lists",
+                  f"{raw!r} ({path}) is not a file; create it with the header row "
+                  "email,name,topics,frequency, or take it out of the lists")
+    if config.database_path.is_dir():
+        fail(config.path, text, "state.database",
+              f"{config.database_path} is a folder; name the database file, e.g. "
+              "state/digest.sqlite3")
 
 
 def secret_env_names(path: Path) -> tuple[str, ...]:
