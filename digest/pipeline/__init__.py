@@ -361,7 +361,7 @@ def _send_edition(
         built_count = sum(len(variant_message(s).wire(s)) > 0 for s in readers()
                           if s.email not in rows or s.email in due)
         note = (f"dry run: {built_count} messages built, none sent" if built_count else
-                "dry run: nothing to send: every reader of this edition has had it")
+                "dry run: every reader of this edition has had it")
         return SendSummary(edition_id, {"skipped": built_count}, note=note)
     progress = send_edition(ledger, edition_id, readers, variant_message, config.smtp,
                             sending.password, sender.address, sending.controls,
