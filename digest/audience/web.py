@@ -20,6 +20,7 @@ import re
 import socket
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from email.utils import parseaddr
 from http import HTTPStatus
 from typing import TypeVar
 from urllib.parse import parse_qs, quote
@@ -43,7 +44,7 @@ from digest.audience.subscribers import find_subscriber, parse_topics, read_toke
 from digest.config import Config
 from digest.errors import DigestError, InputError, SubscriberError
 from digest.model import Frequency
-from digest.render import edition as render
+from digest.render.archive import public_page
 from digest.store import Store
 
 log = logging.getLogger(__name__)
@@ -166,7 +167,8 @@ def create_app(config: Config, key: bytes, clock: Callable[[], datetime]) -> Sta
         if rendered is None:
             raise HTTPException(404, f"There is no edition {edition_id!r} in the archive.")
         # The same page `digest send` writes to the archive folder (values HTML-escaped).
-        html = render.archive_page(rendered, config.newsletter.base_url.rstrip("/"))
+        html = public_page(rendered, config.newsletter.base_url.rstrip("/"),
+                           config.newsletter.name, parseaddr(config.newsletter.sender)[1])
         return HTMLResponse(html, headers=_ARCHIVE_HEADERS)
 
     async def healthz(request: Request) -> Response:

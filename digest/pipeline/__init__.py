@@ -34,8 +34,9 @@ from digest.model import (
 from digest.pipeline.ingest import FeedReport, FetchSummary, fetch, parse_workers
 from digest.pipeline.variants import prepare_variants
 from digest.rank.score import rank
+from digest.render.archive import public_page
 from digest.render.budget import Fitted, render_within_budget
-from digest.render.edition import archive_name, archive_page
+from digest.render.edition import archive_name
 from digest.render.variants import weekly_due, with_preferences
 from digest.store import Store
 from digest.store.ledger import LEFT
@@ -375,7 +376,9 @@ def write_archive(config: Config, rendered: Rendered, sender: Sender) -> Path:
     archive = config.database_path.parent / "archive"
     archive.mkdir(parents=True, exist_ok=True)
     path = archive / f"{archive_name(rendered.edition_id)}.html"
-    path.write_text(archive_page(rendered, sender.base_url), encoding="utf-8")
+    # Public: no reader's address or personal links, and a line on how to subscribe.
+    page = public_page(rendered, sender.base_url, config.newsletter.name, sender.address)
+    path.write_text(page, encoding="utf-8")
     return path
 
 
