@@ -1,6 +1,6 @@
 """The public archive carries no personal links: no unsubscribe or preferences link, no
-reader's address, but a line on how to subscribe; every link on it works. The archive index
-tells a daily from a weekly."""
+reader's address, but a line on how to subscribe; every link on it works; story times are
+absolute. The archive index tells a daily from a weekly."""
 
 from __future__ import annotations
 
@@ -44,6 +44,7 @@ def test_archive_pages_are_public_and_the_index_names_each_kind(
             assert "/unsubscribe" not in html and "/preferences" not in html
             assert "your email address" not in html and "@@digest-" not in html
             assert "Wilders" in html or "Gaza" in html  # the stories are all there
+            assert " ago" not in html and ", 2023, " in html  # absolute times, read any day
             for link in re.findall(r'href="(http://127\.0\.0\.1:[0-9]+/[^"]*)"', html):
                 assert client.get(link).status_code == 200, link
     assert index.status_code == 200

@@ -45,6 +45,7 @@ from digest.config import Config
 from digest.errors import DigestError, InputError, SubscriberError
 from digest.model import Frequency
 from digest.render.archive import public_page
+from digest.render.edition import archive_name
 from digest.store import Store
 
 log = logging.getLogger(__name__)
@@ -166,9 +167,14 @@ def create_app(config: Config, key: bytes, clock: Callable[[], datetime]) -> Sta
         rendered = await run_in_threadpool(store_call(lambda s: s.edition(edition_id)))
         if rendered is None:
             raise HTTPException(404, f"There is no edition {edition_id!r} in the archive.")
-        # The same page `digest send` writes to the archive folder (values HTML-escaped).
-        html = public_page(rendered, config.newsletter.base_url.rstrip("/"),
-                           config.newsletter.name, parseaddr(config.newsletter.sender)[1])
+        # The page `digest send` wrote to the archive folder when it made the edition; for an
+        # edition whose page is gone, the stored render made public.
+        written = config.database_path.parent / "archive" / f"{archive_name(edition_id)}.html"
+        try:
+            html = await run_in_threadpool(lambda: written.read_text(encoding="utf-8"))
+        except OSError:
+            html = public_page(rendered, config.newsletter.base_url.rstrip("/"),
+                               config.newsletter.name, parseaddr(config.newsletter.sender)[1])
         return HTMLResponse(html, headers=_ARCHIVE_HEADERS)
 
     async def healthz(request: Request) -> Response:

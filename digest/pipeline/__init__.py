@@ -36,7 +36,7 @@ from digest.pipeline.variants import prepare_variants
 from digest.rank.score import rank
 from digest.render.archive import public_page
 from digest.render.budget import Fitted, render_within_budget
-from digest.render.edition import archive_name
+from digest.render.edition import archive_name, render_edition
 from digest.render.variants import weekly_due, with_preferences
 from digest.store import Store
 from digest.store.ledger import LEFT
@@ -96,7 +96,10 @@ def build_edition(
     order = list(dict.fromkeys(f.section for f in config.feeds))
     # Stories handed in (a weekly edition's week) bring their own window.
     window = since if stories is None else min((s.published for s in candidates), default=now)
-    return rank(candidates, config.ranking, now, edition_id, config.newsletter.name, order,
+    settings = config.ranking
+    if stories is not None:  # a week's stories decay over the week, not over a day
+        settings = dataclasses.replace(settings, half_life_hours=settings.half_life_hours * 7)
+    return rank(candidates, settings, now, edition_id, config.newsletter.name, order,
                 config.sections, since=window)
 
 
@@ -322,7 +325,7 @@ def _send_edition(
             # Only what was rendered counts as sent: stories cut for size stay unsent. The
             # edition's contents are kept with it: every variant of it is built from them.
             store.save_edition(rendered, now, content.stories, content)
-            write_archive(config, rendered, sender_for(config, key))
+            write_archive(config, rendered, sender_for(config, key), content)
     sender = sender_for(config, key)
     clock = sending.controls.clock
     prepared: dict[int, tuple[Rendered, PreparedMessage]] = {}  # encoded once per variant
@@ -371,12 +374,23 @@ def _send_edition(
                        next_try=ledger.next_try(edition_id))
 
 
-def write_archive(config: Config, rendered: Rendered, sender: Sender) -> Path:
-    """Write the edition's "view in browser" page under the state folder."""
+def write_archive(config: Config, rendered: Rendered, sender: Sender,
+                  content: Edition | None = None) -> Path:
+    """Write the edition's public "view in browser" page under the state folder.
+
+    Public: no reader's address or personal links, a line on how to subscribe, and (from
+    `content`, what the edition carried) story times as absolute times in the newsletter's
+    zone, since the page is read any time later.
+    """
     archive = config.database_path.parent / "archive"
     archive.mkdir(parents=True, exist_ok=True)
     path = archive / f"{archive_name(rendered.edition_id)}.html"
-    # Public: no reader's address or personal links, and a line on how to subscribe.
+    zone = ZoneInfo(config.schedule.timezone)
+    if content is not None:
+        rendered = render_edition(content, config.templates_path, zone,
+                                  nonce=secrets.token_hex(8),
+                                  extra={"base_url": config.newsletter.base_url.rstrip("/")},
+                                  archive=True)
     page = public_page(rendered, sender.base_url, config.newsletter.name, sender.address)
     path.write_text(page, encoding="utf-8")
     return path

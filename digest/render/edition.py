@@ -29,6 +29,7 @@ import jinja2
 from digest.errors import RenderError
 from digest.ingest.sanitize import absolute_http_url, cap, clean_html, one_line
 from digest.model import Edition, Image, Rendered, Story
+from digest.render.periods import absolute_time, day_label, is_weekly, period_label
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -55,6 +56,7 @@ def render_edition(
     timezone: tzinfo,
     nonce: str,
     extra: Mapping[str, Any] | None = None,
+    archive: bool = False,
 ) -> Rendered:
     """Render an edition's subject, HTML (CSS inlined) and text, with no size budget.
 
@@ -64,12 +66,13 @@ def render_edition(
         timezone: the zone the edition's date is shown in.
         nonce: makes the placeholders unique to this render.
         extra: more template values (newsletter address, base URL...).
+        archive: for the archive page, read any time later: absolute story times.
     Returns:
         The rendered edition with placeholders for each recipient's values.
     Raises:
         RenderError: a template is missing or fails, named with its file and line.
     """
-    raw = render_templates(edition, templates, timezone, nonce, extra)
+    raw = render_templates(edition, templates, timezone, nonce, extra, archive)
     return dataclasses.replace(raw, html=inline_css(raw.html))
 
 
@@ -79,6 +82,7 @@ def render_templates(
     timezone: tzinfo,
     nonce: str,
     extra: Mapping[str, Any] | None = None,
+    archive: bool = False,
 ) -> Rendered:
     """The templates' output before inlining: what `render_edition` hands to premailer.
 
@@ -87,10 +91,22 @@ def render_templates(
     env = environment(templates)
     marks = placeholders(nonce)
     lead = edition.clusters[0].lead if edition.clusters else None
+    period = period_label(edition.id, edition.created, timezone)
+    weekly = is_weekly(edition.id)
+
+    def story_time(story: Story) -> str:
+        if archive:  # read any time later: never "4 h ago"
+            return absolute_time(story.published, timezone)
+        return day_label(story.published, timezone) if weekly else _age(story, edition.created)
+
+    # Per edition, so macros (imported without context) see it too.
+    env.globals["story_time"] = _strict(story_time)
     context = {
         "edition": edition,
         "newsletter": edition.newsletter,
-        "date": _date(edition.created, timezone),
+        "date": period,  # a day, or a week for a weekly edition
+        "period": period,
+        "masthead": f"{period} · {len(edition.clusters)} stories",
         "story_count": len(edition.clusters),
         "lead": lead,
         "lead_image": _lead_image(edition),
@@ -293,11 +309,6 @@ def _template_frame(error: BaseException) -> str:
     """`file:line` of the innermost template frame in a rendering error's traceback."""
     frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename.endswith(".j2")]
     return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else ""
-
-
-def _date(when: datetime, timezone: tzinfo) -> str:
-    local = when.astimezone(timezone)
-    return f"{local:%A}, {local:%B} {local.day}, {local.year}"
 
 
 def _age(story: Story, now: datetime) -> str:
