@@ -90,3 +90,28 @@ def test_a_reader_who_joins_mid_edition_gets_their_part_of_that_edition(
     with Store.open(config.database_path) as store:
         stored = store.variant(first.edition, "World")
         assert stored is not None and LATE not in stored.text and WORLD in stored.text
+
+
+def test_the_weekly_rerun_is_exact_too(
+    project: Path, feed_server: tuple[str, Path], smtp_server: SmtpServer
+) -> None:
+    config_path = _project(project, feed_server, smtp_server)
+    text = config_path.read_text().replace(
+        'lists = ["subscribers/subscribers.csv"]',
+        'lists = ["subscribers/subscribers.csv"]\nweekly_day = "wednesday"')
+    config_path.write_text(text)
+    config = load_config(config_path)
+    _add_reader(project, "wendy@example.com,Wendy,World,weekly")
+    _add_reader(project, "hans@example.de,Hans,Tech,weekly")
+    first = pipeline.send(config, NOW, ENV)
+    assert first.weekly is not None and first.weekly.count("sent") == 1
+
+    _add_reader(project, "walt@example.com,Walt,Politics,weekly")
+    second = pipeline.send(config, NOW + timedelta(minutes=20), ENV)
+
+    assert second.weekly is not None and second.weekly.edition == first.weekly.edition
+    assert second.weekly.count("sent") == 2
+    (walt,) = _texts(smtp_server, "walt@example.com")
+    assert POLITICS in walt and WORLD not in walt
+    assert len(_texts(smtp_server, "wendy@example.com")) == 1
+    assert _texts(smtp_server, "hans@example.de") == []
