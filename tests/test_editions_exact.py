@@ -4,6 +4,7 @@ runs of an edition gets their topics' part of that edition, not of that day's ne
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,6 +19,7 @@ NOW = datetime(2023, 11, 23, 4, 0, tzinfo=UTC)  # Wednesday 22nd, 23:00 in New Y
 WORLD = "Wilders' far-right party wins most seats in Dutch election"
 POLITICS = "Fed minutes show officials in no hurry to cut rates"
 LATE = "Late word: ceasefire talks resume in Doha"
+FEED_CHANGED = datetime(2100, 1, 1, tzinfo=UTC)
 EMPTY_RSS = ('<?xml version="1.0"?><rss version="2.0"><channel><title>Tech</title>'
              "<link>https://tech.example.org/</link><description>x</description></channel></rss>")
 
@@ -76,8 +78,12 @@ def test_a_reader_who_joins_mid_edition_gets_their_part_of_that_edition(
              "<id>tag:worldwire.example.org,2023:late</id>"
              "<published>2023-11-23T03:50:00Z</published><summary>Talks.</summary></entry>")
     feed.write_text(feed.read_text().replace("</updated>", "</updated>" + entry, 1))
+    later = FEED_CHANGED.timestamp()  # a Last-Modified after the first fetch's: no 304
+    os.utime(feed, (later, later))
 
     second = pipeline.send(config, NOW + timedelta(minutes=20), ENV)
+    with Store.open(config.database_path) as store:  # the new story is in, and still unsent
+        assert LATE in [s.title for s in store.unsent_stories(NOW - timedelta(days=1), NOW)]
 
     assert second.edition == first.edition and second.count("sent") == 4
     (joe,) = _texts(smtp_server, "joe@example.com")
