@@ -250,6 +250,10 @@ def _build(path: Path, text: str, data: dict[str, Any]) -> Config:
     return config
 
 
+# A section is a topic, and ";" separates topics in a list's cell and a variant's name.
+_TOPIC_SEPARATOR = "must not contain ';' (it separates the topics in subscriber lists)"
+
+
 def _feed(path: Path, text: str, i: int, raw: FeedConfig) -> Feed:
     url = raw.url.strip()
     scheme = urlsplit(url).scheme.lower()
@@ -268,6 +272,8 @@ def _feed(path: Path, text: str, i: int, raw: FeedConfig) -> Feed:
     if raw.weight <= 0:
         fail(path, text, f"feeds[{i}].weight", "must be greater than 0")
     name = raw.name.strip() or (urlsplit(url).hostname or Path(url).stem)
+    if ";" in raw.section:
+        fail(path, text, f"feeds[{i}].section", _TOPIC_SEPARATOR)
     return Feed(url=url, name=name, section=raw.section.strip() or "News",
                 weight=float(raw.weight), featured=raw.featured)
 
@@ -276,6 +282,8 @@ def _section(path: Path, text: str, i: int, raw: SectionRule) -> SectionRule:
     name = raw.name.strip()
     if not name:
         fail(path, text, f"sections[{i}].name", "must not be empty")
+    if ";" in name:
+        fail(path, text, f"sections[{i}].name", _TOPIC_SEPARATOR)
     return SectionRule(name=name, categories=[c.strip() for c in raw.categories if c.strip()])
 
 

@@ -76,3 +76,17 @@ def test_a_bad_row_is_warned_once_per_run_and_counted(
     code = cli.main(["send", "--config", str(config_path), "--now", NOW.isoformat()])
     out, _ = capsys.readouterr()
     assert code == 1 and "1 subscriber row was skipped" in out
+
+
+@pytest.mark.parametrize(("table", "key"), [
+    ('\n[[sections]]\nname = "Arts; Culture"\n', "sections[0].name"),
+    ('\n[[feeds]]\nurl = "samples/feeds/world-wire.xml"\nsection = "A;B"\n', "feeds[3].section"),
+])
+def test_a_section_name_with_the_topic_separator_is_refused(
+    project: Path, capsys: pytest.CaptureFixture[str], table: str, key: str
+) -> None:
+    config_path = project / "config.toml"
+    with config_path.open("a") as f:
+        f.write(table)
+    assert cli.main(["rank", "--config", str(config_path)]) == 2
+    assert f"{key}: must not contain ';'" in capsys.readouterr().err
