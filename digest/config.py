@@ -48,6 +48,7 @@ class ScheduleConfig:
     send_weekly: str = ""  # cron for the weekly edition (e.g. "0 7 * * 1"); empty: none
     misfire_grace_seconds: int = 3600  # a job late by up to this runs once; later: skipped
     bounces: str = ""  # cron for `digest bounces scan` of [bounces] maildir; empty: none
+    retry: str = "*/15 * * * *"  # cron for retrying deferred deliveries; empty: none
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class SmtpConfig:
     max_per_connection: int = 0  # reconnect after this many messages; 0 = no limit
     rate_per_second: float = 0.0  # messages per second at most, all connections; 0 = no limit
     tls_ca_file: str = ""  # extra CA certificates (PEM) to trust, for a private server's TLS
+    give_up_after_hours: float = 48.0  # a deferred delivery is retried until then, then failed
 
 
 @dataclass(frozen=True)
@@ -202,8 +204,13 @@ class Config:
 
     @property
     def topics(self) -> tuple[str, ...]:
-        """The section names subscribers may choose as topics, in the config's order."""
-        return tuple(dict.fromkeys(f.section for f in self.feeds))
+        """The section names subscribers may choose as topics, in the config's order: every
+        section an edition can have, from the feeds and from `[[sections]]` (one spelling
+        for names that differ only in case)."""
+        first: dict[str, str] = {}
+        for name in [*(f.section for f in self.feeds), *(s.name for s in self.sections)]:
+            first.setdefault(name.lower(), name)
+        return tuple(first.values())
 
 
 _TABLES: dict[str, type] = {
@@ -275,7 +282,13 @@ def _build(path: Path, text: str, data: dict[str, Any]) -> Config:
     )
     config = Config(path=path, feeds=feeds, sections=sections, **tables)
     _check(config, text)
+    _check_paths(config, text, {f"{table}.{key}" for table, keys in data.items()
+                                if isinstance(keys, dict) for key in keys})
     return config
+
+
+# A section is a topic, and ";" separates topics in a list's cell and a variant's name.
+_TOPIC_SEPARATOR = "must not contain ';' (it separates the topics in subscriber lists)"
 
 
 def _feed(path: Path, text: str, i: int, raw: FeedConfig) -> Feed:
@@ -296,6 +309,8 @@ def _feed(path: Path, text: str, i: int, raw: FeedConfig) -> Feed:
     if raw.weight <= 0:
         fail(path, text, f"feeds[{i}].weight", "must be greater than 0")
     name = raw.name.strip() or (urlsplit(url).hostname or Path(url).stem)
+    if ";" in raw.section:
+        fail(path, text, f"feeds[{i}].section", _TOPIC_SEPARATOR)
     return Feed(url=url, name=name, section=raw.section.strip() or "News",
                 weight=float(raw.weight), featured=raw.featured)
 
@@ -304,6 +319,8 @@ def _section(path: Path, text: str, i: int, raw: SectionRule) -> SectionRule:
     name = raw.name.strip()
     if not name:
         fail(path, text, f"sections[{i}].name", "must not be empty")
+    if ";" in name:
+        fail(path, text, f"sections[{i}].name", _TOPIC_SEPARATOR)
     return SectionRule(name=name, categories=[c.strip() for c in raw.categories if c.strip()])
 
 
@@ -314,6 +331,8 @@ _POSITIVE: list[tuple[str, typing.Callable[[Config], bool], str]] = [
     ("smtp.timeout_seconds", lambda c: c.smtp.timeout_seconds > 0, "must be greater than 0"),
     ("smtp.retry_backoff_seconds", lambda c: all(s >= 0 for s in c.smtp.retry_backoff_seconds),
      "waits must not be negative"),
+    ("smtp.give_up_after_hours", lambda c: c.smtp.give_up_after_hours > 0,
+     "must be greater than 0"),
     ("smtp.max_per_connection", lambda c: c.smtp.max_per_connection >= 0,
      "must not be negative (0 = no limit)"),
     ("smtp.rate_per_second", lambda c: c.smtp.rate_per_second >= 0,
@@ -372,6 +391,8 @@ _POSITIVE: list[tuple[str, typing.Callable[[Config], bool], str]] = [
 
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+# The files render reads from `newsletter.templates` (digest/render/edition.py's TEMPLATES).
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _check(config: Config, text: str) -> None:
@@ -383,7 +404,7 @@ def _check(config: Config, text: str) -> None:
     except (ZoneInfoNotFoundError, ValueError):
         fail(config.path, text, "schedule.timezone",
               f"{config.schedule.timezone!r} is not an IANA time zone such as 'Europe/Paris'")
-    for key in ("send", "fetch", "send_weekly", "bounces"):
+    for key in ("send", "fetch", "send_weekly", "bounces", "retry"):
         expression = getattr(config.schedule, key)
         if not expression.strip():
             continue  # an empty cron turns that job off
@@ -403,9 +424,25 @@ def _check(config: Config, text: str) -> None:
         fail(config.path, text, "subscribers.weekly_day",
               f"{config.subscribers.weekly_day!r} is not a day such as 'monday'")
     _check_brand(config, text)
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", config.newsletter.secret_env):
-        fail(config.path, text, "newsletter.secret_env",
-              "must be the name of an environment variable, not the secret itself")
+    for key, name in (("newsletter.secret_env", config.newsletter.secret_env),
+                      ("smtp.password_env", config.smtp.password_env)):
+        if not _ENV_NAME.fullmatch(name):
+            fail(config.path, text, key,
+                  "must be the name of an environment variable, not the secret itself")
+
+
+def _check_paths(config: Config, text: str, named: set[str]) -> None:
+    """The files and folders the config file names (`named`: its dotted keys) are there, so
+    a typo fails when the config is read and not at send time."""
+    for raw, path in zip(config.subscribers.lists, config.subscriber_lists, strict=True):
+        if "subscribers.lists" in named and not path.is_file():
+            fail(config.path, text, "subscribers.lists",
+                  f"{raw!r} ({path}) is not a file; create it with the header row "
+                  "email,name,topics,frequency, or take it out of the lists")
+    if config.database_path.is_dir():
+        fail(config.path, text, "state.database",
+              f"{config.database_path} is a folder; name the database file, e.g. "
+              "state/digest.sqlite3")
 
 
 def _check_brand(config: Config, text: str) -> None:

@@ -110,7 +110,8 @@ whatever is chosen here.</p>{% endif %}
 <h1>Past editions</h1>
 {% if editions %}<ul class="editions">
 {% for e in editions %}<li><a href="{{ e.id | urlencode }}">{{ e.subject }}</a>
-<span class="note">{{ e.created.strftime("%Y-%m-%d") }}</span></li>
+<span class="note">{{ "Weekly" if e.id.startswith("weekly-") else "Daily" }},
+{{ e.created.strftime("%Y-%m-%d") }}</span></li>
 {% endfor %}</ul>
 {% else %}<p>No edition has been sent yet.</p>{% endif %}
 {% endblock %}""",

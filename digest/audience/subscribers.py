@@ -78,6 +78,7 @@ def load_subscribers(
     suppressed: Container[str] = frozenset(),
     topics: Collection[str] | None = None,
     stats: LoadStats | None = None,
+    quiet: bool = False,
 ) -> Iterator[Subscriber]:
     """Stream the valid subscribers of every list, each address once.
 
@@ -86,6 +87,8 @@ def load_subscribers(
         suppressed: normalized addresses never to yield (unsubscribed, bounced, by hand).
         topics: the section names a `topics` cell may name (any case); None accepts any.
         stats: counts what was read, when given.
+        quiet: bad rows at debug level only (a run reads its lists several times, and
+            warns on one read).
     Yields:
         Subscribers, in file order.
     Raises:
@@ -96,7 +99,7 @@ def load_subscribers(
     canonical = {t.lower(): t for t in topics} if topics is not None else None
     seen: set[str] = set()
     for path in lists:
-        for line, subscriber in read_list(path, canonical, stats):
+        for line, subscriber in read_list(path, canonical, stats, quiet=quiet):
             if subscriber.email in seen:
                 stats.duplicates += 1
                 log.info("%s:%d: %s is already listed; the first row is kept", path, line,

@@ -22,6 +22,7 @@ import re
 import socket
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from email.utils import parseaddr
 from http import HTTPStatus
 from typing import TypeVar
 from urllib.parse import parse_qs, quote
@@ -49,8 +50,9 @@ from digest.audience.subscribers import find_subscriber, parse_topics, read_toke
 from digest.config import Config
 from digest.errors import DigestError, InputError, SubscriberError
 from digest.model import Frequency
-from digest.render import edition as render
+from digest.render.archive import public_page
 from digest.render.brand import brand_for
+from digest.render.edition import archive_name
 from digest.store import Store
 
 log = logging.getLogger(__name__)
@@ -177,8 +179,14 @@ def create_app(config: Config, key: bytes, clock: Callable[[], datetime],
         rendered = await run_in_threadpool(store_call(lambda s: s.edition(edition_id)))
         if rendered is None:
             raise HTTPException(404, f"There is no edition {edition_id!r} in the archive.")
-        # The same page `digest send` writes to the archive folder (values HTML-escaped).
-        html = render.archive_page(rendered, config.newsletter.base_url.rstrip("/"))
+        # The page `digest send` wrote to the archive folder when it made the edition; for an
+        # edition whose page is gone, the stored render made public.
+        written = config.database_path.parent / "archive" / f"{archive_name(edition_id)}.html"
+        try:
+            html = await run_in_threadpool(lambda: written.read_text(encoding="utf-8"))
+        except OSError:
+            html = public_page(rendered, config.newsletter.base_url.rstrip("/"),
+                               config.newsletter.name, parseaddr(config.newsletter.sender)[1])
         return HTMLResponse(html, headers=_ARCHIVE_HEADERS)
 
     async def healthz(request: Request) -> Response:

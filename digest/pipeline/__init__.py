@@ -19,7 +19,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from digest.audience.signup import WEB_LIST
-from digest.audience.subscribers import load_subscribers, normalize_address
+from digest.audience.subscribers import LoadStats, load_subscribers, normalize_address
 from digest.bounces.verp import envelope_sender, verp_key
 from digest.config import Config
 from digest.deliver.delivery import Progress
@@ -35,11 +35,13 @@ from digest.model import (
     Subscriber,
 )
 from digest.pipeline.ingest import FeedReport, FetchSummary, fetch, parse_workers
+from digest.pipeline.variants import prepare_variants
 from digest.rank.score import rank
+from digest.render.archive import public_page
 from digest.render.brand import brand_for
 from digest.render.budget import Fitted, render_within_budget
-from digest.render.edition import archive_name, archive_page
-from digest.render.variants import VariantRenders, weekly_due, with_preferences
+from digest.render.edition import archive_name, render_edition
+from digest.render.variants import weekly_due, with_preferences
 from digest.store import Store
 from digest.store.ledger import LEFT
 from digest.store.lock import hold_lock
@@ -55,6 +57,8 @@ class SendSummary:
     weekly: SendSummary | None = None  # the weekly edition sent in the same run, if due
     progress: Progress | None = None  # this run's own counts, stop and error
     next_try: datetime | None = None  # when the first deferred delivery is due again
+    retried: tuple[SendSummary, ...] = ()  # earlier editions' deferrals retried first
+    bad_rows: int = 0  # subscriber rows skipped (each warned once in the run)
 
     def count(self, status: str) -> int:
         return self.counts.get(status, 0)
@@ -67,7 +71,7 @@ class SendSummary:
     @property
     def ok(self) -> bool:
         stopped = self.progress is not None and (self.progress.stopped or self.progress.error)
-        return (not (self.left or self.count("failed") or stopped)
+        return (not (self.left or self.count("failed") or stopped or self.bad_rows)
                 and (self.weekly is None or self.weekly.ok))
 
 
@@ -96,7 +100,10 @@ def build_edition(
     order = list(dict.fromkeys(f.section for f in config.feeds))
     # Stories handed in (a weekly edition's week) bring their own window.
     window = since if stories is None else min((s.published for s in candidates), default=now)
-    return rank(candidates, config.ranking, now, edition_id, config.newsletter.name, order,
+    settings = config.ranking
+    if stories is not None:  # a week's stories decay over the week, not over a day
+        settings = dataclasses.replace(settings, half_life_hours=settings.half_life_hours * 7)
+    return rank(candidates, settings, now, edition_id, config.newsletter.name, order,
                 config.sections, since=window)
 
 
@@ -151,12 +158,15 @@ def token_key(config: Config, environ: Mapping[str, str]) -> bytes:
 
 
 def subscribers(
-    config: Config, store: Store, frequency: Frequency | None = None
+    config: Config, store: Store, frequency: Frequency | None = None, *,
+    stats: LoadStats | None = None, quiet: bool = False,
 ) -> Iterator[Subscriber]:
     """Every active subscriber: in a list, not suppressed, with their own saved preferences.
 
     Args:
         frequency: only the subscribers who get this frequency; None for all.
+        stats: counts the rows read and skipped, when given.
+        quiet: bad rows only at debug level (a run warns about them on one read only).
     """
     preferences = store.preferences()
     topics = config.topics
@@ -173,7 +183,7 @@ def subscribers(
                                                      else "imported"), preferences, topics)
         if frequency is None or subscriber.frequency == frequency:
             yield subscriber
-    for listed in load_subscribers(config.subscriber_lists, blocked, topics):
+    for listed in load_subscribers(config.subscriber_lists, blocked, topics, stats, quiet):
         if listed.email in stored:
             continue
         subscriber = with_preferences(listed, preferences, topics)
@@ -195,15 +205,80 @@ def send(
     """Fetch, rank, render and send one edition to every active subscriber.
 
     Re-running the same edition continues it: it sends to pending, unknown and due deferred
-    rows of the ledger only. `to` sends the edition to one address as a test, recording
-    nothing; `dry_run` builds every message but connects to no server. `controls` carries the
-    wall clock, the stop event (SIGTERM, Ctrl-C) and the progress callback.
+    rows of the ledger only. First, the deferred deliveries of earlier editions that are due
+    again are retried (see `retry_deferred`). `to` sends the edition to one address as a
+    test, recording nothing; `dry_run` builds every message but connects to no server.
+    `controls` carries the wall clock, the stop event (SIGTERM, Ctrl-C) and the progress
+    callback.
 
     Raises:
         ConfigError: the token key, the SMTP password or the DKIM key is missing or unusable.
         SendError: the SMTP server cannot be reached at all, or refuses the login.
     """
-    controls = controls or Controls()
+    sending = _sending(config, environ, key, controls, dry_run)
+    config, controls = sending.config, sending.controls
+    database = config.database_path
+    # Two connections: the SMTP workers record answers through `ledger` while this thread
+    # reads the lists and variants through `store`.
+    with hold_lock(database), Store.open(database) as store, Store.open(database) as ledger:
+        fetch(config, store, now)
+        # The lists are read several times in a run: once here with their bad rows warned
+        # and counted (for the summary), quietly after.
+        rows = LoadStats()
+        weekly_readers = 0 if to else sum(s.frequency == "weekly"
+                                          for s in subscribers(config, store, stats=rows))
+        target = edition_id or edition_id_for(config, now)
+        retried = () if (dry_run or to) else _retry(sending, store, ledger, skip=target)
+        if edition_id and edition_id.startswith("weekly-"):
+            weekly_only = _send_edition(sending, store, ledger, now, edition_id, "weekly", to)
+            return dataclasses.replace(weekly_only, retried=retried, bad_rows=rows.skipped)
+        daily = dataclasses.replace(
+            _send_edition(sending, store, ledger, now, target, "daily", to), retried=retried,
+            bad_rows=rows.skipped)
+        if edition_id or to or not weekly_due(now, ZoneInfo(config.schedule.timezone),
+                                              config.subscribers.weekly_day):
+            return daily
+        if not weekly_readers:
+            return daily  # no weekly readers: build no weekly edition
+        if controls.stop.is_set():
+            return daily
+        weekly = _send_edition(sending, store, ledger, now,
+                               edition_id_for(config, now, "weekly"), "weekly", None)
+        return dataclasses.replace(daily, weekly=weekly)
+
+
+def retry_deferred(
+    config: Config,
+    environ: Mapping[str, str],
+    *,
+    key: bytes | None = None,
+    controls: Controls | None = None,
+) -> tuple[SendSummary, ...]:
+    """Retry the deferred deliveries of every edition that are due again, under the lock.
+
+    A deferred delivery first tried more than `[smtp] give_up_after_hours` ago is failed
+    with its last reply instead. Only rows already in the ledger are sent: an earlier
+    edition is not sent to who joined since.
+
+    Returns:
+        One summary per edition retried.
+    Raises:
+        LockHeld: another run holds the lock.
+        ConfigError, SendError: as for `send`.
+    """
+    sending = _sending(config, environ, key, controls, False)
+    database = sending.config.database_path
+    with hold_lock(database), Store.open(database) as store, Store.open(database) as ledger:
+        return _retry(sending, store, ledger)
+
+
+def _sending(config: Config, environ: Mapping[str, str], key: bytes | None,
+             controls: Controls | None, dry_run: bool) -> _Sending:
+    """What every edition of one run shares; checks the secrets first.
+
+    Raises:
+        ConfigError: the token key, the SMTP password or the DKIM key is missing or unusable.
+    """
     key = key or token_key(config, environ)
     password = environ.get(config.smtp.password_env, "")
     if config.smtp.username and not password and not dry_run:
@@ -212,27 +287,27 @@ def send(
     smtp = config.smtp
     if smtp.tls_ca_file:
         smtp = dataclasses.replace(smtp, tls_ca_file=str(config.resolve(smtp.tls_ca_file)))
-    sending = _Sending(dataclasses.replace(config, smtp=smtp), key, password,
-                       dkim_signer(config), controls, dry_run)
-    database = config.database_path
-    # Two connections: the SMTP workers record answers through `ledger` while this thread
-    # reads the lists and variants through `store`.
-    with hold_lock(database), Store.open(database) as store, Store.open(database) as ledger:
-        fetch(config, store, now)
-        if edition_id and edition_id.startswith("weekly-"):
-            return _send_edition(sending, store, ledger, now, edition_id, "weekly", to)
-        daily = _send_edition(sending, store, ledger, now,
-                              edition_id or edition_id_for(config, now), "daily", to)
-        if edition_id or to or not weekly_due(now, ZoneInfo(config.schedule.timezone),
-                                              config.subscribers.weekly_day):
-            return daily
-        if next(subscribers(config, store, "weekly"), None) is None:
-            return daily  # no weekly readers: build no weekly edition
-        if controls.stop.is_set():
-            return daily
-        weekly = _send_edition(sending, store, ledger, now,
-                               edition_id_for(config, now, "weekly"), "weekly", None)
-        return dataclasses.replace(daily, weekly=weekly)
+    return _Sending(dataclasses.replace(config, smtp=smtp), key, password,
+                    dkim_signer(config), controls or Controls(), dry_run)
+
+
+def _retry(sending: _Sending, store: Store, ledger: Store,
+           skip: str = "") -> tuple[SendSummary, ...]:
+    """Give up the deferrals past `give_up_after_hours`; retry those due in each edition."""
+    clock = sending.controls.clock
+    now = clock()
+    limit = timedelta(hours=sending.config.smtp.give_up_after_hours)
+    for given_up in ledger.give_up_deferred(now - limit, now):
+        log.warning("%s: %s: still deferred %s after its first try: failed (%s)",
+                    given_up.edition_id, given_up.email, limit, given_up.reply)
+    summaries = []
+    for edition_id in ledger.editions_to_retry(now):
+        if edition_id == skip or sending.controls.stop.is_set():
+            continue  # the edition this run continues anyway
+        frequency: Frequency = "weekly" if edition_id.startswith("weekly-") else "daily"
+        summaries.append(_send_edition(sending, store, ledger, clock(), edition_id, frequency,
+                                       None, retrying=True))
+    return tuple(summaries)
 
 
 @dataclass(frozen=True)
@@ -249,29 +324,35 @@ class _Sending:
 
 def _send_edition(
     sending: _Sending, store: Store, ledger: Store, now: datetime, edition_id: str,
-    frequency: Frequency, to: str | None,
+    frequency: Frequency, to: str | None, *, retrying: bool = False,
 ) -> SendSummary:
-    """Build (or reload) one edition and send each of its subscribers their variant."""
+    """Build (or reload) one edition and send each of its readers their stored variant.
+
+    `retrying`: only continue the rows the ledger has for a stored edition (never build it).
+    """
     config, key, dry_run = sending.config, sending.key, sending.dry_run
     rendered = store.edition(edition_id)
-    edition = None
+    content = store.edition_content(edition_id) if rendered is not None else None
     if rendered is None:
+        if retrying:
+            return SendSummary(edition_id, note="no such edition stored")
         # A weekly ranks the last seven days' stories, whether or not a daily carried them.
         week = store.weekly_stories(now - timedelta(days=7), now) if frequency == "weekly" \
             else None
-        edition = build_edition(config, store, now, edition_id, week)
-        count = len(edition.clusters)
+        built = build_edition(config, store, now, edition_id, week)
+        count = len(built.clusters)
         if count < config.ranking.min_stories:
             note = (f"only {count} new stories (fewer than ranking.min_stories = "
                     f"{config.ranking.min_stories}); no edition sent")
             log.info("%s: %s", edition_id, note)
             return SendSummary(edition_id, stories=count, note=note)
-        fitted = render_fitted(config, edition)
-        rendered, edition = fitted.rendered, fitted.edition
+        fitted = render_fitted(config, built)
+        rendered, content = fitted.rendered, fitted.edition
         if not (dry_run or to):
-            # Only what was rendered counts as sent: stories cut for size stay unsent.
-            store.save_edition(rendered, now, edition.stories)
-            write_archive(config, rendered, sender_for(config, key))
+            # Only what was rendered counts as sent: stories cut for size stay unsent. The
+            # edition's contents are kept with it: every variant of it is built from them.
+            store.save_edition(rendered, now, content.stories, content)
+            write_archive(config, rendered, sender_for(config, key), content)
     sender = sender_for(config, key)
     clock = sending.controls.clock
     prepared: dict[int, tuple[Rendered, PreparedMessage]] = {}  # encoded once per variant
@@ -290,36 +371,56 @@ def _send_edition(
         return SendSummary(edition_id, {"sent": test.sent, "deferred": test.deferred,
                                         "failed": test.failed, "unknown": test.unknown},
                            progress=test)
-    variants = VariantRenders(
-        rendered, edition, lambda e: render(config, e),
-        lambda v: store.variant(edition_id, v),
-        (lambda v, r: None) if dry_run else store.save_variant)
+    # Every variant this edition's readers need is stored before the first message goes out;
+    # the sending below only looks them up.
+    variants = prepare_variants(store, rendered, content,
+                                subscribers(config, store, frequency, quiet=True),
+                                lambda e: render(config, e), keep=not dry_run)
 
     def readers() -> Iterator[Subscriber]:
-        # Subscribers whose topics have no news in this edition get nothing (no ledger row).
-        return (s for s in subscribers(config, store, frequency)
+        # Readers whose topics have no story in this edition get nothing (no ledger row).
+        return (s for s in subscribers(config, store, frequency, quiet=True)
                 if variants.for_subscriber(s) is not None)
 
     def variant_message(subscriber: Subscriber) -> PreparedMessage:
-        return message_for(variants.for_subscriber(subscriber) or rendered)
+        variant = variants.for_subscriber(subscriber)
+        assert variant is not None, "readers() yields only readers with a stored variant"
+        return message_for(variant)
 
-    if dry_run:
-        built = sum(len(variant_message(s).wire(s)) > 0 for s in readers())
-        return SendSummary(edition_id, {"skipped": built},
-                           note=f"dry run: {built} messages built, none sent")
+    if dry_run:  # who a real run would send to: readers with no row yet, and rows due
+        rows = store.delivery_status(edition_id)
+        due = store.due_addresses(edition_id, clock())
+        built_count = sum(len(variant_message(s).wire(s)) > 0 for s in readers()
+                          if s.email not in rows or s.email in due)
+        note = (f"dry run: {built_count} messages built, none sent" if built_count else
+                "dry run: every reader of this edition has had it")
+        return SendSummary(edition_id, {"skipped": built_count}, note=note)
     progress = send_edition(ledger, edition_id, readers, variant_message, config.smtp,
                             sending.password, envelope_from(config, key, edition_id, sender),
-                            sending.controls)
+                            sending.controls, add_new=not retrying)
     return SendSummary(edition_id, ledger.delivery_counts(edition_id), progress=progress,
                        next_try=ledger.next_try(edition_id))
 
 
-def write_archive(config: Config, rendered: Rendered, sender: Sender) -> Path:
-    """Write the edition's "view in browser" page under the state folder."""
+def write_archive(config: Config, rendered: Rendered, sender: Sender,
+                  content: Edition | None = None) -> Path:
+    """Write the edition's public "view in browser" page under the state folder.
+
+    Public: no reader's address or personal links, a line on how to subscribe, and (from
+    `content`, what the edition carried) story times as absolute times in the newsletter's
+    zone, since the page is read any time later.
+    """
     archive = config.database_path.parent / "archive"
     archive.mkdir(parents=True, exist_ok=True)
     path = archive / f"{archive_name(rendered.edition_id)}.html"
-    path.write_text(archive_page(rendered, sender.base_url), encoding="utf-8")
+    zone = ZoneInfo(config.schedule.timezone)
+    if content is not None:
+        rendered = render_edition(content, config.templates_path, zone,
+                                  nonce=secrets.token_hex(8),
+                                  extra={"base_url": config.newsletter.base_url.rstrip("/")},
+                                  archive=True)
+    page = public_page(rendered, sender.base_url, config.newsletter.name, sender.address)
+    path.write_text(page, encoding="utf-8")
     return path
 
 
@@ -329,5 +430,6 @@ from digest.pipeline.rehearse import DemoResult, PreviewFiles, demo, preview  # 
 __all__ = [
     "DemoResult", "FeedReport", "FetchSummary", "PreviewFiles", "SendSummary", "Store",
     "build_edition", "demo", "edition_id_for", "fetch", "parse_workers", "preview", "render",
-    "render_fitted", "send", "sender_for", "subscribers", "token_key", "write_archive",
+    "render_fitted", "retry_deferred", "send", "sender_for", "subscribers", "token_key",
+    "write_archive",
 ]

@@ -30,6 +30,7 @@ from digest.ingest.sanitize import absolute_http_url, cap, clean_html, one_line
 from digest.model import Edition, Rendered, Story
 from digest.render.brand import DEFAULT_BRAND, Brand
 from digest.render.images import THUMB_WIDTH, image_box, lead_box, thumb_box
+from digest.render.periods import absolute_time, day_label, is_weekly, period_label
 from digest.render.words import (
     BREAK,
     PREHEADER_SPACER,
@@ -78,6 +79,7 @@ def render_edition(
     timezone: tzinfo,
     nonce: str,
     extra: Mapping[str, Any] | None = None,
+    archive: bool = False,
 ) -> Rendered:
     """Render an edition's subject, HTML (CSS inlined) and text, with no size budget.
 
@@ -87,12 +89,13 @@ def render_edition(
         timezone: the zone the edition's date is shown in.
         nonce: makes the placeholders unique to this render.
         extra: more template values (base_url; brand, a `Brand`, else the default one).
+        archive: for the archive page, read any time later: absolute story times.
     Returns:
         The rendered edition with placeholders for each recipient's values.
     Raises:
         RenderError: a template is missing or fails, named with its file and line.
     """
-    raw = render_templates(edition, templates, timezone, nonce, extra)
+    raw = render_templates(edition, templates, timezone, nonce, extra, archive)
     return dataclasses.replace(raw, html=inline_css(raw.html))
 
 
@@ -102,6 +105,7 @@ def render_templates(
     timezone: tzinfo,
     nonce: str,
     extra: Mapping[str, Any] | None = None,
+    archive: bool = False,
 ) -> Rendered:
     """The templates' output before inlining: what `render_edition` hands to premailer.
 
@@ -112,12 +116,25 @@ def render_templates(
     clusters = edition.clusters
     lead = clusters[0].lead if clusters else None
     brand = (extra or {}).get("brand", DEFAULT_BRAND)
-    date = _date(edition.created, timezone)
+    period = period_label(edition.id, edition.created, timezone)
+    date = period  # a day, or a week for a weekly edition
+    weekly = is_weekly(edition.id)
     following = [_headline(c.lead.title) for c in clusters[1:3]]
+
+    def story_time(story: Story) -> str:
+        if archive:  # read any time later: never "4 h ago"
+            return absolute_time(story.published, timezone)
+        return day_label(story.published, timezone) if weekly else _age(story, edition.created)
+
+    # Per edition, so macros (imported without context) see it too.
+    env.globals["story_time"] = _strict(story_time)
     context = {
         "edition": edition,
         "newsletter": edition.newsletter,
         "date": date,
+        "period": period,
+        "weekly": weekly,
+        "masthead": f"{period} · {len(clusters)} stories",
         "story_count": len(clusters),
         "lead": lead,
         "lead_image": lead_box(lead),
@@ -307,11 +324,6 @@ def _template_frame(error: BaseException) -> str:
     """`file:line` of the innermost template frame in a rendering error's traceback."""
     frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename.endswith(".j2")]
     return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else ""
-
-
-def _date(when: datetime, timezone: tzinfo) -> str:
-    local = when.astimezone(timezone)
-    return f"{local:%A}, {local:%B} {local.day}, {local.year}"
 
 
 def _age(story: Story, now: datetime) -> str:
