@@ -78,7 +78,9 @@ class FetchConfig:
     connect_timeout_seconds: float = 10.0
     max_bytes: int = 10 * 1024 * 1024  # after decompression
     backoff_seconds: float = 900.0  # wait after the 2nd failure in a row; doubles, max a day
-    parse_workers: int = 0  # processes parsing feeds; 0: one per CPU (at most 4); 1: none
+    parse_workers: int = 0  # processes parsing feeds; 0: one per CPU (at most 4)
+    parse_seconds: int = 20  # CPU seconds one feed may take to parse; past that it fails
+    allow_private_redirects: bool = False  # follow feeds' redirects to loopback/private hosts
 
 
 @dataclass(frozen=True)
@@ -294,6 +296,8 @@ _POSITIVE: list[tuple[str, typing.Callable[[Config], bool], str]] = [
     ("fetch.timeout_seconds", lambda c: c.fetch.timeout_seconds > 0, "must be greater than 0"),
     ("fetch.max_bytes", lambda c: c.fetch.max_bytes >= 1024, "must be at least 1024"),
     ("fetch.parse_workers", lambda c: c.fetch.parse_workers >= 0, "must be 0 (auto) or more"),
+    ("fetch.parse_seconds", lambda c: 1 <= c.fetch.parse_seconds <= 3600,
+     "must be between 1 and 3600"),
     ("fetch.backoff_seconds", lambda c: 0 <= c.fetch.backoff_seconds <= 86400,
      "must be between 0 and 86400 (a day)"),
     ("ranking.max_stories", lambda c: c.ranking.max_stories >= 1, "must be at least 1"),

@@ -10,6 +10,8 @@ from conftest import REPO
 from digest import cli, config
 
 README = (REPO / "README.md").read_text()
+# The reference is moving from the README into docs/: a key documented in either counts.
+DOCS = README + "".join(p.read_text() for p in sorted((REPO / "docs").glob("*.md")))
 
 
 def _quick_start() -> list[str]:
@@ -29,7 +31,7 @@ def test_every_config_key_is_documented() -> None:
     for table, cls in config._TABLES.items():
         for f in dataclasses.fields(cls):
             key = f.metadata.get("key", f.name)
-            assert f"{table}.{key}" in README, f"{table}.{key} is not in the README"
+            assert f"{table}.{key}" in DOCS, f"{table}.{key} is not in the README or docs/"
     for f in dataclasses.fields(config.FeedConfig):
         assert f"[[feeds]] {f.name}" in README
 

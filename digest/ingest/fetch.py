@@ -103,9 +103,19 @@ async def _fetch_all(
     ) as client:
 
         async def one(feed: Feed) -> FetchResult:
-            result = await fetch_one(feed)
+            # The feed's edge: whatever its fetch raises is this feed's failure, never the
+            # run's, so no list of exception types can be incomplete.
+            try:
+                result = await fetch_one(feed)
+            except Exception as e:
+                result = _failed(feed, describe_exception(e))
+                log.debug("feed %s: fetch raised", feed.url, exc_info=True)
             if on_result is not None:
-                on_result(result)
+                try:
+                    on_result(result)
+                except Exception as e:
+                    result = _failed(feed, describe_exception(e))
+                    log.debug("feed %s: handing on the result raised", feed.url, exc_info=True)
             return result
 
         async def fetch_one(feed: Feed) -> FetchResult:
@@ -193,14 +203,15 @@ async def _answer(
     except ValueError:
         return _failed(feed, f"the server used Content-Encoding {encoding!r}, which we did not "
                        "ask for", status)
-    async for chunk in response.aiter_raw():
-        if not inflater.feed(chunk):
-            return _failed(feed, f"larger than the {settings.max_bytes} byte limit "
-                           "(fetch.max_bytes), after decompression", status)
     try:
+        async for chunk in response.aiter_raw():
+            if not inflater.feed(chunk):
+                return _failed(feed, f"larger than the {settings.max_bytes} byte limit "
+                               "(fetch.max_bytes), after decompression", status)
         body = inflater.finish()
     except zlib.error as e:
-        return _failed(feed, f"the body is not valid {encoding} ({e})", status)
+        return _failed(feed, f"the body is not valid {encoding} ({e}); the server's "
+                       "Content-Encoding does not match what it sends, tell the site", status)
     return FetchResult(feed=feed, status="ok", body=body, headers=headers, http_status=status,
                        final_url=url, permanent_url=permanent)
 
@@ -268,6 +279,8 @@ class _Inflater:
     def finish(self) -> bytes:
         if self._d is not None:
             self.body += self._d.flush()
+            if not self._d.eof:
+                raise zlib.error("the compressed stream ends before its end marker")
         return bytes(self.body[: self._cap])
 
 
@@ -327,6 +340,14 @@ def _describe(error: httpx.HTTPError) -> str:
     if isinstance(error, httpx.RemoteProtocolError):
         return f"the server broke the HTTP protocol ({text})"
     return f"{type(error).__name__}: {text}"
+
+
+def describe_exception(error: BaseException) -> str:
+    """One line for an exception nobody foresaw: its class and its message."""
+    text = " ".join(str(error).split())
+    if len(text) > 300:  # a message may quote the hostile input itself
+        text = text[:299] + "…"
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def _causes(error: BaseException) -> list[BaseException]:

@@ -15,10 +15,7 @@ import dataclasses
 import hashlib
 import html
 import logging
-import multiprocessing
 import re
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -95,60 +92,6 @@ def parse_feed(result: FetchResult, now: datetime) -> list[Story]:
             story = dataclasses.replace(story, id=f"{story.id}#{digest[:12]}")
         stories[story.id] = story
     return list(stories.values())
-
-
-class FeedParser:
-    """Parses many fetched feeds, in worker processes when that pays (a context manager).
-
-    `submit` starts parsing a result in the background (non-blocking, so fetching goes on);
-    `stories` returns its stories, or raises its `ParseError`. With one worker, or few feeds,
-    everything happens in this process, in `stories`.
-    """
-
-    def __init__(self, now: datetime, workers: int) -> None:
-        self._now = now
-        self._pool: ProcessPoolExecutor | None = None
-        self._futures: dict[int, Future[list[Story]]] = {}
-        if workers > 1:
-            self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=_worker_context())
-
-    def __enter__(self) -> FeedParser:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-
-    def submit(self, result: FetchResult) -> None:
-        """Start parsing `result` (status "ok") in a worker, if there are workers."""
-        if self._pool is not None and result.status == "ok":
-            self._futures[id(result)] = self._pool.submit(parse_feed, result, self._now)
-
-    def stories(self, result: FetchResult) -> list[Story]:
-        """The stories of `result`, as `parse_feed` gives them.
-
-        Raises:
-            ParseError: the feed is not a feed (or its worker died: the message says so).
-        """
-        future = self._futures.pop(id(result), None)
-        if future is None:
-            return parse_feed(result, self._now)
-        try:
-            return future.result()
-        except BrokenProcessPool as e:
-            raise ParseError(f"feed {result.feed.url}: the parser process died ({e}); the feed "
-                             "may be too big or hostile; lower fetch.max_bytes") from e
-
-
-def _worker_context() -> multiprocessing.context.BaseContext:
-    """How parse workers start: from a fork server that has imported this module, where the
-    platform has one. Not a plain fork: `digest run` and `digest serve` have threads, and a
-    process forked while another thread holds a lock (logging's, say) can hang forever."""
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__])
-        return context
-    return multiprocessing.get_context("spawn")
 
 
 def read_items(result: FetchResult) -> ParsedFeed:

@@ -21,6 +21,7 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
+from digest.errors import RenderError
 from digest.ingest.sanitize import cap
 from digest.model import Cluster, Edition, Rendered, Section, Story
 from digest.render.edition import render_edition
@@ -100,7 +101,11 @@ def render_within_budget(
         rendered = render_edition(candidate, templates, timezone, nonce, extra)
         return rendered, html_size(rendered, values)
 
-    rendered, size = attempt(edition)
+    try:
+        rendered, size = attempt(edition)
+    except Exception:
+        edition = without_unrenderable(edition, lambda e: attempt(e)[0])
+        rendered, size = attempt(edition)
     original = size
     if size <= budget:
         return Fitted(edition, rendered, size, original)
@@ -156,6 +161,52 @@ def render_within_budget(
                     edition.id, best[2], budget)
     return _log_cut(Fitted(best[0], best[1], best[2], original, SUMMARY_STEPS[-1],
                            tuple(ranked[low:])), budget)
+
+
+def without_unrenderable(edition: Edition, render: Callable[[Edition], object]) -> Edition:
+    """The edition without the stories whose fields break rendering, each named in the log.
+
+    The story's edge of the render stage: one story cannot stop an edition, whatever its
+    fields make a template or filter raise. Each cluster is tried alone, and a cluster that
+    fails alone keeps only those of its stories that render alone.
+
+    Raises:
+        RenderError: the edition fails even with no story: the templates are at fault.
+    """
+    try:
+        render(keep_clusters(edition, []))
+    except RenderError:
+        raise
+    except Exception as e:
+        raise RenderError(f"rendering an edition with no stories failed: {type(e).__name__}: "
+                          f"{e}; check the templates") from e
+
+    def renders(cluster: Cluster) -> bool:
+        alone = dataclasses.replace(edition, sections=(Section(cluster.section, (cluster,)),))
+        try:
+            render(alone)
+        except Exception as e:
+            if len(cluster.stories) == 1:
+                story = cluster.lead
+                log.warning("edition %s: story %r of feed %s left out: it breaks rendering "
+                            "(%s: %s)", edition.id, cap(story.title, 80), story.feed_url,
+                            type(e).__name__, cap(" ".join(str(e).split()), 200))
+            return False
+        return True
+
+    def repaired(cluster: Cluster) -> Cluster | None:
+        if renders(cluster):
+            return cluster
+        stories = tuple(s for s in cluster.stories
+                        if renders(dataclasses.replace(cluster, stories=(s,))))
+        return dataclasses.replace(cluster, stories=stories) if stories else None
+
+    sections = []
+    for section in edition.sections:
+        clusters = tuple(c for c in map(repaired, section.clusters) if c is not None)
+        if clusters:
+            sections.append(Section(section.name, clusters))
+    return dataclasses.replace(edition, sections=tuple(sections))
 
 
 def shorten_summaries(edition: Edition, limit: int) -> Edition:

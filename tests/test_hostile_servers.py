@@ -1,0 +1,78 @@
+"""One feed, one failure, whatever its server sends: each hostile answer below is served
+beside two good feeds by a real server on 127.0.0.1, fetched by the real `digest fetch`, and
+must cost that feed one line while the good feeds' stories are stored."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from scripted import Answer, feeds_config, rss, scripted_server
+
+from digest import cli
+from digest.config import load_config
+from digest.store import Store
+
+NOW = datetime(2026, 4, 25, 12, 0, tzinfo=UTC)
+FEED = (("Content-Type", "application/rss+xml"),)
+BODY = rss("bad", 5)
+
+HOSTILE = {
+    "redirect to mailto": Answer(302, (("Location", "mailto:someone@example.com"),)),
+    "redirect to data": Answer(301, (("Location", "data:text/xml,<rss/>"),)),
+    "redirect to a bad host": Answer(302, (("Location", "http://exa mple.com:99999/x"),)),
+    "redirect to a bad port": Answer(302, (("Location", "http://example.com:0x50/"),)),
+    "redirect with control bytes": Answer(302, (("Location", "http://a\x7f.example/"),)),
+    "says gzip, is not": Answer(200, (*FEED, ("Content-Encoding", "gzip")), BODY),
+    "says deflate, is not": Answer(200, (*FEED, ("Content-Encoding", "deflate")), BODY),
+    "truncated gzip": Answer(200, (*FEED, ("Content-Encoding", "gzip")),
+                             gzip.compress(BODY)[:-30], length=False),
+    "corrupt deflate": Answer(200, (*FEED, ("Content-Encoding", "deflate")),
+                              zlib.compress(BODY)[:20] + b"\xff" * 40),
+    "brotli we did not ask for": Answer(200, (*FEED, ("Content-Encoding", "br")), b"\x0b\x02"),
+    "zstd we did not ask for": Answer(200, (*FEED, ("Content-Encoding", "zstd")), b"\x28\xb5"),
+    "truncated body": Answer(200, FEED, BODY, truncate_to=100),
+    "status 999": Answer(999, FEED, BODY),
+    "empty 200": Answer(200, FEED, b""),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_any_hostile_answer_costs_its_feed_one_line_and_the_others_are_stored(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with scripted_server() as server:
+        server.answers.update({"/good/one": Answer(body=rss("one")),
+                               "/good/two": Answer(body=rss("two")), "/bad": HOSTILE[name]})
+        config = feeds_config(tmp_path, {"Good one": server.url("/good/one"),
+                                         "Bad": server.url("/bad"),
+                                         "Good two": server.url("/good/two")})
+        code = cli.main(["fetch", "--json", "--config", str(config)])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    assert code == 1
+    feeds = {f["name"]: f for f in json.loads(out)["feeds"]}
+    assert feeds["Bad"]["status"] == "failed"
+    assert "\n" not in feeds["Bad"]["error"] and feeds["Bad"]["error"]
+    assert (feeds["Good one"]["new"], feeds["Good two"]["new"]) == (3, 3)
+    with Store.open(load_config(config).database_path) as store:
+        titles = {s.title for s in store.unsent_stories(NOW - timedelta(days=30), NOW)}
+        states = store.feed_states()
+    assert {"one story 0", "two story 2"} <= titles
+    assert not any(t.startswith("bad story") for t in titles)
+    assert states[server.url("/bad")].failures == 1
+
+
+def test_a_lying_content_encoding_is_named_in_the_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with scripted_server() as server:
+        server.answers["/bad"] = HOSTILE["says gzip, is not"]
+        config = feeds_config(tmp_path, {"Bad": server.url("/bad")})
+        assert cli.main(["fetch", "--json", "--config", str(config)]) == 1
+    error = json.loads(capsys.readouterr().out)["feeds"][0]["error"]
+    assert error.startswith("the body is not valid gzip")
