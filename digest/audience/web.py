@@ -11,6 +11,10 @@ error is an HTML page with the right status and no stack trace.
     GET  /preferences?t=…   topics and frequency form;  POST saves it
     GET  /archive/          sent editions, newest first;  GET /archive/<edition>: its page
     GET  /healthz           "ok" when the state database opens
+
+Only POST changes state, by construction: each path is an `Endpoint` whose `show` (GET,
+HEAD) gets a database connection that refuses writes and whose `act` alone (POST) gets one
+that accepts them.
 """
 
 from __future__ import annotations
@@ -18,9 +22,11 @@ from __future__ import annotations
 import logging
 import re
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from http import HTTPStatus
+from pathlib import Path
 from typing import TypeVar
 from urllib.parse import parse_qs, quote
 
@@ -75,13 +81,47 @@ _STATUS_TEXT = {
 }
 
 
-def create_app(config: Config, key: bytes, clock: Callable[[], datetime]) -> Starlette:
+@dataclass(frozen=True)
+class Endpoint:
+    """One path of the app: what it shows and what it does, kept apart.
+
+    `show` answers GET (and HEAD, which Starlette routes to it) with a database that refuses
+    every write; `act` answers POST, the only method that can change state. Mail scanners
+    fetch every link with GET or HEAD, so this split is what keeps a reader's mailbox from
+    acting for them. Other methods (OPTIONS, PUT, DELETE...) get 405.
+    """
+
+    path: str
+    show: Handler | None = None
+    act: Handler | None = None
+
+
+class StoreAccess:
+    """Runs work against the state database in a worker thread; read-only unless writable."""
+
+    def __init__(self, path: Path, writable: bool) -> None:
+        self._path = path
+        self._writable = writable
+
+    async def __call__(self, work: Callable[[Store], T]) -> T:
+        def run() -> T:
+            with Store.open(self._path, read_only=not self._writable) as store:
+                return work(store)
+        return await run_in_threadpool(run)
+
+
+Handler = Callable[[Request, StoreAccess], Awaitable[Response]]
+
+
+def create_app(config: Config, key: bytes, clock: Callable[[], datetime],
+               more: Sequence[Endpoint] = ()) -> Starlette:
     """The ASGI app for unsubscribe, preferences and the archive.
 
     Args:
         config: the validated config (newsletter name, database, lists, topics).
         key: the HMAC key that signed the tokens.
         clock: gives "now" for the time written with each suppression and preference.
+        more: further endpoints (another module's), served the same way.
     Returns:
         A Starlette app; run it with uvicorn.
     """
@@ -89,10 +129,6 @@ def create_app(config: Config, key: bytes, clock: Callable[[], datetime]) -> Sta
 
     def page(html: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
         return HTMLResponse(html, status_code=status, headers=headers or _TOKEN_HEADERS)
-
-    def failure(status: int, message: str | None = None) -> Response:
-        title, default = _STATUS_TEXT.get(status, _STATUS_TEXT[500])
-        return page(error_page(newsletter, title, message or default), status)
 
     def token_of(request: Request) -> tuple[str, str, str]:
         token = request.query_params.get("t", "").strip()
@@ -103,45 +139,28 @@ def create_app(config: Config, key: bytes, clock: Callable[[], datetime]) -> Sta
                                      "arrived; nothing was changed.") from None
         return token, list_name, email
 
-    def store_call(work: Callable[[Store], T]) -> Callable[[], T]:
-        def run() -> T:
-            with Store.open(config.database_path) as store:
-                return work(store)
-        return run
+    async def unsubscribe_form(request: Request, store: StoreAccess) -> Response:
+        token, _, email = token_of(request)
+        return page(unsubscribe_page(newsletter, email, f"unsubscribe?t={quote(token)}",
+                                     f"preferences?t={quote(token)}"))
 
-    async def unsubscribe(request: Request) -> Response:
-        token, list_name, email = token_of(request)
-        if request.method == "GET":
-            return page(unsubscribe_page(newsletter, email, f"unsubscribe?t={quote(token)}",
-                                         f"preferences?t={quote(token)}"))
+    async def unsubscribe(request: Request, store: StoreAccess) -> Response:
+        _, list_name, email = token_of(request)
         # RFC 8058: the POST itself is the consent; its body (List-Unsubscribe=One-Click, or
         # the button's form) needs no checking, and there is no redirect and no cookie.
         reason = f"unsubscribed from list {list_name!r} by its link"
-        await run_in_threadpool(store_call(lambda s: s.suppress(email, reason, clock())))
+        await store(lambda s: s.suppress(email, reason, clock()))
         log.info("unsubscribed %s (list %s)", email, list_name)
         return page(unsubscribed_page(newsletter, email))
 
-    async def preferences(request: Request) -> Response:
+    async def preferences_form(request: Request, store: StoreAccess,
+                               saved: bool = False) -> Response:
         token, list_name, email = token_of(request)
         known = {t.lower(): t for t in config.topics}
-        saved = False
-        if request.method == "POST":
-            form = await _form(request)
-            try:
-                chosen = parse_topics(form.get("topics", []), known)
-            except SubscriberError as e:
-                raise HTTPException(400, f"{e}; nothing was saved.") from None
-            frequency_text = (form.get("frequency") or ["daily"])[0]
-            if frequency_text not in ("daily", "weekly"):
-                raise HTTPException(400, "Choose daily or weekly; nothing was saved.")
-            frequency: Frequency = "weekly" if frequency_text == "weekly" else "daily"
-            await run_in_threadpool(store_call(
-                lambda s: s.set_preference(email, chosen, frequency, clock())))
-            saved = True
 
-        def current(store: Store) -> tuple[tuple[str, ...], str, bool]:
-            chosen = store.preference(email)
-            suppressed = store.suppression(email) is not None
+        def current(s: Store) -> tuple[tuple[str, ...], str, bool]:
+            chosen = s.preference(email)
+            suppressed = s.suppression(email) is not None
             if chosen is not None:
                 return chosen[0], chosen[1], suppressed
             listed = find_subscriber(config.subscriber_lists, list_name, email, known)
@@ -149,42 +168,82 @@ def create_app(config: Config, key: bytes, clock: Callable[[], datetime]) -> Sta
                 return (), "daily", suppressed
             return listed.topics, listed.frequency, suppressed
 
-        topics, frequency_now, suppressed = await run_in_threadpool(store_call(current))
+        topics, frequency_now, suppressed = await store(current)
         return page(preferences_page(
             newsletter, email, f"preferences?t={quote(token)}", f"unsubscribe?t={quote(token)}",
             config.topics, topics, frequency_now, saved, suppressed))
 
-    async def archive_index(request: Request) -> Response:
-        editions = await run_in_threadpool(store_call(lambda s: s.editions(limit=1000)))
+    async def save_preferences(request: Request, store: StoreAccess) -> Response:
+        _, _, email = token_of(request)
+        known = {t.lower(): t for t in config.topics}
+        form = await _form(request)
+        try:
+            chosen = parse_topics(form.get("topics", []), known)
+        except SubscriberError as e:
+            raise HTTPException(400, f"{e}; nothing was saved.") from None
+        frequency_text = (form.get("frequency") or ["daily"])[0]
+        if frequency_text not in ("daily", "weekly"):
+            raise HTTPException(400, "Choose daily or weekly; nothing was saved.")
+        frequency: Frequency = "weekly" if frequency_text == "weekly" else "daily"
+        await store(lambda s: s.set_preference(email, chosen, frequency, clock()))
+        return await preferences_form(request, store, saved=True)
+
+    async def archive_index(request: Request, store: StoreAccess) -> Response:
+        editions = await store(lambda s: s.editions(limit=1000))
         return page(archive_page(newsletter, editions), headers=_ARCHIVE_HEADERS)
 
-    async def archive_edition(request: Request) -> Response:
+    async def archive_slash(request: Request, store: StoreAccess) -> Response:
+        # Relative, so the Host header (anyone's to forge) never picks where it points.
+        return Response(status_code=308, headers={"Location": "archive/"})
+
+    async def archive_edition(request: Request, store: StoreAccess) -> Response:
         edition_id = request.path_params["edition"].removesuffix(".html")
         if not _EDITION_ID.fullmatch(edition_id):
             raise HTTPException(404)
-        rendered = await run_in_threadpool(store_call(lambda s: s.edition(edition_id)))
+        rendered = await store(lambda s: s.edition(edition_id))
         if rendered is None:
             raise HTTPException(404, f"There is no edition {edition_id!r} in the archive.")
         # The same page `digest send` writes to the archive folder (values HTML-escaped).
         html = render.archive_page(rendered, config.newsletter.base_url.rstrip("/"))
         return HTMLResponse(html, headers=_ARCHIVE_HEADERS)
 
-    async def healthz(request: Request) -> Response:
-        await run_in_threadpool(store_call(lambda s: s.suppression("")))
+    async def healthz(request: Request, store: StoreAccess) -> Response:
+        await store(lambda s: s.suppression(""))
         return PlainTextResponse("ok\n", headers={"Cache-Control": "no-store"})
+
+    endpoints = [
+        Endpoint("/unsubscribe", show=unsubscribe_form, act=unsubscribe),
+        Endpoint("/preferences", show=preferences_form, act=save_preferences),
+        Endpoint("/archive", show=archive_slash),
+        Endpoint("/archive/", show=archive_index),
+        Endpoint("/archive/{edition}", show=archive_edition),
+        Endpoint("/healthz", show=healthz),
+        *more,
+    ]
+    return app_of(endpoints, config.database_path, newsletter)
+
+
+def app_of(endpoints: Sequence[Endpoint], database: Path, newsletter: str) -> Starlette:
+    """The Starlette app serving `endpoints`: `show` on GET and HEAD with a read-only
+    database, `act` on POST with a writable one; errors are pages for people."""
+
+    def failure(status: int, message: str | None = None) -> Response:
+        title, default = _STATUS_TEXT.get(status, _STATUS_TEXT[500])
+        return HTMLResponse(error_page(newsletter, title, message or default),
+                            status_code=status, headers=_TOKEN_HEADERS)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         detail = exc.detail if exc.detail and exc.detail != _http_phrase(exc.status_code) else None
         return failure(exc.status_code, detail)
 
-    def guarded(
-        endpoint: Callable[[Request], Awaitable[Response]],
-    ) -> Callable[[Request], Awaitable[Response]]:
-        """The endpoint, with anything unexpected turned into a 500 page (logged, not shown)."""
+    def guarded(handler: Handler, writable: bool) -> Callable[[Request], Awaitable[Response]]:
+        """The handler with its store access, anything unexpected a 500 page (logged)."""
+        store = StoreAccess(database, writable)
+
         async def run(request: Request) -> Response:
             try:
-                return await endpoint(request)
+                return await handler(request, store)
             except HTTPException:
                 raise
             except DigestError as e:
@@ -194,14 +253,18 @@ def create_app(config: Config, key: bytes, clock: Callable[[], datetime]) -> Sta
             return failure(500)
         return run
 
-    routes = [
-        Route("/unsubscribe", guarded(unsubscribe), methods=["GET", "POST"]),
-        Route("/preferences", guarded(preferences), methods=["GET", "POST"]),
-        Route("/archive/", guarded(archive_index), methods=["GET"]),
-        Route("/archive/{edition}", guarded(archive_edition), methods=["GET"]),
-        Route("/healthz", guarded(healthz), methods=["GET"]),
-    ]
-    return Starlette(routes=routes, exception_handlers={HTTPException: http_error})
+    routes = []
+    for endpoint in endpoints:
+        if endpoint.show is not None:
+            routes.append(Route(endpoint.path, guarded(endpoint.show, writable=False),
+                                methods=["GET"]))
+        if endpoint.act is not None:
+            routes.append(Route(endpoint.path, guarded(endpoint.act, writable=True),
+                                methods=["POST"]))
+    app = Starlette(routes=routes, exception_handlers={HTTPException: http_error})
+    # No slash redirects: Starlette builds them from the Host header, which anyone can forge.
+    app.router.redirect_slashes = False
+    return app
 
 
 async def _form(request: Request) -> dict[str, list[str]]:

@@ -15,7 +15,6 @@ import dataclasses
 import hashlib
 import html
 import logging
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -36,6 +35,7 @@ from digest.ingest.sanitize import (
     one_line,
     text_of_clean_html,
 )
+from digest.ingest.tags import start_tags
 from digest.model import FetchResult, Image, Story
 
 log = logging.getLogger(__name__)
@@ -46,9 +46,6 @@ SUMMARY_LIMIT = 1200
 ID_LIMIT = 500  # longer ids are hashed: an id is a key, not content
 EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)  # before the web had feeds: an impossible date
 
-_IMG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
-_ATTR = re.compile(r"""([a-zA-Z_:][-a-zA-Z0-9_:.]*)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""")
-_LINK_TAG = re.compile(r"<link\b[^>]*>", re.IGNORECASE)
 _FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json",
                "application/json", "application/rdf+xml")
 
@@ -150,8 +147,7 @@ def _not_a_feed(result: FetchResult, prepared: Prepared, base: str, why: Any) ->
 def advertised_feeds(page: str, base: str) -> list[str]:
     """The feed URLs an HTML page names in `<link rel="alternate" type="...">`, in order."""
     found = []
-    for tag in _LINK_TAG.findall(page[:1_000_000]):
-        attrs = _attrs(tag)
+    for attrs in start_tags(page[:1_000_000], "link"):
         rels = attrs.get("rel", "").lower().split()
         if "alternate" in rels and attrs.get("type", "").lower().strip() in _FEED_TYPES:
             url = absolute_http_url(attrs.get("href", ""), base)
@@ -250,8 +246,7 @@ def _image(raw: RawItem, base: str) -> Image | None:
     Tracking pixels (a side of 0 or 1) are not pictures."""
     candidates = list(raw.images)
     for markup in (raw.content, raw.summary):
-        for tag in _IMG.findall(markup[:2_000_000]):
-            attrs = _attrs(tag)
+        for attrs in start_tags(markup[:2_000_000], "img"):
             candidates.append(ImageCandidate(html.unescape(attrs.get("src", "")),
                                              _int(attrs.get("width")), _int(attrs.get("height")),
                                              alt=html.unescape(attrs.get("alt", ""))))
@@ -266,11 +261,6 @@ def _image(raw: RawItem, base: str) -> Image | None:
 def canonical_image_url(url: str, base: str) -> str:
     """An image URL made absolute http(s); its query is kept (image services need it)."""
     return absolute_http_url(url.strip(), base)
-
-
-def _attrs(tag: str) -> dict[str, str]:
-    return {m.group(1).lower(): m.group(2) or m.group(3) or m.group(4) or ""
-            for m in _ATTR.finditer(tag)}
 
 
 def _escape(text: str) -> str:
