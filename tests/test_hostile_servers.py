@@ -76,3 +76,35 @@ def test_a_lying_content_encoding_is_named_in_the_reason(
         assert cli.main(["fetch", "--json", "--config", str(config)]) == 1
     error = json.loads(capsys.readouterr().out)["feeds"][0]["error"]
     assert error.startswith("the body is not valid gzip")
+
+
+def slow_feed(megabytes: int) -> bytes:
+    """A well-formed feed that takes seconds of CPU to parse on any machine: thousands of
+    items, each with deeply nested markup for the sanitizer."""
+    item = ("<item><title>slow {n}</title><link>http://slow.example/{n}</link>"
+            "<description><![CDATA[" + "<div>" * 4000 + "]]></description></item>")
+    count = megabytes * 1024 * 1024 // len(item)
+    return ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+            "<title>slow</title><link>http://slow.example/</link>"
+            + "".join(item.format(n=n) for n in range(count))
+            + "</channel></rss>").encode()
+
+
+def test_a_feed_that_parses_too_long_is_stopped_and_its_worker_replaced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with scripted_server() as server:
+        server.answers.update({"/good/one": Answer(body=rss("one")),
+                               "/good/two": Answer(body=rss("two")),
+                               "/slow": Answer(body=slow_feed(20))})
+        config = feeds_config(
+            tmp_path, {"Slow": server.url("/slow"), "Good one": server.url("/good/one"),
+                       "Good two": server.url("/good/two")},
+            fetch="parse_seconds = 1\nparse_workers = 1\nmax_bytes = 40000000")
+        code = cli.main(["fetch", "--json", "--config", str(config)])
+    out, err = capsys.readouterr()
+    assert code == 1 and "Traceback" not in out + err
+    feeds = {f["name"]: f for f in json.loads(out)["feeds"]}
+    assert feeds["Slow"]["status"] == "failed"
+    assert "took longer than 1 s to parse" in feeds["Slow"]["error"]
+    assert (feeds["Good one"]["new"], feeds["Good two"]["new"]) == (3, 3)
