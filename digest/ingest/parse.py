@@ -44,6 +44,7 @@ TITLE_LIMIT = 300
 TITLE_FROM_SUMMARY_LIMIT = 120
 SUMMARY_LIMIT = 1200
 ID_LIMIT = 500  # longer ids are hashed: an id is a key, not content
+MAX_SIDE = 10_000  # pixels: larger image widths and heights are a feed's mistake
 EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)  # before the web had feeds: an impossible date
 
 _FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json",
@@ -254,13 +255,20 @@ def _image(raw: RawItem, base: str) -> Image | None:
         url = canonical_image_url(c.url, base)
         if not url or any(side is not None and side <= 1 for side in (c.width, c.height)):
             continue
-        return Image(url=url, width=c.width, height=c.height, alt=cap(one_line(c.alt), 200))
+        return Image(url=url, width=_side(c.width), height=_side(c.height),
+                     alt=cap(one_line(c.alt), 200))
     return None
 
 
 def canonical_image_url(url: str, base: str) -> str:
     """An image URL made absolute http(s); its query is kept (image services need it)."""
     return absolute_http_url(url.strip(), base)
+
+
+def _side(pixels: int | None) -> int | None:
+    """An image side a template can scale: 1..10,000 pixels, else unknown (a 400-digit
+    height overflowed the arithmetic that sizes the picture)."""
+    return pixels if pixels is not None and 1 <= pixels <= MAX_SIDE else None
 
 
 def _escape(text: str) -> str:

@@ -24,6 +24,7 @@ ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "abbr": {"title"}}
 # bounded piece may reach it: then a feed costs at most this bound's time per item, linear in
 # its size. A summary keeps 1,200 characters of text, which never needs more markup than this.
 MARKUP_LIMIT = 32_000
+URL_LIMIT = 2048  # characters: what browsers, mail clients and search engines all keep
 TRACKING_PARAMS = {"fbclid", "gclid", "mc_cid", "mc_eid", "dclid", "msclkid", "igshid"}
 
 # "[^<>]", not "[^>]": a tag never spans another "<", so a "<" without its ">" costs one scan
@@ -107,7 +108,11 @@ def cap(text: str, limit: int, ellipsis: str = "…") -> str:
 
 
 def absolute_http_url(url: str, base_url: str = "") -> str:
-    """`url` resolved against `base_url` if relative; "" unless the result is http(s)."""
+    """`url` resolved against `base_url` if relative; "" unless the result is http(s) and at
+    most `URL_LIMIT` characters (one huge link would crowd every other story out of the
+    size budget and go to every subscriber)."""
+    if len(url) > URL_LIMIT:
+        return ""
     if _PLAIN_HTTP_URL.match(url):
         return url
     url = one_line(url).replace(" ", "%20")
@@ -121,7 +126,7 @@ def absolute_http_url(url: str, base_url: str = "") -> str:
             return ""
     except ValueError:  # e.g. a bad port or IPv6 literal
         return ""
-    return url
+    return url if len(url) <= URL_LIMIT else ""
 
 
 def canonical_url(url: str, base_url: str = "") -> str:
