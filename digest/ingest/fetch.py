@@ -30,6 +30,7 @@ import httpx
 
 from digest import HOME_PAGE, __version__
 from digest.config import FetchConfig
+from digest.ingest.redirects import RedirectRule, Resolver, system_resolver
 from digest.model import Feed, FetchResult, Validators
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ def fetch_feeds(
     validators: Mapping[str, Validators],
     settings: FetchConfig,
     on_result: Callable[[FetchResult], None] | None = None,
+    resolve: Resolver | None = None,
 ) -> list[FetchResult]:
     """Fetch every feed at once, within the limits of `settings`.
 
@@ -71,17 +73,19 @@ def fetch_feeds(
         settings: concurrency, deadlines and the size cap.
         on_result: called with each result as soon as it is complete (so that parsing can
             start while other feeds are still fetched); it must not block.
+        resolve: the addresses of a host name, to judge where a redirect points; the
+            system's resolver by default.
     Returns:
         One `FetchResult` per feed, in the order of `feeds`.
     """
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(_fetch_all(feeds, validators, settings, on_result))
+        return asyncio.run(_fetch_all(feeds, validators, settings, on_result, resolve))
     # Called from inside an event loop (a web app, a test driver): run ours in a thread.
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(
-            asyncio.run, _fetch_all(feeds, validators, settings, on_result)
+            asyncio.run, _fetch_all(feeds, validators, settings, on_result, resolve)
         ).result()
 
 
@@ -90,7 +94,9 @@ async def _fetch_all(
     validators: Mapping[str, Validators],
     settings: FetchConfig,
     on_result: Callable[[FetchResult], None] | None,
+    resolve: Resolver | None,
 ) -> list[FetchResult]:
+    redirects = RedirectRule(resolve or system_resolver, settings.allow_private_redirects)
     overall = asyncio.Semaphore(settings.concurrency)
     per_host: dict[str, asyncio.Semaphore] = {}
     timeout = httpx.Timeout(settings.timeout_seconds, connect=settings.connect_timeout_seconds)
@@ -126,7 +132,8 @@ async def _fetch_all(
             async with overall, host_limit:
                 try:
                     async with asyncio.timeout(settings.timeout_seconds):
-                        return await _get(client, feed, validators.get(feed.url), settings)
+                        return await _get(client, feed, validators.get(feed.url), settings,
+                                          redirects)
                 except TimeoutError:
                     limit = settings.timeout_seconds
                     return _failed(feed, f"no complete answer within {limit:g} s (the server "
@@ -136,7 +143,8 @@ async def _fetch_all(
 
 
 async def _get(
-    client: httpx.AsyncClient, feed: Feed, known: Validators | None, settings: FetchConfig
+    client: httpx.AsyncClient, feed: Feed, known: Validators | None, settings: FetchConfig,
+    redirects: RedirectRule,
 ) -> FetchResult:
     request_headers = {}
     if known and known.etag:
@@ -158,6 +166,9 @@ async def _get(
                         return _failed(feed, f"redirected to an invalid URL: {target!r}")
                     if urlsplit(url).scheme not in ("http", "https"):
                         return _failed(feed, f"redirected to a non-http(s) URL: {url}")
+                    refused = await redirects.refusal(feed.url, url)
+                    if refused:
+                        return _failed(feed, refused)
                     if url in seen:
                         return _failed(feed, f"redirect loop (back to {url}); tell the "
                                        "site's owner, or fix the feed's url in config.toml")
