@@ -91,7 +91,8 @@ def scripted_server() -> Iterator[Scripted]:
         httpd.server_close()
 
 
-def feeds_config(tmp_path: Path, urls: dict[str, str], fetch: str = "") -> Path:
+def feeds_config(tmp_path: Path, urls: dict[str, str], fetch: str = "",
+                 timeout: float = 3.0) -> Path:
     """A config.toml under tmp_path with these feeds (name -> URL); `fetch` is more lines
     for its [fetch] table. Returns its path."""
     feeds = "".join(f'[[feeds]]\nurl = "{u}"\nname = "{n}"\n\n' for n, u in urls.items())
@@ -100,6 +101,7 @@ def feeds_config(tmp_path: Path, urls: dict[str, str], fetch: str = "") -> Path:
     path.write_text(
         '[newsletter]\nname = "Test"\nfrom = "Test <t@example.com>"\n\n'
         '[state]\ndatabase = "state.sqlite3"\n\n'
-        f"[fetch]\ntimeout_seconds = 3.0\nconnect_timeout_seconds = 1.0\n{fetch}\n\n" + feeds
+        f"[fetch]\ntimeout_seconds = {timeout}\nconnect_timeout_seconds = 1.0\n{fetch}\n\n"
+        + feeds
     )
     return path
