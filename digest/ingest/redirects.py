@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 from urllib.parse import urlsplit
 
+_HOST_NAME = re.compile(r"[a-z0-9_](?:[a-z0-9_.-]{0,252}[a-z0-9_.])?")
 # The addresses a host name resolves to (IPv4 or IPv6 text); raises OSError when it cannot.
 Resolver = Callable[[str], Awaitable[Sequence[str]]]
 
@@ -45,6 +47,8 @@ class RedirectRule:
         host = (urlsplit(target).hostname or "").lower()
         if host == (urlsplit(configured).hostname or "").lower():
             return None
+        if not _is_address(host) and not _HOST_NAME.fullmatch(host):
+            return f"redirected to {_short(target)}, whose host name is not valid"
         try:
             addresses = [host] if _is_address(host) else list(await self._resolve(host))
         except (OSError, UnicodeError, ValueError):
