@@ -56,6 +56,7 @@ class SmtpConfig:
     max_per_connection: int = 0  # reconnect after this many messages; 0 = no limit
     rate_per_second: float = 0.0  # messages per second at most, all connections; 0 = no limit
     tls_ca_file: str = ""  # extra CA certificates (PEM) to trust, for a private server's TLS
+    allow_plaintext_auth: bool = False  # log in without TLS (security = "none"): this machine only
 
 
 @dataclass(frozen=True)
@@ -275,6 +276,10 @@ def _section(path: Path, text: str, i: int, raw: SectionRule) -> SectionRule:
 _POSITIVE: list[tuple[str, typing.Callable[[Config], bool], str]] = [
     ("smtp.port", lambda c: 0 < c.smtp.port < 65536, "must be a port number, 1 to 65535"),
     ("web.port", lambda c: 0 < c.web.port < 65536, "must be a port number, 1 to 65535"),
+    ("smtp.security", lambda c: not c.smtp.username or c.smtp.security != "none"
+     or c.smtp.allow_plaintext_auth,
+     "the SMTP password would travel unencrypted; set smtp.security to starttls or ssl, or "
+     "smtp.allow_plaintext_auth = true for a server on this machine"),
     ("smtp.connections", lambda c: c.smtp.connections >= 1, "must be at least 1"),
     ("smtp.timeout_seconds", lambda c: c.smtp.timeout_seconds > 0, "must be greater than 0"),
     ("smtp.retry_backoff_seconds", lambda c: all(s >= 0 for s in c.smtp.retry_backoff_seconds),

@@ -18,7 +18,7 @@ import hashlib
 import hmac
 import logging
 import re
-from collections.abc import Callable, Collection, Container, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -73,9 +73,20 @@ def normalize_address(address: str) -> str:
         raise SubscriberError(f"{address!r} is not a valid address: {e}") from e
 
 
+def address_key(address: str) -> str:
+    """Who an address reaches, for comparing: addresses that differ only in case are one
+    reader (mail systems treat local parts case-insensitively in practice), so importing,
+    suppressing and the ledger compare this key, while mail goes to the address as written.
+    An address that does not normalize is compared as its trimmed, case-folded text."""
+    try:
+        return normalize_address(address).casefold()
+    except SubscriberError:
+        return address.strip().casefold()
+
+
 def load_subscribers(
     lists: Sequence[Path],
-    suppressed: Container[str] = frozenset(),
+    suppressed: Iterable[str] = frozenset(),
     topics: Collection[str] | None = None,
     stats: LoadStats | None = None,
 ) -> Iterator[Subscriber]:
@@ -83,7 +94,7 @@ def load_subscribers(
 
     Args:
         lists: CSV files, read in order; the first row for an address wins.
-        suppressed: normalized addresses never to yield (unsubscribed, bounced, by hand).
+        suppressed: addresses never to yield (unsubscribed, bounced, by hand), in any case.
         topics: the section names a `topics` cell may name (any case); None accepts any.
         stats: counts what was read, when given.
     Yields:
@@ -94,16 +105,18 @@ def load_subscribers(
     """
     stats = stats if stats is not None else LoadStats()
     canonical = {t.lower(): t for t in topics} if topics is not None else None
+    blocked = {address_key(a) for a in suppressed}
     seen: set[str] = set()
     for path in lists:
         for line, subscriber in read_list(path, canonical, stats):
-            if subscriber.email in seen:
+            key = address_key(subscriber.email)
+            if key in seen:
                 stats.duplicates += 1
                 log.info("%s:%d: %s is already listed; the first row is kept", path, line,
                          subscriber.email)
                 continue
-            seen.add(subscriber.email)
-            if subscriber.email in suppressed:
+            seen.add(key)
+            if key in blocked:
                 stats.suppressed += 1
                 continue
             stats.subscribers += 1

@@ -299,5 +299,18 @@ def serve(app: Starlette, host: str, port: int, verbose: bool = False) -> None:
     except OSError as e:
         raise InputError(f"cannot listen on {host}:{port}: {e.strerror}; pass --port or change "
                          "[web] port") from e
-    uvicorn.run(app, host=host, port=port, log_level="info" if verbose else "warning",
-                server_header=False)
+    settings = uvicorn.Config(app, host=host, port=port,
+                              log_level="info" if verbose else "warning", server_header=False)
+    # After uvicorn.Config, which sets up uvicorn's loggers: the access log never gets a
+    # query string, where every unsubscribe and preferences token travels.
+    logging.getLogger("uvicorn.access").addFilter(_without_query)
+    uvicorn.Server(settings).run()
+
+
+def _without_query(record: logging.LogRecord) -> bool:
+    """uvicorn's access line (client, method, path?query, version, status), query dropped."""
+    if isinstance(record.args, tuple) and len(record.args) >= 3:
+        args = list(record.args)
+        args[2] = str(args[2]).partition("?")[0]
+        record.args = tuple(args)
+    return True

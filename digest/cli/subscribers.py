@@ -22,6 +22,7 @@ from digest import pipeline
 from digest.audience import lists
 from digest.audience.subscribers import (
     LoadStats,
+    address_key,
     load_subscribers,
     normalize_address,
     parse_subscriber,
@@ -52,8 +53,9 @@ def cmd_list(args: argparse.Namespace) -> int:
                 print(json.dumps({"email": s.email, "name": s.name, "topics": list(s.topics),
                                   "frequency": s.frequency, "list": s.list_name}))
             else:
-                print(f"{s.email}\t{s.frequency}\t{';'.join(s.topics) or 'all topics'}\t"
-                      f"{s.list_name}\t{s.name}")
+                print("\t".join(_shown(cell) for cell in (
+                    s.email, s.frequency, ";".join(s.topics) or "all topics", s.list_name,
+                    s.name)))
         suppressed = len(store.suppressed())
     print(f"{count} active subscribers; {suppressed} suppressed addresses not shown "
           "(digest subscribers suppressed).", file=sys.stderr)
@@ -118,18 +120,19 @@ def cmd_import(args: argparse.Namespace) -> int:
     stats = LoadStats()
     added = listed = suppressed = 0
     with hold_lock(config.database_path), Store.open(config.database_path) as store:
-        blocked = store.suppressed()
-        known = {s.email for s in load_subscribers(config.subscriber_lists)}
+        blocked = {address_key(a) for a in store.suppressed()}
+        known = {address_key(s.email) for s in load_subscribers(config.subscriber_lists)}
         fresh = []
         try:
             for _, s in read_list(args.file, _topics(config), stats):
-                if s.email in known:
+                key = address_key(s.email)
+                if key in known:
                     listed += 1
-                elif s.email in blocked:
+                elif key in blocked:
                     suppressed += 1
-                    print(f"{s.email} is suppressed; not imported", file=sys.stderr)
+                    print(f"{_shown(s.email)} is suppressed; not imported", file=sys.stderr)
                 else:
-                    known.add(s.email)
+                    known.add(key)
                     fresh.append(s)
                 if len(fresh) >= 10_000:  # bounded memory for huge imports
                     added += lists.append(target, fresh)
@@ -152,7 +155,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         with Store.open(config.database_path) as store:
             count = 0
             for s in pipeline.subscribers(config, store):
-                writer.writerow([s.email, s.name, ";".join(s.topics), s.frequency])
+                writer.writerow([_inert(cell) for cell in
+                                 (s.email, s.name, ";".join(s.topics), s.frequency)])
                 count += 1
     finally:
         if args.out:
@@ -197,6 +201,21 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _shown(text: str) -> str:
+    """Text safe to print on a terminal: control characters (escape sequences, tabs, line
+    breaks) written as escapes, never interpreted."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
+
+
+def _inert(cell: str) -> str:
+    """A CSV cell a spreadsheet will not run: one starting with =, +, -, @, tab or CR is
+    prefixed with an apostrophe (OWASP's advice against formula injection)."""
+    return "'" + cell if cell.startswith(("=", "+", "-", "@", "\t", "\r")) else cell
+
+
 def _address(text: str) -> str:
     try:
         return normalize_address(text)
@@ -226,7 +245,7 @@ def _where_listed(config: Config, email: str) -> str | None:
         if not path.exists():
             continue
         for line, s in read_list(path, None, quiet=True):
-            if s.email == email:
+            if address_key(s.email) == address_key(email):
                 return f"{path}:{line}"
     return None
 
