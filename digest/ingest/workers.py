@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 # slack below, before it is killed: CPU time is the real limit, this only ends a hang.
 WALL_FACTOR = 4
 WALL_SLACK_SECONDS = 10.0
+# How a worker ends at its deadline: the kernel's CPU limit, or our kill after a hang.
+_DEADLINE_SIGNALS = {getattr(signal, name) for name in ("SIGXCPU", "SIGKILL")
+                     if hasattr(signal, name)}
 
 
 class FeedParser:
@@ -94,8 +97,9 @@ class FeedParser:
             outcome = worker.run(result, self._now, self._cpu_seconds)
             if outcome is None:  # killed at the deadline, or died: never reused
                 worker.stop()
+                code = worker.exitcode
                 worker = None
-                raise ParseError(self._died(result))
+                raise ParseError(self._died(result, code))
         finally:
             self._idle.put(worker)
         kind, value = outcome
@@ -110,7 +114,10 @@ class FeedParser:
             self._all = [w for w in self._all if w.alive] + [worker]
         return worker
 
-    def _died(self, result: FetchResult) -> str:
+    def _died(self, result: FetchResult, exitcode: int | None) -> str:
+        if exitcode is not None and -exitcode not in _DEADLINE_SIGNALS:
+            return (f"feed {result.feed.url}: the parser process died (exit code {exitcode}); "
+                    "the feed may be too big or hostile; lower fetch.max_bytes")
         return (f"feed {result.feed.url}: took longer than {self._cpu_seconds} s to parse "
                 "(fetch.parse_seconds); the feed is too big or built to be slow, tell its "
                 "publisher")
@@ -131,6 +138,10 @@ class _Worker:
     @property
     def alive(self) -> bool:
         return self._process.is_alive()
+
+    @property
+    def exitcode(self) -> int | None:
+        return self._process.exitcode
 
     def run(self, result: FetchResult, now: datetime, cpu_seconds: int) -> tuple[str, Any] | None:
         """Parse one feed in the child: ("ok", stories), ("error", message), or None when the
