@@ -113,3 +113,19 @@ def test_a_feed_that_parses_too_long_is_stopped_and_its_worker_replaced(
     assert feeds["Slow"]["status"] == "failed"
     assert "took longer than 1 s to parse" in feeds["Slow"]["error"]
     assert (feeds["Good one"]["new"], feeds["Good two"]["new"]) == (3, 3)
+
+
+def test_a_feed_moved_onto_another_feeds_url_stops_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 301 from one feed to another configured feed's URL: both are then fetched at one
+    URL, and every later run must still report each feed once."""
+    with scripted_server() as server:
+        server.answers.update({"/a": Answer(301, (("Location", "/b"),)),
+                               "/b": Answer(body=rss("bee"))})
+        config = feeds_config(tmp_path, {"A": server.url("/a"), "B": server.url("/b")})
+        for _ in range(3):
+            code = cli.main(["fetch", "--json", "--config", str(config)])
+            out, err = capsys.readouterr()
+            assert code == 0 and "Traceback" not in out + err, err
+            assert [f["name"] for f in json.loads(out)["feeds"]] == ["A", "B"]

@@ -81,16 +81,16 @@ def fetch(config: Config, store: Store, now: datetime) -> FetchSummary:
             due.append(dataclasses.replace(feed, url=target))
             if feed.url in known:
                 validators[target] = known[feed.url]
-    by_target = {f.url: c for f, c in zip(due, (c for c in config.feeds
-                                                  if c.url not in skipped), strict=True)}
+    # Each result goes with its configured feed by position, not by URL: a server can move
+    # one feed (301) onto the URL of another, and then two feeds are fetched at one URL.
+    configured = [c for c in config.feeds if c.url not in skipped]
     fetched = {}
     with FeedParser(now, parse_workers(config.fetch, len(due)),
                     config.fetch.parse_seconds) as parser:
-        for result in fetch_feeds(due, validators, config.fetch, parser.submit):
-            fetched[by_target[result.feed.url].url] = _ingest(
-                result, by_target[result.feed.url], parser, store, now,
-                config.fetch.backoff_seconds,
-            )
+        results = fetch_feeds(due, validators, config.fetch, parser.submit)
+        for feed, result in zip(configured, results, strict=True):
+            fetched[feed.url] = _ingest(result, feed, parser, store, now,
+                                        config.fetch.backoff_seconds)
     reports = tuple(skipped.get(f.url) or fetched[f.url] for f in config.feeds)
     summary = FetchSummary(reports)
     log.info("fetched %d feeds: %d new stories, %d failed, %d skipped", len(reports),
