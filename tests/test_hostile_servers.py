@@ -129,3 +129,27 @@ def test_a_feed_moved_onto_another_feeds_url_stops_nothing(
             out, err = capsys.readouterr()
             assert code == 0 and "Traceback" not in out + err, err
             assert [f["name"] for f in json.loads(out)["feeds"]] == ["A", "B"]
+
+
+def test_an_item_that_breaks_cleaning_costs_that_item_not_its_feed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Half surrogate pairs (legal JSON escapes, illegal text) in one item of a JSON Feed."""
+    items = [{"id": "bad\\ud800", "url": "http://j.example/\\udfff", "title": "Broken \\ud800",
+              "content_html": "<p>\\udc00</p>", "authors": [{"name": "\\ud800"}]},
+             {"id": "good", "url": "http://j.example/good", "title": "Good item",
+              "content_html": "<p>Fine.</p>"}]
+    body = ('{"version": "https://jsonfeed.org/version/1.1", "title": "J", "items": '
+            + json.dumps(items).replace("\\\\u", "\\u") + "}").encode()
+    with scripted_server() as server:
+        server.answers["/j"] = Answer(body=body,
+                                      headers=(("Content-Type", "application/feed+json"),))
+        config = feeds_config(tmp_path, {"J": server.url("/j")})
+        code = cli.main(["fetch", "--json", "--config", str(config)])
+    out, err = capsys.readouterr()
+    assert code == 0 and "Traceback" not in out + err and "Logging error" not in err
+    assert json.loads(out)["feeds"][0]["new"] == 2
+    with Store.open(load_config(config).database_path) as store:
+        titles = {s.title for s in store.unsent_stories(datetime(1970, 1, 2, tzinfo=UTC),
+                                                          datetime(2200, 1, 1, tzinfo=UTC))}
+    assert "Good item" in titles and "Broken \ufffd" in titles

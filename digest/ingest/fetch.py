@@ -358,6 +358,8 @@ def describe_exception(error: BaseException) -> str:
     text = " ".join(str(error).split())
     if len(text) > 300:  # a message may quote the hostile input itself
         text = text[:299] + "…"
+    # Half a surrogate pair (from a feed's JSON) would stop the database and the logs.
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 

@@ -75,7 +75,14 @@ def parse_feed(result: FetchResult, now: datetime) -> list[Story]:
     parsed = read_items(result)
     stories: dict[str, Story] = {}
     for raw in parsed.items:
-        story = make_story(result, raw, parsed.base, now)
+        # One item's edge: whatever its fields make cleaning raise costs that item only.
+        try:
+            story = make_story(result, raw, parsed.base, now)
+        except Exception as e:
+            log.warning("feed %s: item %r left out: %s: %r", result.feed.url,
+                        cap(one_line(raw.link or raw.id), 80), type(e).__name__,
+                        cap(one_line(str(e)), 200))
+            continue
         if story is None:
             log.info("feed %s: item %r has no usable link or title; left out",
                      result.feed.url, cap(one_line(raw.link or raw.id), 80))
