@@ -75,11 +75,16 @@ def _handler(state: Scripted) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that resets a connection is expected here, not a failure to print
+
+
 @contextmanager
 def scripted_server() -> Iterator[Scripted]:
     """The server, on a free loopback port, for the block."""
     state = Scripted("")
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    httpd = _QuietServer(("127.0.0.1", 0), _handler(state))
     httpd.daemon_threads = True
     state.base = f"http://127.0.0.1:{httpd.server_address[1]}"
     thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
