@@ -67,6 +67,7 @@ class SmtpConfig:
     rate_per_second: float = 0.0  # messages per second at most, all connections; 0 = no limit
     tls_ca_file: str = ""  # extra CA certificates (PEM) to trust, for a private server's TLS
     give_up_after_hours: float = 48.0  # a deferred delivery is retried until then, then failed
+    allow_plaintext_auth: bool = False  # log in without TLS (security = "none"): this machine only
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,9 @@ class FetchConfig:
     connect_timeout_seconds: float = 10.0  # to open the connection
     max_bytes: int = 10 * 1024 * 1024  # largest feed accepted, after decompression
     backoff_seconds: float = 900.0  # wait after the 2nd failure in a row; doubles, max a day
-    parse_workers: int = 0  # processes parsing feeds; 0: one per CPU (at most 4); 1: none
+    parse_workers: int = 0  # processes parsing feeds; 0: one per CPU (at most 4)
+    parse_seconds: int = 20  # CPU seconds one feed may take to parse; past that it fails
+    allow_private_redirects: bool = False  # follow feeds' redirects to loopback/private hosts
 
 
 @dataclass(frozen=True)
@@ -327,6 +330,10 @@ def _section(path: Path, text: str, i: int, raw: SectionRule) -> SectionRule:
 _POSITIVE: list[tuple[str, typing.Callable[[Config], bool], str]] = [
     ("smtp.port", lambda c: 0 < c.smtp.port < 65536, "must be a port number, 1 to 65535"),
     ("web.port", lambda c: 0 < c.web.port < 65536, "must be a port number, 1 to 65535"),
+    ("smtp.security", lambda c: not c.smtp.username or c.smtp.security != "none"
+     or c.smtp.allow_plaintext_auth,
+     "the SMTP password would travel unencrypted; set smtp.security to starttls or ssl, or "
+     "smtp.allow_plaintext_auth = true for a server on this machine"),
     ("smtp.connections", lambda c: c.smtp.connections >= 1, "must be at least 1"),
     ("smtp.timeout_seconds", lambda c: c.smtp.timeout_seconds > 0, "must be greater than 0"),
     ("smtp.retry_backoff_seconds", lambda c: all(s >= 0 for s in c.smtp.retry_backoff_seconds),
@@ -353,6 +360,8 @@ _POSITIVE: list[tuple[str, typing.Callable[[Config], bool], str]] = [
     ("fetch.timeout_seconds", lambda c: c.fetch.timeout_seconds > 0, "must be greater than 0"),
     ("fetch.max_bytes", lambda c: c.fetch.max_bytes >= 1024, "must be at least 1024"),
     ("fetch.parse_workers", lambda c: c.fetch.parse_workers >= 0, "must be 0 (auto) or more"),
+    ("fetch.parse_seconds", lambda c: 1 <= c.fetch.parse_seconds <= 3600,
+     "must be between 1 and 3600"),
     ("fetch.backoff_seconds", lambda c: 0 <= c.fetch.backoff_seconds <= 86400,
      "must be between 0 and 86400 (a day)"),
     ("ranking.max_stories", lambda c: c.ranking.max_stories >= 1, "must be at least 1"),

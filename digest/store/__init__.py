@@ -39,8 +39,11 @@ class Store(FeedStore, StoryStore, EditionStore, LedgerStore, SuppressionStore,
 
     @classmethod
     @contextmanager
-    def open(cls, path: Path) -> Iterator[Store]:
+    def open(cls, path: Path, read_only: bool = False) -> Iterator[Store]:
         """Open (creating and migrating as needed) the database at `path`.
+
+        With `read_only`, SQLite itself refuses every write through this connection
+        (`PRAGMA query_only`): for code that must not change state, whatever it calls.
 
         Raises:
             StoreError: the file cannot be created, opened or migrated.
@@ -58,6 +61,8 @@ class Store(FeedStore, StoryStore, EditionStore, LedgerStore, SuppressionStore,
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             migrate(db, path)
+            if read_only:
+                db.execute("PRAGMA query_only = ON")
             yield cls(db)
         except sqlite3.DatabaseError as e:
             raise StoreError(f"{path}: the state database failed: {e}") from e
