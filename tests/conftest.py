@@ -159,12 +159,24 @@ def browser() -> Iterator[Any]:
     if executable is None:
         pytest.skip("chromium is not installed (apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+    # Under libfaketime the browser and its driver keep the real clock: Chromium's timers
+    # stall on a faked one, and the page under test reads no date.
+    preload = os.environ.pop("LD_PRELOAD", None)
+    try:
+        playwright = sync_api.sync_playwright().start()
+    finally:
+        if preload is not None:
+            os.environ["LD_PRELOAD"] = preload
+    try:
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS,
+                                              env={k: v for k, v in os.environ.items()
+                                                   if k != "LD_PRELOAD"})
         try:
             yield launched
         finally:
             launched.close()
+    finally:
+        playwright.stop()
 
 
 @pytest.fixture
