@@ -25,6 +25,7 @@ class Feed:
     section: str
     weight: float = 1.0
     featured: bool = False
+    publisher: str = ""  # feeds of one publisher are one source; "" = the feed is its own
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,8 @@ class Story:
     weight: float = 1.0
     featured: bool = False
     dated: bool = True  # False: the feed gave no usable date, `published` is when we saw it
+    position: int = 0  # its place in its feed, 0 = first: feeds list what matters most first
+    publisher: str = ""  # who publishes its feed ([[feeds]] publisher); "" = the feed itself
 
 
 @dataclass(frozen=True)
