@@ -90,11 +90,18 @@ class RankingConfig:
     lookback_hours: float = 36.0
     half_life_hours: float = 12.0
     similarity_threshold: float = 0.22  # 0..1: headlines this alike are one story; 1 = links only
-    source_bonus: float = 0.5  # each further source covering a story adds this to its factor
+    source_bonus: float = 3.0  # each further source covering a story adds this to its factor
     featured_boost: float = 1.5  # score factor of a featured story
     featured_categories: list[str] = field(default_factory=list)  # item categories that feature
-    top_stories: int = 3  # the best this many stories open the edition; 0 = no such section
+    top_stories: int = 5  # the best this many stories open the edition; 0 = no such section
     top_section: str = "Top stories"  # that section's heading
+    prominence: float = 0.5  # a story first in its feed scores 1 + this; halves every 3 places
+    velocity: float = 0.5  # factor 1 + this * log2(1 + sources per hour over the last 6 hours)
+    soft_news: float = 0.3  # score factor of soft news ("Watch:", "in pictures", quiz, podcast)
+    boost_words: list[str] = field(default_factory=list)  # words or phrases that boost a story
+    mute_words: list[str] = field(default_factory=list)  # words or phrases that leave it out
+    boost_factor: float = 2.0  # score factor of a story with a boost word in its headline
+    summary_chars: int = 280  # summaries end at the last whole sentence within this length
 
 
 @dataclass(frozen=True)
@@ -117,15 +124,18 @@ class FeedConfig:
     section: str = "News"
     weight: float = 1.0
     featured: bool = False
+    publisher: str = ""  # feeds with the same publisher count as one source of a story
 
 
 @dataclass(frozen=True)
 class SectionRule:
     """`[[sections]]`: a section's place in the email, and the item categories that file a
-    story under it (matched without regard to case)."""
+    story under it (matched without regard to case), and the words of its headline or summary
+    that do (whole words or phrases)."""
 
     name: str
     categories: list[str] = field(default_factory=list)
+    keywords: list[str] = field(default_factory=list)  # words or phrases in a story that file it
 
 
 @dataclass(frozen=True)
@@ -260,14 +270,16 @@ def _feed(path: Path, text: str, i: int, raw: FeedConfig) -> Feed:
         fail(path, text, f"feeds[{i}].weight", "must be greater than 0")
     name = raw.name.strip() or (urlsplit(url).hostname or Path(url).stem)
     return Feed(url=url, name=name, section=raw.section.strip() or "News",
-                weight=float(raw.weight), featured=raw.featured)
+                weight=float(raw.weight), featured=raw.featured,
+                publisher=raw.publisher.strip())
 
 
 def _section(path: Path, text: str, i: int, raw: SectionRule) -> SectionRule:
     name = raw.name.strip()
     if not name:
         fail(path, text, f"sections[{i}].name", "must not be empty")
-    return SectionRule(name=name, categories=[c.strip() for c in raw.categories if c.strip()])
+    return SectionRule(name=name, categories=[c.strip() for c in raw.categories if c.strip()],
+                       keywords=[k.strip() for k in raw.keywords if k.strip()])
 
 
 _POSITIVE: list[tuple[str, typing.Callable[[Config], bool], str]] = [
@@ -311,6 +323,12 @@ _POSITIVE: list[tuple[str, typing.Callable[[Config], bool], str]] = [
     ("ranking.top_stories", lambda c: c.ranking.top_stories >= 0, "must not be negative"),
     ("ranking.top_section", lambda c: bool(c.ranking.top_section.strip()),
      "must not be empty"),
+    ("ranking.prominence", lambda c: c.ranking.prominence >= 0, "must not be negative"),
+    ("ranking.velocity", lambda c: c.ranking.velocity >= 0, "must not be negative"),
+    ("ranking.soft_news", lambda c: 0 < c.ranking.soft_news <= 1,
+     "must be greater than 0 and at most 1 (1 = soft news counts like hard news)"),
+    ("ranking.boost_factor", lambda c: c.ranking.boost_factor >= 1, "must be at least 1"),
+    ("ranking.summary_chars", lambda c: c.ranking.summary_chars >= 40, "must be at least 40"),
 ]
 
 

@@ -92,6 +92,7 @@ class Cluster:
     score: float
     components: Mapping[str, float] = field(default_factory=dict)
     section: str = ""  # its own section, also when it is shown under "Top stories"
+    why: tuple[str, ...] = ()  # what ranking noticed (soft news, a boost, a pin, why it was cut)
 
     @property
     def lead(self) -> Story:
@@ -118,6 +119,7 @@ class Edition:
     newsletter: str
     created: datetime  # UTC: the moment the edition was built as of
     sections: tuple[Section, ...]
+    cut: tuple[Cluster, ...] = ()  # the best stories left out, each with why (for --explain)
 
     @property
     def clusters(self) -> tuple[Cluster, ...]:

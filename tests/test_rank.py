@@ -151,7 +151,8 @@ def test_weight_sources_and_featured_are_components_of_the_score() -> None:
     assert by_title["Category story"].components["featured"] == settings.featured_boost
     for c in edition.clusters:
         product = 1.0
-        for key in ("recency", "weight", "sources_factor", "featured"):
+        for key in ("recency", "weight", "sources_factor", "prominence", "velocity",
+                    "featured", "soft", "boost"):
             product *= c.components[key]
         assert abs(product - c.score) < 1e-5
 

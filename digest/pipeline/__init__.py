@@ -85,15 +85,17 @@ def build_edition(
     feeds = {f.url: f for f in config.feeds}
     candidates = [
         dataclasses.replace(s, source=feeds[s.feed_url].name, section=feeds[s.feed_url].section,
-                            weight=feeds[s.feed_url].weight, featured=feeds[s.feed_url].featured)
+                            weight=feeds[s.feed_url].weight, featured=feeds[s.feed_url].featured,
+                            publisher=feeds[s.feed_url].publisher)
         for s in (store.unsent_stories(since, now) if stories is None else stories)
         if s.feed_url in feeds  # a feed removed from the config no longer contributes
     ]
     order = list(dict.fromkeys(f.section for f in config.feeds))
     # Stories handed in (a weekly edition's week) bring their own window.
     window = since if stories is None else min((s.published for s in candidates), default=now)
+    pinned, dropped = store.picks(edition_id)
     return rank(candidates, config.ranking, now, edition_id, config.newsletter.name, order,
-                config.sections, since=window)
+                config.sections, since=window, pinned=pinned, dropped=dropped)
 
 
 def render(config: Config, edition: Edition) -> Rendered:

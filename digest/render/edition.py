@@ -28,7 +28,7 @@ import jinja2
 
 from digest.errors import RenderError
 from digest.ingest.sanitize import absolute_http_url, cap, clean_html, one_line
-from digest.model import Edition, Image, Rendered, Story
+from digest.model import Cluster, Edition, Image, Rendered, Story
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -86,6 +86,7 @@ def render_templates(
     """
     env = environment(templates)
     marks = placeholders(nonce)
+    edition = one_story_per_source(edition)
     lead = edition.clusters[0].lead if edition.clusters else None
     context = {
         "edition": edition,
@@ -141,6 +142,28 @@ def inline_css(markup: str) -> str:
     # One declaration a line stays: lines are kept far below SMTP's 998-byte limit.
     return _STYLE_BLOCK.sub(lambda m: m[1] + "\n".join(
         line.strip() for line in m[2].splitlines() if line.strip()) + m[3], inlined)
+
+
+def one_story_per_source(edition: Edition) -> Edition:
+    """The edition as a reader sees it: each cluster keeps its lead and one story of each
+    other source, so "N sources" counts sources, not articles, and "also covered by" names
+    each other source once and never the lead's own. A source is the feed's publisher when
+    `[[feeds]] publisher` names one, else the feed's name (two feeds with one name are one
+    source to a reader)."""
+    def seen_as(story: Story) -> str:
+        return story.publisher or story.source
+
+    def dedupe(cluster: Cluster) -> Cluster:
+        kept: dict[str, Story] = {}
+        for story in cluster.stories:
+            kept.setdefault(seen_as(story), story)
+        if len(kept) == len(cluster.stories):
+            return cluster
+        return dataclasses.replace(cluster, stories=tuple(kept.values()))
+
+    return dataclasses.replace(edition, sections=tuple(
+        dataclasses.replace(s, clusters=tuple(dedupe(c) for c in s.clusters))
+        for s in edition.sections))
 
 
 def archive_page(rendered: Rendered, base_url: str) -> str:
