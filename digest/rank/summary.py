@@ -84,7 +84,7 @@ class Editor:
     def _edit(self, summary_html: str, summary_text: str) -> tuple[str, str]:
         if "<" in summary_html:
             kept = _DROP_BLOCKS.sub(" ", summary_html)
-            text = html.unescape(_TAGS.sub(" ", _BREAKS.sub(" ", kept)))
+            text = html.unescape(_TAGS.sub("", _BREAKS.sub(" ", kept)))
         else:
             text = html.unescape(summary_html) if summary_html else summary_text
         text = _SPACE.sub(" ", text).strip()
