@@ -88,7 +88,7 @@ class RankingConfig:
     max_per_section: int = 6
     min_stories: int = 3  # fewer than this and no edition is sent
     lookback_hours: float = 36.0
-    half_life_hours: float = 12.0
+    half_life_hours: float = 24.0  # a story this old counts half as much as a fresh one
     similarity_threshold: float = 0.22  # 0..1: headlines this alike are one story; 1 = links only
     source_bonus: float = 3.0  # each further source covering a story adds this to its factor
     featured_boost: float = 1.5  # score factor of a featured story

@@ -128,7 +128,7 @@ def test_cluster_indices_puts_every_story_in_one_group() -> None:
 
 def test_recency_halves_every_half_life() -> None:
     fresh = story("Fresh news", hours=0)
-    old = story("Old news", feed="b", hours=12)
+    old = story("Old news", feed="b", hours=SETTINGS.half_life_hours)
     edition = build([old, fresh])
     by_title = {c.lead.title: c for c in edition.clusters}
     assert by_title["Fresh news"].components["recency"] == 1.0

@@ -160,7 +160,7 @@ def join_similar(alike: Scorer, sets: UnionFind) -> None:
     n = len(stories)
     named = names([(s.title, s.summary_text) for s in stories])
     idf, df = alike.idf, alike.df
-    cap = max(8, int(2 * math.log2(n + 1)))
+    cap = max(8, int(math.log2(n + 1)))
     clusters = _Clusters()
     postings: dict[str, list[int]] = {}
     common: set[str] = set()  # words in more clusters than the cap: they block nothing

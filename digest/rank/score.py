@@ -13,9 +13,10 @@ show it:
 
     recency     0.5 ** (age_hours / half_life_hours), age of the cluster's newest story
     weight      the lead source's `weight`
-    sources     1 + source_bonus * (distinct sources - 1): a source is a publisher when
-                `[[feeds]] publisher` names one, else a feed. With the default bonus, two
-                sources count twice one, so coverage dominates a few hours of age.
+    sources     1 + source_bonus * (distinct sources - 1 + 0.25 * further articles): a
+                source is a publisher when `[[feeds]] publisher` names one, else a feed.
+                With the default bonus, two sources count four times one, so coverage
+                dominates a few hours of age; a source's further articles count a quarter.
     prominence  1 + prominence * 0.5 ** (best position / 3): feeds list what matters first
     velocity    1 + velocity * log2(1 + sources per hour over the last 6 hours)
     featured    featured_boost if a story is featured (its feed, or a category listed in
@@ -35,12 +36,13 @@ from operator import attrgetter
 
 from digest.config import RankingConfig, SectionRule
 from digest.model import Cluster, Edition, Story
-from digest.rank.cluster import cluster_indices
+from digest.rank.cluster import cluster_indices, link_key
 from digest.rank.select import sections, select
 from digest.rank.signals import matching, soft_reason, source_of
 from digest.rank.summary import Editor
 
 PLACES_HALF = 3.0  # a story this many places down its feed has half the prominence bonus
+ARTICLE_SHARE = 0.25  # a source's further article on a story counts this share of a source
 VELOCITY_HOURS = 6.0  # coverage growth is measured over this many hours before `now`
 
 
@@ -141,7 +143,13 @@ def score(
     age_hours = max((now - newest).total_seconds() / 3600, 0.0)
     recency = 0.5 ** (age_hours / settings.half_life_hours)
     distinct = len({source_of(s) for s in stories})
-    sources = 1 + settings.source_bonus * (distinct - 1)
+    # A source's further articles on the story count too, a quarter of a new source each:
+    # a publisher that writes three reports on it thinks it matters (the same link twice, or
+    # its gallery, is not another report).
+    reports = len({link_key(s.url) for s in stories if not soft_reason(s)}) if len(
+        stories) > distinct else distinct
+    sources = 1 + settings.source_bonus * (distinct - 1 + ARTICLE_SHARE * max(
+        0, reports - distinct))
     place = min(s.position for s in stories)
     prominence = 1 + settings.prominence * 0.5 ** (place / PLACES_HALF)
     recent = {source_of(s) for s in stories
@@ -154,10 +162,11 @@ def score(
     )
     featured = settings.featured_boost if is_featured else 1.0
     why: list[str] = []
-    soft_why = [soft_reason(s) for s in stories]
-    soft = settings.soft_news if all(soft_why) else 1.0
-    if all(soft_why):
-        why.append(f"soft news: {soft_why[0]}")
+    # Soft when every story is: the first hard one (usually the lead) settles it.
+    is_soft = all(soft_reason(s) for s in stories)
+    soft = settings.soft_news if is_soft else 1.0
+    if is_soft:
+        why.append(f"soft news: {soft_reason(lead)}")
     boosted = matching(settings.boost_words, _texts(stories)) if settings.boost_words else []
     boost = settings.boost_factor if boosted else 1.0
     if boosted:
@@ -168,8 +177,8 @@ def score(
         "weight": lead.weight, "sources": float(distinct), "sources_factor": round(sources, 6),
         "position": float(place), "prominence": round(prominence, 6),
         "per_hour": round(per_hour, 3), "velocity": round(velocity, 6),
-        "featured": featured, "soft": soft, "is_soft": float(all(soft_why)), "boost": boost,
-        "articles": float(len(stories)),
+        "featured": featured, "soft": soft, "is_soft": float(is_soft), "boost": boost,
+        "articles": float(len(stories)), "reports": float(reports),
     }
     return Cluster(stories=stories, score=round(total, 6), components=components,
                    why=tuple(why))

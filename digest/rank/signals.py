@@ -7,10 +7,11 @@ keywords it matches, and the source it counts as. Pure: no database, network, fi
 Soft news is told by what a publisher marks it with, in the two languages of our feeds: a
 kicker or tail in the headline ("Watch:", "Video:", "Quiz:", "- in pictures", "In photos:",
 "Top 10:", "... im Test", "Kommentar:", "Analysis:"), a link into the publisher's video,
-audio, gallery, quiz or opinion pages (/video/, /av/, /sounds/, /podcast, /in-pictures/,
-/opinion/, /meinung/), or a category such as "Podcast", "Video", "Opinion", "Commentary",
-"Editorials". A headline that asks a question is an analysis or an explainer. Every
-pattern is a house convention that many publishers share, not a headline.
+audio, gallery, quiz, opinion, culture or lifestyle pages (/video/, /av/, /sounds/,
+/podcast, /in-pictures/, /opinion/, /meinung/, /culture/, /fashion/, /style/), or a category
+such as "Podcast", "Video", "Opinion", "Commentary", "Editorials", "Culture", "Fashion". A
+headline that asks a question is an analysis or an explainer. Every pattern is a house
+convention that many publishers share, not a headline.
 """
 
 from __future__ import annotations
@@ -35,13 +36,15 @@ _SOFT_PHRASE = re.compile(
 _SOFT_LINK = re.compile(
     r"/(video|videos|av|sounds|audio|podcasts?|gallery|galleries|in-pictures|picture|pictures|"
     r"photos|quiz|quizzes|opinion|opinions|commentisfree|editorials|commentary|meinung|"
-    r"kommentar|sponsored)(/|$|\?)",
+    r"kommentar|sponsored|culture|fashion|lifeandstyle|lifestyle|style|arts|film|music|books|"
+    r"stage|tv-and-radio|travel|food|entertainment|kultur|panorama)(/|$|\?)",
     re.IGNORECASE)
 _KICKER = re.compile(r"\S\s*[:|]\s")  # "Iran-Krieg: ...?" is news that asks what comes next
 _SOFT_CATEGORIES = frozenset({
     "podcast", "podcasts", "video", "videos", "quiz", "gallery", "in pictures", "photography",
     "opinion", "commentary", "editorials", "editorial", "review", "reviews", "kommentar",
-    "meinung", "sponsored",
+    "meinung", "sponsored", "culture", "fashion", "life and style", "television & radio",
+    "music", "film", "books", "stage", "travel", "food", "entertainment", "kultur",
 })
 
 
