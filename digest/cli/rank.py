@@ -18,7 +18,7 @@ TITLE_WIDTH = 60
 
 def edition_json(edition: Edition) -> dict[str, Any]:
     """The edition as `digest rank --json` prints it: sections and clusters in the email's
-    order, the lead story first in each cluster."""
+    order, the lead story first in each cluster; then what was left out (`cut`) and why."""
     return {"edition": edition.id, "sections": [
         {"name": s.name, "clusters": [
             {"score": c.score, "components": dict(c.components), "why": list(c.why),
@@ -26,7 +26,9 @@ def edition_json(edition: Edition) -> dict[str, Any]:
                 {"title": st.title, "url": st.url, "source": st.source,
                  "published": st.published.isoformat()} for st in c.stories]}
             for c in s.clusters]}
-        for s in edition.sections]}
+        for s in edition.sections],
+        "cut": [{"score": c.score, "why": list(c.why), "title": c.lead.title, "url": c.lead.url}
+                for c in edition.cut]}
 
 
 def _row(section: str, cluster: Cluster, now: datetime) -> list[str]:

@@ -18,7 +18,7 @@ be twice as alike as the threshold asks.
 
 Blocking: a story is compared only with the clusters that share two rare words with its
 headline and lede. The inverted index lists clusters, not stories, so the 200 articles of a
-big story are one entry in "hostages", and the cap on a word's list (2 log2 n clusters) drops
+big story are one entry in "hostages", and the cap on a word's list (log2 n clusters) drops
 only the words that many different stories use: the work stays n log n while a big story
 keeps every article.
 """
@@ -176,8 +176,9 @@ def join_similar(alike: Scorer, sets: UnionFind) -> None:
         root = sets.find(i)
         # Blocking looks at the rarest words of the headline and lede (the commonest say
         # least, and cost most: their lists are the longest).
-        lead = sorted((w for w in alike.leads[i] if df[w] > 1), key=lambda w: (df[w], w))[
-            :BLOCKING]
+        lead = [w for w in alike.leads[i] if df[w] > 1]
+        if len(lead) > BLOCKING:  # (a stable sort: ties keep the text's order)
+            lead = sorted(lead, key=df.__getitem__)[:BLOCKING]
         k = of_set.get(root, -1)
         if k >= 0:  # a link or id joined it already
             centroid = clusters.centroid[k]
