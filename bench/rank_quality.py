@@ -27,7 +27,6 @@ from labelled import b_cubed, load_days, score  # noqa: E402
 from digest.config import RankingConfig  # noqa: E402
 from digest.rank.cluster import cluster_indices  # noqa: E402
 from digest.rank.score import rank  # noqa: E402
-from digest.rank.summary import Editor  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "feeds"
 TOP = 5
@@ -49,10 +48,7 @@ def main(argv: list[str]) -> int:
     ok = True
     for day in days:
         start = time.perf_counter()
-        # Clustered as rank clusters them: summaries edited first.
-        editor = Editor(settings.summary_chars)
-        edited = [editor.edit(s) for s in day.stories]
-        groups = cluster_indices(edited, settings.similarity_threshold)
+        groups = cluster_indices(day.stories, settings.similarity_threshold)
         seconds = time.perf_counter() - start
         p, r, f1 = b_cubed(day, groups)
         pairs = score([day], [groups])

@@ -85,23 +85,24 @@ def names(texts: list[tuple[str, str]]) -> frozenset[str]:
     Returns:
         The stems (as `wording.words` cuts them) that name someone, somewhere or a number.
     """
-    votes: Counter[str] = Counter()
-    stems: dict[str, list[str]] = {}
+    tokens: Counter[str] = Counter()  # every token inside a sentence, counted once per text
     for text in dict.fromkeys(summary[:LEDE_WORDS * 16] or title for title, summary in texts):
-        tokens = _INSIDE.findall(text)
-        if text[:1].isupper() and sum(1 for t in tokens if t[:1].isupper()) >= (
-                TITLE_CASE * len(tokens)) and len(tokens) > 2:
+        found = _INSIDE.findall(text)
+        if len(found) > 2 and text[:1].isupper() and sum(
+                1 for t in found if t[:1].isupper()) >= TITLE_CASE * len(found):
             continue  # title case
-        for token in tokens:
-            found = stems.get(token)
-            if found is None:
-                found = stems[token] = [w[:STEM_LENGTH] for w in folded_words(token)]
-            vote = 1 if token[:1].isupper() else -1
-            for stem in found:
-                votes[stem] += vote
-    named = {stem for stem, vote in votes.items() if vote > 0} - _WHEN
-    named.update(s for found in stems.values() for s in found if any(c.isdigit() for c in s))
-    return frozenset(named)
+        tokens.update(found)
+    votes: Counter[str] = Counter()
+    named: set[str] = set()
+    for token, count in tokens.items():
+        vote = count if token[:1].isupper() else -count
+        for word in folded_words(token):
+            stem = word[:STEM_LENGTH]
+            votes[stem] += vote
+            if not word.isalpha():
+                named.add(stem)  # a number, or a word with digits
+    named.update(stem for stem, vote in votes.items() if vote > 0)
+    return frozenset(named - _WHEN)
 
 
 class _Clusters:

@@ -5,11 +5,10 @@ section rules, the edition's identity, `now`, and the editor's pins and drops. O
 `Edition` of sections of clusters, and the best of what was left out (`Edition.cut`). Pure: no
 database, network, file or clock; the same input always gives the same edition.
 
-Summaries are edited first (digest/rank/summary.py). The same news from several feeds (or
-twice in one) becomes one cluster (`cluster.py`); its lead is a hard-news story from the
-heaviest, most prominent source, the rest are "also covered by". A cluster's score is the
-product of its components, each kept on `Cluster.components` so `digest rank --explain` can
-show it:
+The same news from several feeds (or twice in one) becomes one cluster (`cluster.py`); its
+lead is a hard-news story from the heaviest, most prominent source, the rest are "also covered
+by". A cluster's score is the product of its components, each kept on `Cluster.components` so
+`digest rank --explain` can show it:
 
     recency     0.5 ** (age_hours / half_life_hours), age of the cluster's newest story
     weight      the lead source's `weight`
@@ -24,6 +23,8 @@ show it:
     soft        soft_news if every story of the cluster is soft news (`signals.py`), else 1;
                 and soft news never scores above hard news that several sources cover
     boost       boost_factor if a headline or category says one of `boost_words`
+
+The summaries of the stories shown are edited last (digest/rank/summary.py).
 """
 
 from __future__ import annotations
@@ -84,6 +85,9 @@ def rank(
     scored = [score(c, settings, now, featured) for c in clusters]
     ranked = sorted(_soft_below_covered(scored), key=_order)
     chosen, cut = select(ranked, settings, rules, pinned, dropped)
+    # Summaries are edited for the stories shown, not for every candidate.
+    editor = Editor(settings.summary_chars)
+    chosen = [(name, editor.edit_cluster(c)) for name, c in chosen]
     order = [r.name for r in rules] + list(section_order)
     return Edition(id=edition_id, newsletter=newsletter, created=now,
                    sections=sections(chosen, settings, order), cut=tuple(cut))
@@ -93,11 +97,11 @@ def cluster_stories(
     stories: Sequence[Story], settings: RankingConfig, now: datetime,
     since: datetime | None = None,
 ) -> list[tuple[Story, ...]]:
-    """The candidates inside the window, summaries edited, grouped into stories, lead first.
+    """The candidates inside the window, grouped into stories, each lead first.
 
     Args:
         stories: candidates.
-        settings: `lookback_hours`, `similarity_threshold` and `summary_chars` are used.
+        settings: `lookback_hours` and `similarity_threshold` are used.
         now: the end of the window.
         since: its start; by default `lookback_hours` before `now`.
     Returns:
@@ -106,8 +110,7 @@ def cluster_stories(
     """
     if since is None:
         since = now - timedelta(hours=settings.lookback_hours)
-    editor = Editor(settings.summary_chars)
-    inside = sorted((editor.edit(s) for s in stories if since <= s.published <= now),
+    inside = sorted((s for s in stories if since <= s.published <= now),
                     key=attrgetter("feed_url", "id", "url"))
     groups = cluster_indices(inside, settings.similarity_threshold)
     # Most stories are alone in their cluster: nothing to order.

@@ -5,8 +5,9 @@ HTML and the text part saying the same words. Pure: no database, network, file o
 
 Why here and not in ingest: the length is an editorial setting of the edition, and the store
 keeps what the publisher wrote, so a better pattern (or another length) applies to stories
-already fetched. Clustering reads the edited text too, so boilerplate that a feed repeats
-in every item ("Continue reading...") does not make its stories look alike.
+already fetched. Only the stories an edition shows are edited (clustering reads the opening
+of the summary, which boilerplate rarely reaches, and a feed's own repeated words count
+little there).
 
 Editing: block quotes, embedded posts, code, lists, tables and figures go (a summary is the
 publisher's prose, not what it quotes); then the publisher's boilerplate (`BOILERPLATE`, each
@@ -22,8 +23,9 @@ import dataclasses
 import html
 import re
 
-from digest.model import Story
+from digest.model import Cluster, Story
 
+_BLOCKS = ("blockquote", "pre", "code", "ul", "ol", "table", "figure", "figcaption", "iframe")
 _DROP_BLOCKS = re.compile(
     r"<(blockquote|pre|code|ul|ol|table|figure|figcaption|iframe)\b[^>]*>.*?</\1\s*>",
     re.IGNORECASE | re.DOTALL)
@@ -82,9 +84,18 @@ class Editor:
             return story
         return dataclasses.replace(story, summary_html=found[0], summary_text=found[1])
 
+    def edit_cluster(self, cluster: Cluster) -> Cluster:
+        """The cluster with the summaries of its stories edited."""
+        stories = tuple(self.edit(s) for s in cluster.stories)
+        if all(a is b for a, b in zip(stories, cluster.stories, strict=True)):
+            return cluster
+        return dataclasses.replace(cluster, stories=stories)
+
     def _edit(self, summary_html: str, summary_text: str) -> tuple[str, str]:
         if "<" in summary_html:
-            kept = _DROP_BLOCKS.sub(" ", summary_html)
+            lowered = summary_html.lower()
+            kept = _DROP_BLOCKS.sub(" ", summary_html) if any(
+                f"<{tag}" in lowered for tag in _BLOCKS) else summary_html
             text = html.unescape(_TAGS.sub("", _BREAKS.sub(" ", kept)))
         else:
             text = html.unescape(summary_html) if summary_html else summary_text
