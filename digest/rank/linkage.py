@@ -190,7 +190,11 @@ def join_similar(alike: Scorer, sets: UnionFind) -> None:
             need = min(MIN_SHARED, len(lead))
             if vector and len(found) >= need:
                 hits = Counter(chain.from_iterable(found))
-                k = _best(alike, clusters, [c for c, h in hits.items() if h >= need], i,
+                # The clusters sharing the most of its rare words, and those one short: a
+                # cluster that shares fewer is not the best one.
+                most = max(hits.values(), default=0)
+                k = _best(alike, clusters,
+                          [c for c, h in hits.items() if h >= need and h >= most - 1], i,
                           vector, named)
             if k < 0:
                 k = clusters.start(i, vector, feed)

@@ -50,7 +50,8 @@ _SOFT_CATEGORIES = frozenset({
 
 def soft_reason(story: Story) -> str:
     """Why a story is soft news (the pattern that says so), or "" for hard news."""
-    found = _SOFT_KICKER.search(story.title)
+    found = _SOFT_KICKER.search(story.title) if (
+        ":" in story.title or "|" in story.title) else None
     if found:
         return f"headline kicker {found.group(1)!r}"
     found = _SOFT_PHRASE.search(story.title)
