@@ -333,7 +333,7 @@ def test_ascii_text_splits_into_the_same_words_as_the_unicode_rule() -> None:
 
 
 def test_stories_sharing_only_generic_words_stay_apart() -> None:
-    # The wrong merges (Guardian and Japan Times; NYT and Japan Times headlines), with
+    # Two wrong merges seen on real days (Guardian and Japan Times; NYT and Japan Times), with
     # summaries that share generic words and a weekday: nothing names one event.
     moon = story("Super blue blood moon - in pictures", feed="guardian",
                  summary="Pictures of the rare super blue blood moon, seen on Wednesday "

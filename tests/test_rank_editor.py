@@ -99,7 +99,7 @@ def test_without_a_rule_a_story_goes_where_most_of_its_feeds_file_it() -> None:
 
 
 def test_a_section_cap_never_lets_a_weaker_story_in_while_a_stronger_is_cut() -> None:
-    # The day: NPR's hostage release was cut by the US section's cap while weaker
+    # As on 2023-11-24: NPR's hostage release was cut by the US section's cap while weaker
     # stories of other sections got in.
     us = [story(f"US story number {k} about district {k}", feed=f"us{k}", section="US",
                 hours=1 + k) for k in range(3)]

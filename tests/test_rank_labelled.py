@@ -1,7 +1,7 @@
 """Clustering measured on the labelled days of real feeds (tests/data/labelled_days.json): the
 real days, and the days with big stories (50 to 200 articles each) built from them.
 
-The floors are the issue's target, 0.9, at the default threshold; docs/ranking.md gives the
+The floors are the target, 0.9, at the default threshold; docs/ranking.md gives the
 figures (bench/rank_quality.py prints them).
 """
 
