@@ -16,6 +16,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from digest.colors import TEXT_CONTRAST, contrast, is_hex_color
 from digest.cron import cron_trigger
 from digest.errors import ConfigError
 from digest.model import Feed
@@ -26,12 +27,17 @@ Security = Literal["none", "starttls", "ssl"]
 
 @dataclass(frozen=True)
 class NewsletterConfig:
-    name: str
+    name: str  # the newsletter's name, in the masthead and the subject
     sender: str = field(metadata={"key": "from"})  # "Name <address>" in the From header
     base_url: str = "http://127.0.0.1:8080"  # where `digest serve` answers: unsubscribe, archive
     secret_env: str = "DIGEST_SECRET"  # env variable holding the HMAC key for tokens
-    templates: str = "templates"  # folder with edition.html.j2, edition.txt.j2, subject.txt.j2
-    reply_to: str = ""
+    templates: str = ""  # optional folder of your own templates: a file there wins over the bundled
+    reply_to: str = ""  # an optional Reply-To address
+    language: str = "en"  # the edition's language, BCP 47 ("en", "pt-BR"), for screen readers
+    logo_url: str = ""  # https image atop the email and the reader pages; empty: the name in type
+    accent_color: str = "#b3261e"  # #rrggbb of the top rule and section names; 4.5:1 on white
+    footer_text: str = ""  # one more line in the email's footer, e.g. who publishes it and why
+    postal_address: str = ""  # shown in the footer; CAN-SPAM requires it for commercial mail
 
 
 @dataclass(frozen=True)
@@ -41,17 +47,20 @@ class ScheduleConfig:
     timezone: str = "UTC"  # IANA name; edition dates are days in this zone
     send_weekly: str = ""  # cron for the weekly edition (e.g. "0 7 * * 1"); empty: none
     misfire_grace_seconds: int = 3600  # a job late by up to this runs once; later: skipped
+    bounces: str = ""  # cron for `digest bounces scan` of [bounces] maildir; empty: none
 
 
 @dataclass(frozen=True)
 class SmtpConfig:
-    host: str = "127.0.0.1"
-    port: int = 1025
-    security: Security = "none"
-    username: str = ""
+    host: str = "127.0.0.1"  # the SMTP server
+    port: int = 1025  # its port
+    security: Security = "none"  # TLS from the first byte (ssl), upgraded (starttls), or none
+    username: str = ""  # log in when set, with the password from password_env
     password_env: str = "DIGEST_SMTP_PASSWORD"  # the password comes from this env variable
-    connections: int = 4
+    connections: int = 4  # connections to the server at once
     timeout_seconds: float = 30.0  # bound on every wait for the server
+    # waits between tries of a 4xx within one run (then the address is deferred to the next
+    # run); also the waits between reconnects
     retry_backoff_seconds: list[float] = field(default_factory=lambda: [60.0, 300.0, 900.0])
     max_per_connection: int = 0  # reconnect after this many messages; 0 = no limit
     rate_per_second: float = 0.0  # messages per second at most, all connections; 0 = no limit
@@ -66,8 +75,17 @@ class DkimConfig:
 
 
 @dataclass(frozen=True)
+class BouncesConfig:
+    address: str = ""  # VERP: MAIL FROM is bounces+TOKEN@... per message; empty: the From address
+    soft_limit: int = 3  # soft bounces (4.x.x, mailbox full) in a row that suppress an address
+    window_days: float = 14.0  # ... counted within this many days
+    max_message_bytes: int = 10 * 1024 * 1024  # bigger is refused (552) or left unread by scan
+    maildir: str = ""  # the Maildir (or mbox) `[schedule] bounces` scans; empty: none
+
+
+@dataclass(frozen=True)
 class StateConfig:
-    database: str = "state/digest.sqlite3"
+    database: str = "state/digest.sqlite3"  # stories, editions, the ledger; archive beside it
 
 
 @dataclass(frozen=True)
@@ -75,20 +93,20 @@ class FetchConfig:
     concurrency: int = 16  # feeds fetched at once
     per_host: int = 2  # feeds fetched at once from one host
     timeout_seconds: float = 30.0  # total deadline for one feed, body included
-    connect_timeout_seconds: float = 10.0
-    max_bytes: int = 10 * 1024 * 1024  # after decompression
+    connect_timeout_seconds: float = 10.0  # to open the connection
+    max_bytes: int = 10 * 1024 * 1024  # largest feed accepted, after decompression
     backoff_seconds: float = 900.0  # wait after the 2nd failure in a row; doubles, max a day
     parse_workers: int = 0  # processes parsing feeds; 0: one per CPU (at most 4); 1: none
 
 
 @dataclass(frozen=True)
 class RankingConfig:
-    max_stories: int = 20
-    max_per_source: int = 5
-    max_per_section: int = 6
+    max_stories: int = 20  # stories in an edition at most
+    max_per_source: int = 5  # stories led by one feed at most
+    max_per_section: int = 6  # stories in one section at most
     min_stories: int = 3  # fewer than this and no edition is sent
-    lookback_hours: float = 36.0
-    half_life_hours: float = 24.0  # a story this old counts half as much as a fresh one
+    lookback_hours: float = 36.0  # only stories published this recently
+    half_life_hours: float = 24.0  # a story's recency score halves every this many hours
     similarity_threshold: float = 0.22  # 0..1: headlines this alike are one story; 1 = links only
     source_bonus: float = 3.0  # each further source covering a story adds this to its factor
     featured_boost: float = 1.5  # score factor of a featured story
@@ -106,24 +124,38 @@ class RankingConfig:
 
 @dataclass(frozen=True)
 class SubscribersConfig:
+    # CSV files with a header: email[,name,topics,frequency]
     lists: list[str] = field(default_factory=lambda: ["subscribers/subscribers.csv"])
     # weekly subscribers get the week's best with the first send on or after this day
     weekly_day: str = "monday"
 
 
+DEFAULT_CONSENT = "Email me this newsletter. I can unsubscribe at any time, in one click."
+
+
+@dataclass(frozen=True)
+class SignupConfig:
+    confirm_hours: float = 48.0  # a confirmation link works this long after it was sent
+    resend_minutes: float = 10.0  # at most one confirmation email per address in this window
+    per_ip_per_hour: int = 20  # signups accepted from one client address per hour; more: no mail
+    min_form_seconds: float = 2.0  # a hosted form posted sooner than this is a bot's: no mail
+    consent: str = DEFAULT_CONSENT  # the line above the form's button; kept with each consent
+    about: str = ""  # what the newsletter sends, atop /subscribe; empty: said from the sections
+
+
 @dataclass(frozen=True)
 class WebConfig:
-    host: str = "127.0.0.1"
-    port: int = 8080
+    host: str = "127.0.0.1"  # where `digest serve` listens
+    port: int = 8080  # its port
 
 
 @dataclass(frozen=True)
 class FeedConfig:
-    url: str
-    name: str = ""
-    section: str = "News"
-    weight: float = 1.0
-    featured: bool = False
+    url: str  # an http(s) URL, or a local file
+    name: str = ""  # the source's name in the email; empty: the URL's host name
+    section: str = "News"  # the section its stories go in
+    weight: float = 1.0  # how much the source counts in ranking
+    featured: bool = False  # the publisher's own featured feed: its stories get featured_boost
     publisher: str = ""  # feeds with the same publisher count as one source of a story
 
 
@@ -133,8 +165,8 @@ class SectionRule:
     story under it (matched without regard to case), and the words of its headline or summary
     that do (whole words or phrases)."""
 
-    name: str
-    categories: list[str] = field(default_factory=list)
+    name: str  # the section's heading; [[sections]] come first, in their order
+    categories: list[str] = field(default_factory=list)  # item categories filed here
     keywords: list[str] = field(default_factory=list)  # words or phrases in a story that file it
 
 
@@ -152,8 +184,10 @@ class Config:
     ranking: RankingConfig = field(default_factory=RankingConfig)
     subscribers: SubscribersConfig = field(default_factory=SubscribersConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    signup: SignupConfig = field(default_factory=SignupConfig)
     sections: tuple[SectionRule, ...] = ()
     dkim: DkimConfig = field(default_factory=DkimConfig)
+    bounces: BouncesConfig = field(default_factory=BouncesConfig)
 
     @property
     def folder(self) -> Path:
@@ -168,8 +202,9 @@ class Config:
         return self.resolve(self.state.database)
 
     @property
-    def templates_path(self) -> Path:
-        return self.resolve(self.newsletter.templates)
+    def templates_path(self) -> Path | None:
+        """The operator's template overrides, or None for the bundled templates alone."""
+        return self.resolve(self.newsletter.templates) if self.newsletter.templates else None
 
     @property
     def subscriber_lists(self) -> tuple[Path, ...]:
@@ -190,7 +225,9 @@ _TABLES: dict[str, type] = {
     "ranking": RankingConfig,
     "subscribers": SubscribersConfig,
     "web": WebConfig,
+    "signup": SignupConfig,
     "dkim": DkimConfig,
+    "bounces": BouncesConfig,
 }
 
 
@@ -301,6 +338,9 @@ _POSITIVE: list[tuple[str, typing.Callable[[Config], bool], str]] = [
      "key_file, selector and domain go together: set all three to sign, or none"),
     ("dkim.domain", lambda c: bool(c.dkim.domain) == bool(c.dkim.key_file),
      "key_file, selector and domain go together: set all three to sign, or none"),
+    ("newsletter.templates", lambda c: c.templates_path is None or c.templates_path.is_dir(),
+     "no such folder; name a folder of template overrides (digest init --templates writes one),"
+     " or leave it out to use the bundled templates"),
     ("fetch.concurrency", lambda c: c.fetch.concurrency >= 1, "must be at least 1"),
     ("fetch.per_host", lambda c: c.fetch.per_host >= 1, "must be at least 1"),
     ("fetch.timeout_seconds", lambda c: c.fetch.timeout_seconds > 0, "must be greater than 0"),
@@ -321,6 +361,13 @@ _POSITIVE: list[tuple[str, typing.Callable[[Config], bool], str]] = [
     ("ranking.source_bonus", lambda c: c.ranking.source_bonus >= 0, "must not be negative"),
     ("ranking.featured_boost", lambda c: c.ranking.featured_boost >= 1, "must be at least 1"),
     ("ranking.top_stories", lambda c: c.ranking.top_stories >= 0, "must not be negative"),
+    ("signup.confirm_hours", lambda c: 0 < c.signup.confirm_hours <= 24 * 30,
+     "must be greater than 0 and at most 720 (30 days)"),
+    ("signup.resend_minutes", lambda c: c.signup.resend_minutes >= 0, "must not be negative"),
+    ("signup.per_ip_per_hour", lambda c: c.signup.per_ip_per_hour >= 1, "must be at least 1"),
+    ("signup.min_form_seconds", lambda c: c.signup.min_form_seconds >= 0,
+     "must not be negative"),
+    ("signup.consent", lambda c: bool(c.signup.consent.strip()), "must not be empty"),
     ("ranking.top_section", lambda c: bool(c.ranking.top_section.strip()),
      "must not be empty"),
     ("ranking.prominence", lambda c: c.ranking.prominence >= 0, "must not be negative"),
@@ -329,6 +376,16 @@ _POSITIVE: list[tuple[str, typing.Callable[[Config], bool], str]] = [
      "must be greater than 0 and at most 1 (1 = soft news counts like hard news)"),
     ("ranking.boost_factor", lambda c: c.ranking.boost_factor >= 1, "must be at least 1"),
     ("ranking.summary_chars", lambda c: c.ranking.summary_chars >= 40, "must be at least 40"),
+    # bounces+TOKEN@ must fit RFC 5321's 64-byte local part: the token takes 33 of them
+    ("bounces.address", lambda c: not c.bounces.address or bool(re.fullmatch(
+        r"[\w.-]{1,30}@[\w-]+(\.[\w-]+)+", c.bounces.address, re.ASCII)),
+     "must be a plain address of at most 30 characters before the @, or empty"),
+    ("bounces.soft_limit", lambda c: c.bounces.soft_limit >= 1, "must be at least 1"),
+    ("bounces.window_days", lambda c: c.bounces.window_days > 0, "must be greater than 0"),
+    ("bounces.max_message_bytes", lambda c: c.bounces.max_message_bytes >= 65536,
+     "must be at least 65536: a bounce carries the original message"),
+    ("bounces.maildir", lambda c: bool(c.bounces.maildir or not c.schedule.bounces.strip()),
+     "[schedule] bounces is set: name the Maildir (or mbox) it scans"),
 ]
 
 
@@ -344,7 +401,7 @@ def _check(config: Config, text: str) -> None:
     except (ZoneInfoNotFoundError, ValueError):
         fail(config.path, text, "schedule.timezone",
               f"{config.schedule.timezone!r} is not an IANA time zone such as 'Europe/Paris'")
-    for key in ("send", "fetch", "send_weekly"):
+    for key in ("send", "fetch", "send_weekly", "bounces"):
         expression = getattr(config.schedule, key)
         if not expression.strip():
             continue  # an empty cron turns that job off
@@ -363,9 +420,31 @@ def _check(config: Config, text: str) -> None:
     if config.subscribers.weekly_day.lower() not in _WEEKDAYS:
         fail(config.path, text, "subscribers.weekly_day",
               f"{config.subscribers.weekly_day!r} is not a day such as 'monday'")
+    _check_brand(config, text)
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", config.newsletter.secret_env):
         fail(config.path, text, "newsletter.secret_env",
               "must be the name of an environment variable, not the secret itself")
+
+
+def _check_brand(config: Config, text: str) -> None:
+    newsletter = config.newsletter
+    if not re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*", newsletter.language):
+        fail(config.path, text, "newsletter.language",
+             f"{newsletter.language!r} is not a language tag such as 'en' or 'pt-BR'")
+    logo = urlsplit(newsletter.logo_url)
+    if newsletter.logo_url and (logo.scheme not in ("http", "https") or not logo.hostname):
+        fail(config.path, text, "newsletter.logo_url",
+             "must be an absolute https URL of an image (mail clients load nothing else), "
+             "or empty")
+    accent = newsletter.accent_color
+    if not is_hex_color(accent):
+        fail(config.path, text, "newsletter.accent_color",
+             f"{accent!r} is not a colour written #rrggbb, e.g. '#b3261e'")
+    # Section names are drawn in it on white; dark mode lightens it by itself, keeping the hue.
+    if contrast(accent, "#ffffff") < TEXT_CONTRAST:
+        fail(config.path, text, "newsletter.accent_color",
+             f"{accent} on white has a contrast of {contrast(accent, '#ffffff'):.1f}:1, under "
+             f"the {TEXT_CONTRAST}:1 that text needs; choose a darker shade")
 
 
 def secret_env_names(path: Path) -> tuple[str, ...]:

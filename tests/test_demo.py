@@ -28,14 +28,15 @@ def test_demo_delivers_one_message_per_sample_subscriber(project: Path) -> None:
         "Grace Hopper <grace@example.org>",
     ]
     for m in messages:
-        assert m["Subject"].startswith("Political IQ Daily")
+        # The lead headline, not the newsletter's name (the From name says that).
+        assert m["Subject"].startswith("Israel and Hamas agree to four-day truce")
         assert m["X-Digest-Edition"] == "daily-2023-11-22"
     preview = project / "out" / "preview.html"
     assert str(preview) in result.stdout
     assert "U.S. launches airstrikes on Iran-backed militants" in preview.read_text()
     # Nothing written outside the folder it names (and the state it keeps there).
     written = {p.name for p in project.iterdir()}
-    assert written == {"config.toml", "templates", "samples", "subscribers", "out"}
+    assert written == {"config.toml", "samples", "subscribers", "out"}
 
 
 def test_demo_twice_in_the_same_folder_sends_nothing_twice(project: Path) -> None:

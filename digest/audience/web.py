@@ -11,6 +11,8 @@ error is an HTML page with the right status and no stack trace.
     GET  /preferences?t=…   topics and frequency form;  POST saves it
     GET  /archive/          sent editions, newest first;  GET /archive/<edition>: its page
     GET  /healthz           "ok" when the state database opens
+    /subscribe, /confirm    signing up (`signup.py`);  /data, /delete: the reader's data
+                            (`readerdata.py`)
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from digest.audience.notices import Mail
 from digest.audience.pages import (
     archive_page,
     error_page,
@@ -39,11 +42,15 @@ from digest.audience.pages import (
     unsubscribe_page,
     unsubscribed_page,
 )
+from digest.audience.readerdata import reader_data_routes
+from digest.audience.requests import refuse_cross_site
+from digest.audience.signup import signup_routes
 from digest.audience.subscribers import find_subscriber, parse_topics, read_token
 from digest.config import Config
 from digest.errors import DigestError, InputError, SubscriberError
 from digest.model import Frequency
 from digest.render import edition as render
+from digest.render.brand import brand_for
 from digest.store import Store
 
 log = logging.getLogger(__name__)
@@ -56,7 +63,7 @@ _TOKEN_HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src https:; "
                                "form-action 'self'; frame-ancestors 'none'",
 }
 _ARCHIVE_HEADERS = {
@@ -65,6 +72,7 @@ _ARCHIVE_HEADERS = {
                                "img-src https: http: data:; frame-ancestors 'none'",
 }
 _STATUS_TEXT = {
+    403: ("Not from our page", "This form can only be sent from our own page."),
     400: ("This link is not valid", "The link is incomplete or was changed. Use the link from "
           "the newsletter exactly as it arrived."),
     404: ("Not found", "There is no page at this address."),
@@ -75,24 +83,27 @@ _STATUS_TEXT = {
 }
 
 
-def create_app(config: Config, key: bytes, clock: Callable[[], datetime]) -> Starlette:
+def create_app(config: Config, key: bytes, clock: Callable[[], datetime],
+               mail: Mail) -> Starlette:
     """The ASGI app for unsubscribe, preferences and the archive.
 
     Args:
         config: the validated config (newsletter name, database, lists, topics).
         key: the HMAC key that signed the tokens.
         clock: gives "now" for the time written with each suppression and preference.
+        mail: sends one confirmation or welcome email (from the composition root).
     Returns:
         A Starlette app; run it with uvicorn.
     """
     newsletter = config.newsletter.name
+    brand = brand_for(config.newsletter)  # the email's palette and logo, on every page
 
     def page(html: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
         return HTMLResponse(html, status_code=status, headers=headers or _TOKEN_HEADERS)
 
     def failure(status: int, message: str | None = None) -> Response:
         title, default = _STATUS_TEXT.get(status, _STATUS_TEXT[500])
-        return page(error_page(newsletter, title, message or default), status)
+        return page(error_page(newsletter, title, message or default, brand=brand), status)
 
     def token_of(request: Request) -> tuple[str, str, str]:
         token = request.query_params.get("t", "").strip()
@@ -113,19 +124,20 @@ def create_app(config: Config, key: bytes, clock: Callable[[], datetime]) -> Sta
         token, list_name, email = token_of(request)
         if request.method == "GET":
             return page(unsubscribe_page(newsletter, email, f"unsubscribe?t={quote(token)}",
-                                         f"preferences?t={quote(token)}"))
+                                         f"preferences?t={quote(token)}", brand=brand))
         # RFC 8058: the POST itself is the consent; its body (List-Unsubscribe=One-Click, or
         # the button's form) needs no checking, and there is no redirect and no cookie.
         reason = f"unsubscribed from list {list_name!r} by its link"
         await run_in_threadpool(store_call(lambda s: s.suppress(email, reason, clock())))
         log.info("unsubscribed %s (list %s)", email, list_name)
-        return page(unsubscribed_page(newsletter, email))
+        return page(unsubscribed_page(newsletter, email, brand=brand))
 
     async def preferences(request: Request) -> Response:
         token, list_name, email = token_of(request)
         known = {t.lower(): t for t in config.topics}
         saved = False
         if request.method == "POST":
+            refuse_cross_site(request, config.newsletter.base_url)
             form = await _form(request)
             try:
                 chosen = parse_topics(form.get("topics", []), known)
@@ -152,11 +164,11 @@ def create_app(config: Config, key: bytes, clock: Callable[[], datetime]) -> Sta
         topics, frequency_now, suppressed = await run_in_threadpool(store_call(current))
         return page(preferences_page(
             newsletter, email, f"preferences?t={quote(token)}", f"unsubscribe?t={quote(token)}",
-            config.topics, topics, frequency_now, saved, suppressed))
+            config.topics, topics, frequency_now, saved, suppressed, brand=brand))
 
     async def archive_index(request: Request) -> Response:
         editions = await run_in_threadpool(store_call(lambda s: s.editions(limit=1000)))
-        return page(archive_page(newsletter, editions), headers=_ARCHIVE_HEADERS)
+        return page(archive_page(newsletter, editions, brand=brand), headers=_ARCHIVE_HEADERS)
 
     async def archive_edition(request: Request) -> Response:
         edition_id = request.path_params["edition"].removesuffix(".html")
@@ -200,6 +212,8 @@ def create_app(config: Config, key: bytes, clock: Callable[[], datetime]) -> Sta
         Route("/archive/", guarded(archive_index), methods=["GET"]),
         Route("/archive/{edition}", guarded(archive_edition), methods=["GET"]),
         Route("/healthz", guarded(healthz), methods=["GET"]),
+        *signup_routes(config, key, clock, mail),
+        *reader_data_routes(config, key, clock),
     ]
     return Starlette(routes=routes, exception_handlers={HTTPException: http_error})
 

@@ -14,12 +14,38 @@ import sys
 from collections.abc import Sequence
 
 from digest import __version__, logs
-from digest.cli import fetch, preview, rank, run, send, serve, sink, status, subscribers
+from digest.cli import (
+    bounces,
+    fetch,
+    form,
+    init,
+    preview,
+    rank,
+    run,
+    send,
+    serve,
+    sink,
+    status,
+    subscribers,
+)
 from digest.cli.options import EXIT_FAILURES, Handler, make_options
 from digest.config import secret_env_names
 from digest.errors import DigestError
 
-MODULES = (send, preview, fetch, rank, status, sink, serve, subscribers, run)
+MODULES = (  # in the order `digest --help` lists them
+    init,
+    send,
+    preview,
+    fetch,
+    rank,
+    status,
+    sink,
+    serve,
+    subscribers,
+    bounces,
+    form,
+    run,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -26,8 +26,10 @@ from digest.cli.options import (
     now_from,
 )
 from digest.config import load_config
+from digest.deliver.compliance import send_problems
 from digest.deliver.delivery import Progress
 from digest.deliver.dispatch import Controls
+from digest.errors import ConfigError
 
 log = logging.getLogger("digest.send")
 COUNTS = ("sent", "deferred", "failed", "unknown", "skipped")
@@ -54,6 +56,12 @@ def cmd_send(args: argparse.Namespace) -> int:
     committed, the exit code is 1 and the summary says how many are left for the next run.
     """
     config = load_config(args.config)
+    problems = send_problems(config.newsletter)
+    for problem in problems:
+        log.warning("%s", problem)
+    if problems and args.strict:
+        raise ConfigError(f"{config.path}: not sending with --strict: "
+                          f"{len(problems)} problem(s) above; fix them or drop --strict")
     stop = threading.Event()
     report = _bar(sys.stderr) if sys.stderr.isatty() and not args.quiet else _log_lines()
     with _stop_on_signals(stop):
@@ -160,3 +168,6 @@ def register(commands: Commands, options: Options) -> None:
     send.add_argument("--dry-run", action="store_true", help="build every message, send none")
     send.add_argument("--to", metavar="ADDR", help="send only to ADDR, as a test; records nothing")
     send.add_argument("--edition", metavar="ID", help="continue (or start) this edition")
+    send.add_argument("--strict", action="store_true",
+                      help="refuse to send when a compliance check warns (http base_url, no "
+                           "postal address)")

@@ -304,8 +304,10 @@ def _published(raw: RawItem, now: datetime) -> tuple[datetime, bool]:
 
 
 def _image(raw: RawItem, base: str) -> Image | None:
-    """The item's picture: a named image first, else the first `<img>` of its HTML.
-    Tracking pixels (a side of 0 or 1) are not pictures."""
+    """The item's picture: a named image first, else the first `<img>` of its HTML; among
+    them a wide one before one of unknown shape before a tall one (an email shows a picture
+    in a landscape frame, and a tall one not at all). Tracking pixels (a side of 0 or 1) are
+    not pictures."""
     candidates = list(raw.images)
     for markup in (raw.content, raw.summary):
         for tag in _IMG.findall(markup[:2_000_000]):
@@ -313,12 +315,19 @@ def _image(raw: RawItem, base: str) -> Image | None:
             candidates.append(ImageCandidate(html.unescape(attrs.get("src", "")),
                                              _int(attrs.get("width")), _int(attrs.get("height")),
                                              alt=html.unescape(attrs.get("alt", ""))))
+    usable = []
     for c in candidates:
         url = canonical_image_url(c.url, base)
         if not url or any(side is not None and side <= 1 for side in (c.width, c.height)):
             continue
-        return Image(url=url, width=c.width, height=c.height, alt=cap(one_line(c.alt), 200))
-    return None
+        usable.append(Image(url=url, width=c.width, height=c.height, alt=cap(one_line(c.alt), 200)))
+    return max(usable, key=_wideness, default=None)  # max keeps the first of equals
+
+
+def _wideness(image: Image) -> int:
+    if image.width is None or image.height is None:
+        return 1
+    return 2 if image.width >= image.height else 0
 
 
 def canonical_image_url(url: str, base: str) -> str:

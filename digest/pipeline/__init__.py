@@ -18,11 +18,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from digest.audience.signup import WEB_LIST
 from digest.audience.subscribers import load_subscribers, normalize_address
+from digest.bounces.verp import envelope_sender, verp_key
 from digest.config import Config
 from digest.deliver.delivery import Progress
 from digest.deliver.dispatch import Controls, dkim_signer, send_edition, send_test
 from digest.deliver.message import DkimSigner, PreparedMessage, Sender
+from digest.deliver.send import EnvelopeFrom
 from digest.errors import ConfigError
 from digest.model import (
     Edition,
@@ -33,6 +36,7 @@ from digest.model import (
 )
 from digest.pipeline.ingest import FeedReport, FetchSummary, fetch, parse_workers
 from digest.rank.score import rank
+from digest.render.brand import brand_for
 from digest.render.budget import Fitted, render_within_budget
 from digest.render.edition import archive_name, archive_page
 from digest.render.variants import VariantRenders, weekly_due, with_preferences
@@ -110,7 +114,8 @@ def render_fitted(config: Config, edition: Edition) -> Fitted:
     return render_within_budget(
         edition, config.templates_path, ZoneInfo(config.schedule.timezone),
         nonce=secrets.token_hex(8),
-        extra={"base_url": config.newsletter.base_url.rstrip("/")},
+        extra={"base_url": config.newsletter.base_url.rstrip("/"),
+               "brand": brand_for(config.newsletter)},
     )
 
 
@@ -120,6 +125,14 @@ def sender_for(config: Config, token_key: bytes) -> Sender:
         base_url=config.newsletter.base_url.rstrip("/"), token_key=token_key,
         reply_to=config.newsletter.reply_to,
     )
+
+
+def envelope_from(config: Config, key: bytes, edition_id: str, sender: Sender) -> EnvelopeFrom:
+    """Each message's MAIL FROM: `bounces+TOKEN@...` per delivery with `[bounces] address`
+    set, so every bounce names its delivery; else the From address, as it always was."""
+    if not config.bounces.address:
+        return sender.address
+    return envelope_sender(verp_key(key), config.bounces.address, edition_id)
 
 
 def token_key(config: Config, environ: Mapping[str, str]) -> bytes:
@@ -149,7 +162,22 @@ def subscribers(
     """
     preferences = store.preferences()
     topics = config.topics
-    for listed in load_subscribers(config.subscriber_lists, store.suppressed(), topics):
+    # The database's active readers (confirmed on the web, or imported) first, then the
+    # lists' rows; each address once. Pending (unconfirmed) readers never; suppressed and
+    # deleted addresses never.
+    blocked = store.blocked()
+    stored: set[str] = set()
+    for row in store.subscriber_rows("active"):
+        stored.add(row.email)
+        if row.email in blocked:
+            continue
+        subscriber = with_preferences(row.subscriber(WEB_LIST if row.source == "web"
+                                                     else "imported"), preferences, topics)
+        if frequency is None or subscriber.frequency == frequency:
+            yield subscriber
+    for listed in load_subscribers(config.subscriber_lists, blocked, topics):
+        if listed.email in stored:
+            continue
         subscriber = with_preferences(listed, preferences, topics)
         if frequency is None or subscriber.frequency == frequency:
             yield subscriber
@@ -258,7 +286,8 @@ def _send_edition(
 
     if to:
         test = send_test(Subscriber(email=normalize_address(to)), message_for(rendered),
-                         config.smtp, sending.password, sender.address, edition_id,
+                         config.smtp, sending.password,
+                         envelope_from(config, key, edition_id, sender), edition_id,
                          sending.controls)
         return SendSummary(edition_id, {"sent": test.sent, "deferred": test.deferred,
                                         "failed": test.failed, "unknown": test.unknown},
@@ -281,7 +310,8 @@ def _send_edition(
         return SendSummary(edition_id, {"skipped": built},
                            note=f"dry run: {built} messages built, none sent")
     progress = send_edition(ledger, edition_id, readers, variant_message, config.smtp,
-                            sending.password, sender.address, sending.controls)
+                            sending.password, envelope_from(config, key, edition_id, sender),
+                            sending.controls)
     return SendSummary(edition_id, ledger.delivery_counts(edition_id), progress=progress,
                        next_try=ledger.next_try(edition_id))
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from digest.audience.subscribers import normalize_address
 from digest.config import Config
-from digest.deliver.message import build_message
+from digest.deliver.message import PreparedMessage, build_message
 from digest.model import (
     Edition,
     Subscriber,
@@ -93,7 +93,8 @@ def preview(
                             "send would skip them. Showing the whole edition",
                             address, ", ".join(recipient.topics))
             rendered = variant or rendered
-    message = build_message(rendered, recipient, sender_for(config, key), now)
+    sender = sender_for(config, key)
+    message = build_message(rendered, recipient, sender, now)
     out.mkdir(parents=True, exist_ok=True)
     files = PreviewFiles(out / "preview.html", out / "preview.txt", out / "preview.eml", stories)
     html_body = message.get_body(("html",))
@@ -101,7 +102,10 @@ def preview(
     assert isinstance(html_body, EmailMessage) and isinstance(text_body, EmailMessage)
     files.html.write_text(html_body.get_content(), encoding="utf-8")
     files.text.write_text(text_body.get_content(), encoding="utf-8")
-    files.eml.write_bytes(bytes(message))
+    # The .eml is the message as `send` puts it on the wire, header for header: the email
+    # package's own serialisation would RFC 2047-encode the long List-Unsubscribe, which no
+    # mail client or provider would then read as a URL.
+    files.eml.write_bytes(PreparedMessage(rendered, sender, now).wire(recipient))
     return files
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from digest.ingest.sanitize import cap
 from digest.model import Cluster, Edition, Rendered, Section, Story
-from digest.render.edition import render_edition
+from digest.render.edition import html_value, render_edition
 
 log = logging.getLogger(__name__)
 
@@ -67,13 +67,13 @@ def html_size(rendered: Rendered, values: Mapping[str, str]) -> int:
     """Bytes of the HTML part as it goes out: placeholders filled (HTML-escaped), UTF-8."""
     page = rendered.html
     for field, mark in rendered.placeholders.items():
-        page = page.replace(mark, html.escape(values.get(field, ""), quote=True))
+        page = page.replace(mark, html_value(field, values.get(field, "")))
     return len(page.encode("utf-8"))
 
 
 def render_within_budget(
     edition: Edition,
-    templates: Path,
+    templates: Path | None,
     timezone: tzinfo,
     nonce: str,
     extra: Mapping[str, Any] | None = None,

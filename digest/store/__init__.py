@@ -3,8 +3,8 @@
 In: stories, fetch results, editions, deliveries. Out: the same values read back. Every write
 is committed before the method returns, so a process killed at any moment loses at most the
 call in progress. `sqlite3.Row` never leaves this package. One module per noun (feeds,
-stories, editions, ledger, suppressions, preferences, variants); `schema.py` holds the
-migrations.
+stories, editions, ledger, suppressions, preferences, variants, subscribers, signups);
+`schema.py` holds the migrations.
 """
 
 from __future__ import annotations
@@ -15,13 +15,16 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from digest.errors import StoreError
+from digest.store.bounces import BounceStore
 from digest.store.editions import EditionStore, EditionSummary
 from digest.store.feeds import FeedState, FeedStore
 from digest.store.ledger import LedgerStore
 from digest.store.picks import PickStore
 from digest.store.preferences import PreferenceStore
 from digest.store.schema import SCHEMA_VERSION, migrate
+from digest.store.signups import SignupStore
 from digest.store.stories import StoryStore
+from digest.store.subscribers import SubscriberStore
 from digest.store.suppressions import SuppressionStore
 from digest.store.variants import VariantStore
 
@@ -29,7 +32,8 @@ __all__ = ["SCHEMA_VERSION", "EditionSummary", "FeedState", "Store"]
 
 
 class Store(FeedStore, StoryStore, EditionStore, LedgerStore, SuppressionStore,
-            PreferenceStore, VariantStore, PickStore):
+            PreferenceStore, VariantStore, BounceStore, SubscriberStore, SignupStore,
+            PickStore):
     """The state database. Open it with `Store.open(path)` as a context manager."""
 
     def __init__(self, connection: sqlite3.Connection) -> None:
