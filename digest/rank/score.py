@@ -114,16 +114,20 @@ def cluster_stories(
                     key=attrgetter("feed_url", "id", "url"))
     groups = cluster_indices(inside, settings.similarity_threshold)
     # Most stories are alone in their cluster: nothing to order.
-    return [(inside[g[0]],) if len(g) == 1 else tuple(sorted((inside[i] for i in g),
-                                                             key=_lead_first))
+    return [(inside[g[0]],) if len(g) == 1 else _lead_first([inside[i] for i in g])
             for g in groups]
 
 
-def _lead_first(s: Story) -> tuple[bool, float, bool, int, float, str, str]:
-    """A report leads, not a gallery or a column; then the heaviest source, a featured
-    story, the most prominent, the newest."""
-    return (bool(soft_reason(s)), -s.weight, not s.featured, s.position,
-            -s.published.timestamp(), s.feed_url, s.id)
+def _lead_first(stories: list[Story]) -> tuple[Story, ...]:
+    """A cluster's stories, lead first: the heaviest source, a featured story, the most
+    prominent, the newest; but a report leads, not a gallery or a column (the first report
+    in that order moves to the front; soft news is looked for only until one is found)."""
+    ordered = sorted(stories, key=lambda s: (-s.weight, not s.featured, s.position,
+                                             -s.published.timestamp(), s.feed_url, s.id))
+    if soft_reason(ordered[0]):
+        report = next((k for k, s in enumerate(ordered) if not soft_reason(s)), 0)
+        ordered.insert(0, ordered.pop(report))
+    return tuple(ordered)
 
 
 def score(
