@@ -107,13 +107,20 @@ class RankingConfig:
     max_per_section: int = 6  # stories in one section at most
     min_stories: int = 3  # fewer than this and no edition is sent
     lookback_hours: float = 36.0  # only stories published this recently
-    half_life_hours: float = 12.0  # a story's recency score halves every this many hours
+    half_life_hours: float = 24.0  # a story's recency score halves every this many hours
     similarity_threshold: float = 0.22  # 0..1: headlines this alike are one story; 1 = links only
-    source_bonus: float = 0.5  # each further source covering a story adds this to its factor
+    source_bonus: float = 3.0  # each further source covering a story adds this to its factor
     featured_boost: float = 1.5  # score factor of a featured story
     featured_categories: list[str] = field(default_factory=list)  # item categories that feature
-    top_stories: int = 3  # the best this many stories open the edition; 0 = no such section
+    top_stories: int = 5  # the best this many stories open the edition; 0 = no such section
     top_section: str = "Top stories"  # that section's heading
+    prominence: float = 0.5  # a story first in its feed scores 1 + this; halves every 3 places
+    velocity: float = 0.5  # factor 1 + this * log2(1 + sources per hour over the last 6 hours)
+    soft_news: float = 0.3  # score factor of soft news ("Watch:", "in pictures", quiz, podcast)
+    boost_words: list[str] = field(default_factory=list)  # words or phrases that boost a story
+    mute_words: list[str] = field(default_factory=list)  # words or phrases that leave it out
+    boost_factor: float = 2.0  # score factor of a story with a boost word in its headline
+    summary_chars: int = 280  # summaries end at the last whole sentence within this length
 
 
 @dataclass(frozen=True)
@@ -150,15 +157,18 @@ class FeedConfig:
     section: str = "News"  # the section its stories go in
     weight: float = 1.0  # how much the source counts in ranking
     featured: bool = False  # the publisher's own featured feed: its stories get featured_boost
+    publisher: str = ""  # feeds with the same publisher count as one source of a story
 
 
 @dataclass(frozen=True)
 class SectionRule:
     """`[[sections]]`: a section's place in the email, and the item categories that file a
-    story under it (matched without regard to case)."""
+    story under it (matched without regard to case), and the words of its headline or summary
+    that do (whole words or phrases)."""
 
     name: str  # the section's heading; [[sections]] come first, in their order
     categories: list[str] = field(default_factory=list)  # item categories filed here
+    keywords: list[str] = field(default_factory=list)  # words or phrases in a story that file it
 
 
 @dataclass(frozen=True)
@@ -311,7 +321,8 @@ def _feed(path: Path, text: str, i: int, raw: FeedConfig) -> Feed:
     if ";" in raw.section:
         fail(path, text, f"feeds[{i}].section", _TOPIC_SEPARATOR)
     return Feed(url=url, name=name, section=raw.section.strip() or "News",
-                weight=float(raw.weight), featured=raw.featured)
+                weight=float(raw.weight), featured=raw.featured,
+                publisher=raw.publisher.strip())
 
 
 def _section(path: Path, text: str, i: int, raw: SectionRule) -> SectionRule:
@@ -320,7 +331,8 @@ def _section(path: Path, text: str, i: int, raw: SectionRule) -> SectionRule:
         fail(path, text, f"sections[{i}].name", "must not be empty")
     if ";" in name:
         fail(path, text, f"sections[{i}].name", _TOPIC_SEPARATOR)
-    return SectionRule(name=name, categories=[c.strip() for c in raw.categories if c.strip()])
+    return SectionRule(name=name, categories=[c.strip() for c in raw.categories if c.strip()],
+                       keywords=[k.strip() for k in raw.keywords if k.strip()])
 
 
 def secret_env_names(path: Path) -> tuple[str, ...]:

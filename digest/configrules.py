@@ -78,6 +78,12 @@ _POSITIVE: list[tuple[str, typing.Callable[[Config], bool], str]] = [
     ("signup.consent", lambda c: bool(c.signup.consent.strip()), "must not be empty"),
     ("ranking.top_section", lambda c: bool(c.ranking.top_section.strip()),
      "must not be empty"),
+    ("ranking.prominence", lambda c: c.ranking.prominence >= 0, "must not be negative"),
+    ("ranking.velocity", lambda c: c.ranking.velocity >= 0, "must not be negative"),
+    ("ranking.soft_news", lambda c: 0 < c.ranking.soft_news <= 1,
+     "must be greater than 0 and at most 1 (1 = soft news counts like hard news)"),
+    ("ranking.boost_factor", lambda c: c.ranking.boost_factor >= 1, "must be at least 1"),
+    ("ranking.summary_chars", lambda c: c.ranking.summary_chars >= 40, "must be at least 40"),
     # bounces+TOKEN@ must fit RFC 5321's 64-byte local part: the token takes 33 of them
     ("bounces.address", lambda c: not c.bounces.address or bool(re.fullmatch(
         r"[\w.-]{1,30}@[\w-]+(\.[\w-]+)+", c.bounces.address, re.ASCII)),

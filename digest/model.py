@@ -25,6 +25,7 @@ class Feed:
     section: str
     weight: float = 1.0
     featured: bool = False
+    publisher: str = ""  # feeds of one publisher are one source; "" = the feed is its own
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,8 @@ class Story:
     weight: float = 1.0
     featured: bool = False
     dated: bool = True  # False: the feed gave no usable date, `published` is when we saw it
+    position: int = 0  # its place in its feed, 0 = first: feeds list what matters most first
+    publisher: str = ""  # who publishes its feed ([[feeds]] publisher); "" = the feed itself
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,7 @@ class Cluster:
     score: float
     components: Mapping[str, float] = field(default_factory=dict)
     section: str = ""  # its own section, also when it is shown under "Top stories"
+    why: tuple[str, ...] = ()  # what ranking noticed (soft news, a boost, a pin, why it was cut)
 
     @property
     def lead(self) -> Story:
@@ -115,6 +119,7 @@ class Edition:
     newsletter: str
     created: datetime  # UTC: the moment the edition was built as of
     sections: tuple[Section, ...]
+    cut: tuple[Cluster, ...] = ()  # the best stories left out, each with why (for --explain)
 
     @property
     def clusters(self) -> tuple[Cluster, ...]:

@@ -34,14 +34,16 @@ def test_rank_json_is_the_edition_in_email_order(
 ) -> None:
     result = _rank_json(capsys, project / "config.toml", SAMPLE_NOW)
     sections = result["sections"]
-    assert sections[0]["name"] == "Top stories" and len(sections[0]["clusters"]) == 3
-    assert [s["name"] for s in sections[1:]] == ["Featured", "World", "Politics"]
+    assert sections[0]["name"] == "Top stories" and len(sections[0]["clusters"]) == 5
+    order = ["Featured", "World", "Politics"]  # the config's order, less the empty ones
+    assert [s["name"] for s in sections[1:]] == [n for n in order
+                                                 if n in {s["name"] for s in sections}]
     weights = {"Political IQ": 1.5, "World Wire": 1.0, "Capitol Ledger": 1.0}
     for section in sections:
         scores = [c["score"] for c in section["clusters"]]
         assert scores == sorted(scores, reverse=True)
         for c in section["clusters"]:
-            assert set(c) == {"score", "components", "stories"}
+            assert set(c) == {"score", "components", "why", "stories"}
             assert {"recency", "weight", "sources", "featured"} <= set(c["components"])
             lead, *also = c["stories"]
             assert all(weights[lead["source"]] >= weights[s["source"]] for s in also)
@@ -118,3 +120,30 @@ def test_sections_and_new_ranking_keys_are_validated(project: Path) -> None:
         load_config(config)
     config.write_text(original + '\n[[sections]]\nname = "Sport"\ncategories = ["SUMO"]\n')
     assert load_config(config).sections[0].categories == ["SUMO"]
+
+
+def test_pin_and_drop_are_recorded_for_the_coming_edition(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = str(project / "config.toml")
+    before = _rank_json(capsys, project / "config.toml", SAMPLE_NOW)
+    clusters = [c for s in before["sections"] for c in s["clusters"]]
+    last, first = clusters[-1]["stories"][0], clusters[0]["stories"][0]
+    code, _ = _run(capsys, "rank", "--config", config, "--now", SAMPLE_NOW,
+                   "--pin", last["url"], "--drop", first["url"])
+    assert code == 0
+    # Recorded in the state database: a later run of the same edition, without the options,
+    # still leads with the pinned story and leaves the dropped one out.
+    code, out = _run(capsys, "rank", "--config", config, "--now", SAMPLE_NOW, "--json")
+    after = [c["stories"][0]["url"] for s in json.loads(out)["sections"] for c in s["clusters"]]
+    assert after[0] == last["url"] and first["url"] not in after
+    code, out = _run(capsys, "rank", "--config", config, "--now", SAMPLE_NOW, "--explain")
+    assert "pinned by the editor (#1)" in out and "cut: dropped by the editor" in out
+    # The next day's edition is another edition: the picks do not carry over.
+    code, out = _run(capsys, "rank", "--config", config, "--now",
+                     "2023-11-23T20:00:00-05:00", "--explain")
+    assert "pinned by the editor" not in out
+    code, out = _run(capsys, "rank", "--config", config, "--now", SAMPLE_NOW, "--clear",
+                     "--json")
+    assert [c["stories"][0]["url"] for s in json.loads(out)["sections"]
+            for c in s["clusters"]][0] == first["url"]

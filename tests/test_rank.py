@@ -128,7 +128,7 @@ def test_cluster_indices_puts_every_story_in_one_group() -> None:
 
 def test_recency_halves_every_half_life() -> None:
     fresh = story("Fresh news", hours=0)
-    old = story("Old news", feed="b", hours=12)
+    old = story("Old news", feed="b", hours=SETTINGS.half_life_hours)
     edition = build([old, fresh])
     by_title = {c.lead.title: c for c in edition.clusters}
     assert by_title["Fresh news"].components["recency"] == 1.0
@@ -151,7 +151,8 @@ def test_weight_sources_and_featured_are_components_of_the_score() -> None:
     assert by_title["Category story"].components["featured"] == settings.featured_boost
     for c in edition.clusters:
         product = 1.0
-        for key in ("recency", "weight", "sources_factor", "featured"):
+        for key in ("recency", "weight", "sources_factor", "prominence", "velocity",
+                    "featured", "soft", "boost"):
             product *= c.components[key]
         assert abs(product - c.score) < 1e-5
 
@@ -326,3 +327,50 @@ def test_ascii_text_splits_into_the_same_words_as_the_unicode_rule() -> None:
             w.rstrip("s") for w in expected], text
     assert folded_words("U.S.-led strikes_on Iraq's 2 bases") == [
         "led", "strike", "iraq", "2", "base"]
+
+
+# Precise merges: a distinctive name or number, not generic words
+
+
+def test_stories_sharing_only_generic_words_stay_apart() -> None:
+    # Two wrong merges seen on real days (Guardian and Japan Times; NYT and Japan Times), with
+    # summaries that share generic words and a weekday: nothing names one event.
+    moon = story("Super blue blood moon - in pictures", feed="guardian",
+                 summary="Pictures of the rare super blue blood moon, seen on Wednesday "
+                         "across the globe.")
+    rugby = story("Super Rugby: Blues beat Chiefs in front of record crowd", feed="jt",
+                  summary="Pictures from Wednesday's Super Rugby game, where the Blues beat "
+                          "the Chiefs.")
+    border = story("Growing Numbers of Chinese Migrants Cross U.S. Southern Border", feed="nyt",
+                   summary="Growing numbers of migrants are crossing the southern border on "
+                           "foot, officials said on Friday.")
+    finland = story("Finland pushing back 'weaponized migration' on Russia border", feed="jt",
+                    summary="Growing numbers of migrants have been crossing the border on "
+                            "foot, officials said on Friday.")
+    assert len(clusters_of([moon, rugby])) == 2
+    assert len(clusters_of([border, finland])) == 2
+
+
+def test_a_big_story_is_one_cluster_and_does_not_chain_into_its_neighbour() -> None:
+    # 120 articles of one event in a dozen wordings over 60 outlets, and 60 of another event
+    # at the same place: before, blocking never compared the big story's articles (its words
+    # were over the cap) and single-link merging would chain the two through one pair.
+    release = ["Hamas frees 13 Israeli hostages as Gaza truce takes hold",
+               "First hostages released from Gaza on day one of truce",
+               "Thai workers among hostages released by Hamas",
+               "Gaza truce: 24 hostages freed, including 12 Thai nationals",
+               "Red Cross transfers freed hostages out of Gaza as pause begins",
+               "Families celebrate as first hostages return home from Gaza"]
+    raid = ["Israeli forces raid Indonesian Hospital in northern Gaza",
+            "Israel arrests director of Gaza's al-Shifa hospital",
+            "Fighting rages around Gaza hospitals hours before pause"]
+    about = ["Hamas released 13 Israeli women and children and 10 Thai nationals on the first "
+             "day of the truce.", "The hostages were handed to the Red Cross at Rafah."]
+    near = ["Israeli troops detained the director of al-Shifa hospital in northern Gaza.",
+            "Shells hit the Indonesian Hospital in Beit Lahia, the health ministry said."]
+    stories = [story(release[k % 6], feed=f"o{k % 60}", hours=1 + k % 10,
+                     summary=about[k % 2], url=f"https://o.example/r{k}") for k in range(120)]
+    stories += [story(raid[k % 3], feed=f"o{k % 60}", hours=12 + k % 10,
+                      summary=near[k % 2], url=f"https://o.example/h{k}") for k in range(60)]
+    groups = sorted(clusters_of(stories), key=len, reverse=True)
+    assert groups[0] == set(release) and groups[1] == set(raid)

@@ -96,7 +96,8 @@ def parse_feed(result: FetchResult, now: datetime) -> list[Story]:
             digest = hashlib.sha256(f"{story.title}|{story.published}".encode()).hexdigest()
             story = dataclasses.replace(story, id=f"{story.id}#{digest[:12]}")
         stories[story.id] = story
-    return list(stories.values())
+    return [dataclasses.replace(s, position=k) if k else s
+            for k, s in enumerate(stories.values())]
 
 
 def read_items(result: FetchResult) -> ParsedFeed:

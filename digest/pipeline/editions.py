@@ -40,7 +40,8 @@ def build_edition(
     feeds = {f.url: f for f in config.feeds}
     candidates = [
         dataclasses.replace(s, source=feeds[s.feed_url].name, section=feeds[s.feed_url].section,
-                            weight=feeds[s.feed_url].weight, featured=feeds[s.feed_url].featured)
+                            weight=feeds[s.feed_url].weight, featured=feeds[s.feed_url].featured,
+                            publisher=feeds[s.feed_url].publisher)
         for s in (store.unsent_stories(since, now) if stories is None else stories)
         if s.feed_url in feeds  # a feed removed from the config no longer contributes
     ]
@@ -50,8 +51,9 @@ def build_edition(
     settings = config.ranking
     if stories is not None:  # a week's stories decay over the week, not over a day
         settings = dataclasses.replace(settings, half_life_hours=settings.half_life_hours * 7)
+    pinned, dropped = store.picks(edition_id)
     return rank(candidates, settings, now, edition_id, config.newsletter.name, order,
-                config.sections, since=window)
+                config.sections, since=window, pinned=pinned, dropped=dropped)
 
 
 def render(config: Config, edition: Edition) -> Rendered:

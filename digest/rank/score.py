@@ -1,32 +1,50 @@
 """Rank: choose and order the stories of the next edition.
 
 In: candidate stories (not sent before, inside the lookback window), the ranking settings, the
-section rules, the edition's identity and `now`. Out: an `Edition` of sections of clusters.
-Pure: no database, network, file or clock; the same input always gives the same edition.
+section rules, the edition's identity, `now`, and the editor's pins and drops. Out: an
+`Edition` of sections of clusters, and the best of what was left out (`Edition.cut`). Pure: no
+database, network, file or clock; the same input always gives the same edition.
 
-The same news from several feeds (or twice in one) becomes one cluster (`digest/cluster.py`);
-its lead is the story from the heaviest source, the rest are "also covered by". A cluster's
-score is the product of its components, each kept on `Cluster.components` so `digest rank
---explain` can show it:
+The same news from several feeds (or twice in one) becomes one cluster (`cluster.py`); its
+lead is a hard-news story from the heaviest, most prominent source, the rest are "also covered
+by". A cluster's score is the product of its components, each kept on `Cluster.components` so
+`digest rank --explain` can show it:
 
-    recency   0.5 ** (age_hours / half_life_hours), age of the cluster's newest story
-    weight    the lead source's `weight`
-    sources   1 + source_bonus * (distinct sources - 1)
-    featured  featured_boost if a story is featured (its feed, or a category listed in
-              `featured_categories`), else 1
+    recency     0.5 ** (age_hours / half_life_hours), age of the cluster's newest story
+    weight      the lead source's `weight`
+    sources     1 + source_bonus * (distinct sources - 1 + 0.25 * further articles): a
+                source is a publisher when `[[feeds]] publisher` names one, else a feed.
+                With the default bonus, two sources count four times one, so coverage
+                dominates a few hours of age; a source's further articles count a quarter.
+    prominence  1 + prominence * 0.5 ** (best position / 3): feeds list what matters first
+    velocity    1 + velocity * log2(1 + sources per hour over the last 6 hours)
+    featured    featured_boost if a story is featured (its feed, or a category listed in
+                `featured_categories`), else 1
+    soft        soft_news if every story of the cluster is soft news (`signals.py`), else 1;
+                and soft news never scores above hard news that several sources cover
+    boost       boost_factor if a headline or category says one of `boost_words`
+
+The summaries of the stories shown are edited last (digest/rank/summary.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter
+import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from operator import attrgetter
 
 from digest.config import RankingConfig, SectionRule
-from digest.model import Cluster, Edition, Section, Story
-from digest.rank.cluster import cluster_indices
+from digest.model import Cluster, Edition, Story
+from digest.rank.cluster import cluster_indices, link_key
+from digest.rank.select import sections, select
+from digest.rank.signals import matching, soft_reason, source_of
+from digest.rank.summary import Editor
+
+PLACES_HALF = 3.0  # a story this many places down its feed has half the prominence bonus
+ARTICLE_SHARE = 0.25  # a source's further article on a story counts this share of a source
+VELOCITY_HOURS = 6.0  # coverage growth is measured over this many hours before `now`
 
 
 def rank(
@@ -38,31 +56,41 @@ def rank(
     section_order: Sequence[str] = (),
     rules: Sequence[SectionRule] = (),
     since: datetime | None = None,
+    pinned: Sequence[str] = (),
+    dropped: Sequence[str] = (),
 ) -> Edition:
     """Build the edition from candidate stories.
 
     Args:
         stories: candidates, normally already limited to unsent ones in the lookback window
             (stories outside the window are dropped here too).
-        settings: limits, the half-life, the similarity threshold and the boosts.
+        settings: limits, the half-life, the similarity threshold, the signals' weights, the
+            editor's boost and mute words.
         now: the moment the edition is built as of (UTC).
         edition_id: the edition's identity, such as "daily-2023-11-22".
         newsletter: the newsletter's name.
         section_order: section names in the order the operator listed them (feeds' sections).
-        rules: `[[sections]]`: their order comes first, and their categories file stories.
+        rules: `[[sections]]`: their order comes first, their categories and keywords file
+            stories.
         since: the start of the window (a weekly edition's week); by default `lookback_hours`
             before `now`.
+        pinned: stories (links or ids) the editor pinned: their clusters lead, in this order.
+        dropped: stories (links or ids) the editor dropped: their clusters are left out.
     Returns:
         The edition; it may hold fewer than `settings.min_stories` clusters (the caller
         decides not to send it).
     """
     clusters = cluster_stories(stories, settings, now, since)
     featured = frozenset(c.casefold() for c in settings.featured_categories)
-    ranked = sorted((score(c, settings, now, featured) for c in clusters), key=_order)
-    chosen = _select(ranked, settings, rules)
+    scored = [score(c, settings, now, featured) for c in clusters]
+    ranked = sorted(_soft_below_covered(scored), key=_order)
+    chosen, cut = select(ranked, settings, rules, pinned, dropped)
+    # Summaries are edited for the stories shown, not for every candidate.
+    editor = Editor(settings.summary_chars)
+    chosen = [(name, editor.edit_cluster(c)) for name, c in chosen]
     order = [r.name for r in rules] + list(section_order)
     return Edition(id=edition_id, newsletter=newsletter, created=now,
-                   sections=_sections(chosen, settings, order))
+                   sections=sections(chosen, settings, order), cut=tuple(cut))
 
 
 def cluster_stories(
@@ -77,8 +105,8 @@ def cluster_stories(
         now: the end of the window.
         since: its start; by default `lookback_hours` before `now`.
     Returns:
-        One tuple of stories per cluster, the lead first, then the others by source weight
-        and recency.
+        One tuple of stories per cluster, the lead first, then the others by source weight,
+        prominence and recency.
     """
     if since is None:
         since = now - timedelta(hours=settings.lookback_hours)
@@ -86,103 +114,102 @@ def cluster_stories(
                     key=attrgetter("feed_url", "id", "url"))
     groups = cluster_indices(inside, settings.similarity_threshold)
     # Most stories are alone in their cluster: nothing to order.
-    return [(inside[g[0]],) if len(g) == 1 else tuple(sorted((inside[i] for i in g),
-                                                             key=_lead_first))
+    return [(inside[g[0]],) if len(g) == 1 else _lead_first([inside[i] for i in g])
             for g in groups]
 
 
-def _lead_first(s: Story) -> tuple[float, bool, float, str, str]:
-    return (-s.weight, not s.featured, -s.published.timestamp(), s.feed_url, s.id)
+def _lead_first(stories: list[Story]) -> tuple[Story, ...]:
+    """A cluster's stories, lead first: the heaviest source, a featured story, the most
+    prominent, the newest; but a report leads, not a gallery or a column (the first report
+    in that order moves to the front; soft news is looked for only until one is found)."""
+    ordered = sorted(stories, key=lambda s: (-s.weight, not s.featured, s.position,
+                                             -s.published.timestamp(), s.feed_url, s.id))
+    if soft_reason(ordered[0]):
+        report = next((k for k, s in enumerate(ordered) if not soft_reason(s)), 0)
+        ordered.insert(0, ordered.pop(report))
+    return tuple(ordered)
 
 
 def score(
     stories: tuple[Story, ...], settings: RankingConfig, now: datetime,
     featured_categories: frozenset[str] = frozenset(),
 ) -> Cluster:
-    """Score one cluster, keeping every component.
+    """Score one cluster, keeping every component (see the module's docstring).
 
     Args:
         stories: the cluster's stories, lead first.
-        settings: half-life, source bonus and featured boost.
+        settings: the half-life and the signals' weights.
         now: the moment ages are measured to.
         featured_categories: case-folded item categories that make a story featured.
     Returns:
-        The cluster with its score (the product of the components) and the components.
+        The cluster with its score (the product of the components), the components and
+        what ranking noticed (`why`).
     """
     lead = stories[0]
     newest = max(s.published for s in stories)
     age_hours = max((now - newest).total_seconds() / 3600, 0.0)
     recency = 0.5 ** (age_hours / settings.half_life_hours)
-    distinct = len({s.feed_url for s in stories})
-    sources = 1 + settings.source_bonus * (distinct - 1)
+    distinct = len({source_of(s) for s in stories})
+    # A source's further articles on the story count too, a quarter of a new source each:
+    # a publisher that writes three reports on it thinks it matters (the same link twice, or
+    # its gallery, is not another report).
+    reports = len({link_key(s.url) for s in stories if not soft_reason(s)}) if len(
+        stories) > distinct else distinct
+    sources = 1 + settings.source_bonus * (distinct - 1 + ARTICLE_SHARE * max(
+        0, reports - distinct))
+    place = min(s.position for s in stories)
+    prominence = 1 + settings.prominence * 0.5 ** (place / PLACES_HALF)
+    recent = {source_of(s) for s in stories
+              if (now - s.published).total_seconds() <= VELOCITY_HOURS * 3600}
+    per_hour = len(recent) / VELOCITY_HOURS
+    velocity = 1 + settings.velocity * math.log2(1 + per_hour)
     # No featured categories (the default): no need to fold every story's categories.
     is_featured = any(s.featured for s in stories) or bool(featured_categories) and any(
         c.casefold() in featured_categories for s in stories for c in s.categories
     )
     featured = settings.featured_boost if is_featured else 1.0
-    total = recency * lead.weight * sources * featured
+    why: list[str] = []
+    # Soft when every story is: the first hard one (usually the lead) settles it.
+    is_soft = all(soft_reason(s) for s in stories)
+    soft = settings.soft_news if is_soft else 1.0
+    if is_soft:
+        why.append(f"soft news: {soft_reason(lead)}")
+    boosted = matching(settings.boost_words, _texts(stories)) if settings.boost_words else []
+    boost = settings.boost_factor if boosted else 1.0
+    if boosted:
+        why.append("boosted: " + ", ".join(boosted))
+    total = recency * lead.weight * sources * prominence * velocity * featured * soft * boost
     components = {
         "recency": round(recency, 6), "age_hours": round(age_hours, 2),
         "weight": lead.weight, "sources": float(distinct), "sources_factor": round(sources, 6),
-        "featured": featured,
+        "position": float(place), "prominence": round(prominence, 6),
+        "per_hour": round(per_hour, 3), "velocity": round(velocity, 6),
+        "featured": featured, "soft": soft, "is_soft": float(is_soft), "boost": boost,
+        "articles": float(len(stories)), "reports": float(reports),
     }
-    return Cluster(stories=stories, score=round(total, 6), components=components)
+    return Cluster(stories=stories, score=round(total, 6), components=components,
+                   why=tuple(why))
+
+
+def _texts(stories: Sequence[Story]) -> list[str]:
+    """What boost and mute words are looked for in: headlines and categories."""
+    return [s.title for s in stories] + [c for s in stories for c in s.categories]
+
+
+def _soft_below_covered(clusters: list[Cluster]) -> list[Cluster]:
+    """Soft news never outranks hard news that several sources cover: a soft cluster's score
+    is held just below the lowest such hard story's."""
+    covered = [c.score for c in clusters if not c.components["is_soft"]
+               and c.components["sources"] > 1]
+    if not covered:
+        return clusters
+    floor = min(covered)
+    return [dataclasses.replace(c, score=round(floor * 0.99, 6), why=(
+                *c.why, f"held below stories several sources cover ({c.score:.3f})"))
+            if c.components["is_soft"] and c.score >= floor else c for c in clusters]
 
 
 def _order(cluster: Cluster) -> tuple[float, float, str, str]:
     """Best first; ties go to the newer story, then to the feed URL and id (stable)."""
     newest = max(s.published for s in cluster.stories)
     return (-cluster.score, -newest.timestamp(), cluster.lead.feed_url, cluster.lead.id)
-
-
-def section_of(cluster: Cluster, rules: Sequence[SectionRule]) -> str:
-    """The section a cluster belongs in: the first `[[sections]]` rule whose categories
-    the lead story carries (then any other story of the cluster), else the lead's feed
-    section."""
-    if not rules:  # no [[sections]]: no need to fold every story's categories
-        return cluster.lead.section
-    for story in cluster.stories:
-        carried = {c.casefold() for c in story.categories}
-        for rule in rules:
-            if carried & {c.casefold() for c in rule.categories}:
-                return rule.name
-    return cluster.lead.section
-
-
-def _select(
-    ranked: Sequence[Cluster], settings: RankingConfig, rules: Sequence[SectionRule]
-) -> list[tuple[str, Cluster]]:
-    """Walk the clusters best first, keeping each unless a limit says no."""
-    per_source: Counter[str] = Counter()
-    per_section: Counter[str] = Counter()
-    top = min(settings.top_stories, settings.max_per_section)
-    chosen: list[tuple[str, Cluster]] = []
-    for cluster in ranked:
-        if len(chosen) >= settings.max_stories:
-            break
-        source = cluster.lead.feed_url
-        if per_source[source] >= settings.max_per_source:
-            continue  # diversity: one feed cannot fill the edition
-        home = section_of(cluster, rules)
-        section = settings.top_section if per_section[settings.top_section] < top else home
-        if per_section[section] >= settings.max_per_section:
-            continue
-        per_source[source] += 1
-        per_section[section] += 1
-        chosen.append((section, dataclasses.replace(cluster, section=home)))
-    return chosen
-
-
-def _sections(
-    chosen: Sequence[tuple[str, Cluster]], settings: RankingConfig, order: Sequence[str]
-) -> tuple[Section, ...]:
-    by_name: dict[str, list[Cluster]] = {}
-    for name, cluster in chosen:
-        by_name.setdefault(name, []).append(cluster)
-    position = {settings.top_section: -1}
-    for name in order:
-        position.setdefault(name, len(position))
-    names = sorted(
-        by_name, key=lambda n: (position.get(n, len(position)), -by_name[n][0].score, n)
-    )
-    return tuple(Section(name=n, clusters=tuple(by_name[n])) for n in names)

@@ -27,7 +27,7 @@ from markupsafe import Markup
 
 from digest.errors import RenderError
 from digest.ingest.sanitize import absolute_http_url, cap, clean_html, one_line
-from digest.model import Edition, Rendered, Story
+from digest.model import Cluster, Edition, Rendered, Story
 from digest.render.brand import DEFAULT_BRAND, Brand
 from digest.render.images import THUMB_WIDTH, image_box, lead_box, thumb_box
 from digest.render.periods import absolute_time, day_label, is_weekly, period_label
@@ -113,6 +113,7 @@ def render_templates(
     """
     env = environment(templates)
     marks = placeholders(nonce)
+    edition = one_story_per_source(edition)
     clusters = edition.clusters
     lead = clusters[0].lead if clusters else None
     brand = (extra or {}).get("brand", DEFAULT_BRAND)
@@ -193,6 +194,28 @@ def inline_css(markup: str) -> str:
     # One declaration a line stays: lines are kept far below SMTP's 998-byte limit.
     return _STYLE_BLOCK.sub(lambda m: m[1] + "\n".join(
         line.strip() for line in m[2].splitlines() if line.strip()) + m[3], inlined)
+
+
+def one_story_per_source(edition: Edition) -> Edition:
+    """The edition as a reader sees it: each cluster keeps its lead and one story of each
+    other source, so "N sources" counts sources, not articles, and "also covered by" names
+    each other source once and never the lead's own. A source is the feed's publisher when
+    `[[feeds]] publisher` names one, else the feed's name (two feeds with one name are one
+    source to a reader)."""
+    def seen_as(story: Story) -> str:
+        return story.publisher or story.source
+
+    def dedupe(cluster: Cluster) -> Cluster:
+        kept: dict[str, Story] = {}
+        for story in cluster.stories:
+            kept.setdefault(seen_as(story), story)
+        if len(kept) == len(cluster.stories):
+            return cluster
+        return dataclasses.replace(cluster, stories=tuple(kept.values()))
+
+    return dataclasses.replace(edition, sections=tuple(
+        dataclasses.replace(s, clusters=tuple(dedupe(c) for c in s.clusters))
+        for s in edition.sections))
 
 
 def archive_page(rendered: Rendered, base_url: str) -> str:

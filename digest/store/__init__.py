@@ -19,6 +19,7 @@ from digest.store.bounces import BounceStore
 from digest.store.editions import EditionStore, EditionSummary
 from digest.store.feeds import FeedState, FeedStore
 from digest.store.ledger import LedgerStore
+from digest.store.picks import PickStore
 from digest.store.preferences import PreferenceStore
 from digest.store.schema import SCHEMA_VERSION, migrate
 from digest.store.signups import SignupStore
@@ -31,7 +32,8 @@ __all__ = ["SCHEMA_VERSION", "EditionSummary", "FeedState", "Store"]
 
 
 class Store(FeedStore, StoryStore, EditionStore, LedgerStore, SuppressionStore,
-            PreferenceStore, VariantStore, BounceStore, SubscriberStore, SignupStore):
+            PreferenceStore, VariantStore, BounceStore, SubscriberStore, SignupStore,
+            PickStore):
     """The state database. Open it with `Store.open(path)` as a context manager."""
 
     def __init__(self, connection: sqlite3.Connection) -> None:

@@ -15,7 +15,7 @@ def story_values(s: Story, now: datetime) -> tuple[Any, ...]:
     return (
         s.url, s.title, s.summary_html, s.summary_text, iso(s.published), iso(now), s.author,
         json.dumps(s.categories), image_json(s.image), s.source, s.section, s.weight,
-        int(s.featured),
+        int(s.featured), s.position,
     )
 
 
@@ -27,7 +27,7 @@ def story_from_row(r: sqlite3.Row) -> Story:
         summary_text=r["summary_text"], published=dt(r["published"]), author=r["author"],
         categories=tuple(json.loads(r["categories"])),
         image=Image(**image) if image else None, weight=r["weight"],
-        featured=bool(r["featured"]),
+        featured=bool(r["featured"]), position=r["position"],
     )
 
 

@@ -188,6 +188,18 @@ CREATE TABLE IF NOT EXISTS forgotten (
 ALTER TABLE editions ADD COLUMN content TEXT NOT NULL DEFAULT '';
 ALTER TABLE edition_variants ADD COLUMN empty INTEGER NOT NULL DEFAULT 0;
     """,
+    # 8: a story's place in its feed (ranking reads it as the publisher's prominence); the
+    # editor's pins and drops for an edition (`digest rank --pin/--drop`), pins in order
+    """
+ALTER TABLE stories ADD COLUMN position INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE IF NOT EXISTS editor_picks (
+    edition_id TEXT NOT NULL,
+    story TEXT NOT NULL,
+    action TEXT NOT NULL,
+    created TEXT NOT NULL,
+    PRIMARY KEY (edition_id, story)
+);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -40,15 +40,16 @@ class StoryStore(Tables):
                 updates.append((
                     s.url, s.title, s.summary_html, s.summary_text, s.dated, iso(s.published),
                     s.author, json.dumps(s.categories), image_json(s.image), s.source,
-                    s.section, s.weight, int(s.featured), s.feed_url, s.id,
+                    s.section, s.weight, int(s.featured), s.position, s.feed_url, s.id,
                 ))
             self._db.executemany(
-                "INSERT INTO stories VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", inserts)
+                "INSERT INTO stories VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", inserts)
             self._db.executemany(
                 # An undated story keeps the time it was first seen as its date.
                 """UPDATE stories SET url=?, title=?, summary_html=?, summary_text=?,
                      published=CASE WHEN ? THEN ? ELSE published END, author=?,
-                     categories=?, image=?, source=?, section=?, weight=?, featured=?
+                     categories=?, image=?, source=?, section=?, weight=?, featured=?,
+                     position=?
                    WHERE feed_url=? AND story_id=?""",
                 updates,
             )

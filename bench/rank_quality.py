@@ -1,0 +1,79 @@
+"""Benchmark: how well ranking reads the labelled real news days (tests/data/labelled_days.json).
+
+For every labelled day it prints the B-cubed precision, recall and F1 of the clusters, the
+keep-apart pairs that were merged (the target is none), the cross-language pairs found (a
+bonus), and how many of the day's labelled lead stories are among the edition's top 5 (the
+target is at least 4). Needs the real-feed corpus (../shared/corpus/feeds). Run from the
+repository root:
+
+    .venv/bin/python bench/rank_quality.py               # the default [ranking] settings
+    .venv/bin/python bench/rank_quality.py --threshold 0.3
+    .venv/bin/python bench/rank_quality.py --verbose     # also the wrong and missed merges
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from labelled import b_cubed, load_days, score  # noqa: E402
+
+from digest.config import RankingConfig  # noqa: E402
+from digest.rank.cluster import cluster_indices  # noqa: E402
+from digest.rank.score import rank  # noqa: E402
+
+CORPUS = ROOT.parent / "shared" / "corpus" / "feeds"
+TOP = 5
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--threshold", type=float, default=None)
+    parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--corpus", type=Path, default=CORPUS)
+    args = parser.parse_args(argv)
+    settings = RankingConfig()
+    if args.threshold is not None:
+        settings = dataclasses.replace(settings, similarity_threshold=args.threshold)
+    days = load_days(args.corpus)
+    print(f"threshold {settings.similarity_threshold}; top {TOP} of each edition")
+    print(f"{'day':44} {'stories':>7} {'feeds':>5} {'P':>5} {'R':>5} {'F1':>5} "
+          f"{'apart':>5} {'x-lang':>6} {'leads':>5} {'s':>5}")
+    ok = True
+    for day in days:
+        start = time.perf_counter()
+        groups = cluster_indices(day.stories, settings.similarity_threshold)
+        seconds = time.perf_counter() - start
+        p, r, f1 = b_cubed(day, groups)
+        pairs = score([day], [groups])
+        edition = rank(day.stories, settings, day.now, "bench", "Bench")
+        index = {(s.feed_url, s.id): i for i, s in enumerate(day.stories)}
+        top_indices = {index[(s.feed_url, s.id)] for c in edition.clusters[:TOP]
+                       for s in c.stories if (s.feed_url, s.id) in index}
+        found = sum(1 for lead in day.leads if lead & top_indices)
+        bonus = f"{pairs.bonus_found}/{pairs.bonus_total}" if pairs.bonus_total else "-"
+        print(f"{day.name:44} {len(day.stories):>7} {day.feeds:>5} {p:>5.3f} {r:>5.3f} "
+              f"{f1:>5.3f} {len(pairs.merged_apart):>5} {bonus:>6} "
+              f"{found:>2}/{len(day.leads):<2} {seconds:>5.2f}")
+        ok = ok and f1 >= 0.9 and not pairs.merged_apart and found >= min(4, len(day.leads))
+        if args.verbose:
+            for a, b in pairs.merged_apart:
+                print(f"    apart but merged: {a!r} / {b!r}")
+            for a, b in sorted(set(pairs.wrong))[:15]:
+                print(f"    wrong: {a!r} / {b!r}")
+            for a, b in sorted(set(pairs.missed))[:15]:
+                print(f"    missed: {a!r} / {b!r}")
+            for k, c in enumerate(edition.clusters[:TOP]):
+                print(f"    top {k + 1}: {c.score:.3f} ({len(c.stories)} stories) {c.lead.title}")
+    print("targets met" if ok else "targets NOT met")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,301 @@
+"""Rank, part one (continued): gather similar stories into clusters without chaining.
+
+In: a `Scorer` over the batch (digest/rank/similar.py) and the sets that links and ids have
+already joined. Out: those sets, joined further where stories tell the same news. Pure.
+
+Each story, oldest first, joins the cluster it is most like as a whole, or starts one. "Like
+the cluster as a whole" is the cosine of the story's weighted stems with the cluster's
+centroid (the sum of its members' unit vectors), so the threshold holds for the cluster, not
+for one pair: a story that shares a word with one member of a big story but is not about it
+stays out, and two stories never merge through a third (the chaining of single-link). A
+cluster of one is judged by the pairwise rules (5-grams for compounds, a feed's house style,
+the one-name rule); a story that comes near a bigger cluster is asked of a few of its members.
+
+Precision: two stories share an event when they share a distinctive name or number (a word
+the batch writes capitalised in running text, such as "Pistorius" or "Dublin", or a word
+with digits), not only generic words ("super", "blue", "migrants"); without one, they must
+be twice as alike as the threshold asks.
+
+Blocking: a story is compared only with the clusters that share two rare words with its
+headline and lede. The inverted index lists clusters, not stories, so the 200 articles of a
+big story are one entry in "hostages", and the cap on a word's list (log2 n clusters) drops
+only the words that many different stories use: the work stays n log n while a big story
+keeps every article.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from itertools import chain
+
+from digest.rank.similar import LEDE_WORDS, NEAR, Scorer
+from digest.rank.wording import STEM_LENGTH, folded_words
+
+MIN_SHARED = 2  # a story must share at least this many rare words with a cluster to be compared
+NAMELESS = 2.0  # sharing no name or number, a story must be this many times the threshold alike
+BLOCKING = 8  # the rarest words of a story's headline and lede that blocking looks up
+MERGING = 8  # a cluster this big looks for other clusters of its story (a big story's parts)
+ASKED = 3  # members of a cluster asked one by one when a story comes near it
+TITLE_CASE = 0.6  # a headline with this share of its words capitalised says nothing of names
+# Capitalised but no name: days and months (EN, DE) say when, not which event.
+_WHEN = frozenset(w[:STEM_LENGTH] for w in folded_words(
+    "monday tuesday wednesday thursday friday saturday sunday january february march april "
+    "june july august september october november december montag dienstag mittwoch "
+    "donnerstag freitag samstag sonntag januar februar marz juni juli oktober dezember"))
+# A word inside a sentence: after a letter, digit or comma and a space.
+_INSIDE = re.compile(r"(?<=[\w,] )[^\W_][\w'’-]*")
+
+
+class UnionFind:
+    """Disjoint sets over 0..n-1; the smallest index is a set's root, so results are stable."""
+
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        root = i
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[i] != root:  # path compression
+            self.parent[i], i = root, self.parent[i]
+        return root
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.link(ra, rb)
+
+    def link(self, ra: int, rb: int) -> int:
+        """Join two different roots; returns the root of the joined set."""
+        root = min(ra, rb)
+        self.parent[max(ra, rb)] = root
+        return root
+
+
+def names(texts: list[tuple[str, str]]) -> frozenset[str]:
+    """The stems the batch uses as names: written capitalised inside a sentence more often
+    than in lower case, and words with digits. Summaries vote (headlines are often in title
+    case, which says nothing); a story without a summary lets its headline vote unless it is
+    in title case.
+
+    Args:
+        texts: each story's headline and summary.
+    Returns:
+        The stems (as `wording.words` cuts them) that name someone, somewhere or a number.
+    """
+    tokens: Counter[str] = Counter()  # every token inside a sentence, counted once per text
+    for text in dict.fromkeys(summary[:LEDE_WORDS * 16] or title for title, summary in texts):
+        found = _INSIDE.findall(text)
+        if len(found) > 2 and text[:1].isupper() and sum(
+                1 for t in found if t[:1].isupper()) >= TITLE_CASE * len(found):
+            continue  # title case
+        tokens.update(found)
+    votes: Counter[str] = Counter()
+    named: set[str] = set()
+    for token, count in tokens.items():
+        vote = count if token[:1].isupper() else -count
+        for word in folded_words(token):
+            stem = word[:STEM_LENGTH]
+            votes[stem] += vote
+            if not word.isalpha():
+                named.add(stem)  # a number, or a word with digits
+    named.update(stem for stem, vote in votes.items() if vote > 0)
+    return frozenset(named - _WHEN)
+
+
+class _Clusters:
+    """The clusters built so far, by number: members, centroid (the sum of the members' unit
+    vectors), its squared norm, its feeds, the blocking words it was indexed under."""
+
+    def __init__(self) -> None:
+        self.members: list[list[int]] = []
+        self.centroid: list[dict[str, float]] = []
+        self.square: list[float] = []
+        self.feeds: list[dict[str, int]] = []  # each feed's first member in the cluster
+        self.words: list[set[str]] = []
+        self.into = UnionFind(0)  # clusters joined by `_merge_clusters`
+
+    def start(self, i: int, vector: dict[str, float], feed: str) -> int:
+        self.members.append([i])
+        self.centroid.append(dict(vector))
+        self.square.append(1.0)
+        self.feeds.append({feed: i})
+        self.words.append(set())
+        self.into.parent.append(len(self.into.parent))
+        return len(self.members) - 1
+
+    def add(self, k: int, i: int, vector: dict[str, float], feed: str, dot: float) -> None:
+        centroid = self.centroid[k]
+        get = centroid.get
+        for w, v in vector.items():
+            centroid[w] = get(w, 0.0) + v
+        self.square[k] += 2 * dot + 1.0
+        self.members[k].append(i)
+        self.feeds[k].setdefault(feed, i)
+
+    def join(self, k: int, gone: int, dot: float) -> None:
+        """Cluster `gone` joins cluster `k` (`dot`: their centroids' dot product)."""
+        centroid = self.centroid[k]
+        get = centroid.get
+        for w, v in self.centroid[gone].items():
+            centroid[w] = get(w, 0.0) + v
+        self.square[k] += 2 * dot + self.square[gone]
+        self.members[k] += self.members[gone]
+        for feed, i in self.feeds[gone].items():
+            self.feeds[k].setdefault(feed, i)
+        self.words[k] |= self.words[gone]
+        self.members[gone], self.centroid[gone], self.words[gone] = [], {}, set()
+        self.into.parent[gone] = k
+
+
+def join_similar(alike: Scorer, sets: UnionFind) -> None:
+    """Join the sets of stories that tell the same news (see the module's docstring).
+
+    Args:
+        alike: the scorer over the batch.
+        sets: the sets joined so far (by links and ids); joined further in place.
+    """
+    stories = alike.stories
+    n = len(stories)
+    named = names([(s.title, s.summary_text) for s in stories])
+    idf, df = alike.idf, alike.df
+    cap = max(8, int(math.log2(n + 1)))
+    clusters = _Clusters()
+    postings: dict[str, list[int]] = {}
+    common: set[str] = set()  # words in more clusters than the cap: they block nothing
+    of_set: dict[int, int] = {}  # the cluster of each set that links and ids made
+    vectors: dict[int, dict[str, float]] = {}
+    order = sorted(range(n), key=lambda i: (stories[i].published, stories[i].feed_url,
+                                            stories[i].id, i))
+    for i in order:
+        vector = vectors.get(alike.same[i])  # a headline and summary said again: the same
+        if vector is None:
+            vector = vectors[alike.same[i]] = _unit(alike.docs[i], idf)
+        feed = stories[i].feed_url
+        root = sets.find(i)
+        # Blocking looks at the rarest words of the headline and lede (the commonest say
+        # least, and cost most: their lists are the longest).
+        lead = [w for w in alike.leads[i] if df[w] > 1]
+        if len(lead) > BLOCKING:  # (a stable sort: ties keep the text's order)
+            lead = sorted(lead, key=df.__getitem__)[:BLOCKING]
+        k = of_set.get(root, -1)
+        if k >= 0:  # a link or id joined it already
+            centroid = clusters.centroid[k]
+            clusters.add(k, i, vector, feed,
+                         sum([v * centroid.get(w, 0.0) for w, v in vector.items()]))
+        else:
+            found = [postings[w] for w in lead if w in postings]
+            need = min(MIN_SHARED, len(lead))
+            if vector and len(found) >= need:
+                hits = Counter(chain.from_iterable(found))
+                # The clusters sharing the most of its rare words, and those one short: a
+                # cluster that shares fewer is not the best one.
+                most = max(hits.values(), default=0)
+                k = _best(alike, clusters,
+                          [c for c, h in hits.items() if h >= need and h >= most - 1], i,
+                          vector, named)
+            if k < 0:
+                k = clusters.start(i, vector, feed)
+            else:
+                centroid = clusters.centroid[k]
+                clusters.add(k, i, vector, feed,
+                             sum([v * centroid.get(w, 0.0) for w, v in vector.items()]))
+            of_set[root] = k
+        words = clusters.words[k]
+        for w in lead:
+            if w in words or w in common:
+                continue
+            words.add(w)
+            posting = postings.setdefault(w, [])
+            posting.append(k)
+            if len(posting) > cap:
+                common.add(w)
+                del postings[w]
+    _merge_clusters(clusters, postings, named, alike.threshold)
+    for members in clusters.members:
+        for i in members[1:]:
+            sets.union(members[0], i)
+
+
+def _unit(doc: dict[str, float], idf: dict[str, float]) -> dict[str, float]:
+    """A story's stems weighted by their rarity, scaled to length 1 (empty if it has none)."""
+    vector = {w: t * idf[w] for w, t in doc.items()}
+    norm = math.sqrt(sum([v * v for v in vector.values()]))
+    return {w: v / norm for w, v in vector.items()} if norm else {}
+
+
+def _best(alike: Scorer, clusters: _Clusters, candidates: list[int], i: int,
+          vector: dict[str, float], named: frozenset[str]) -> int:
+    """The cluster story i (its unit `vector`) belongs in, or -1: of the candidates that pass
+    the rules, the one whose centroid is most like it. The cosines are cheap; the rules,
+    which may compare 5-grams, are asked in order of cosine until one cluster passes."""
+    threshold = alike.threshold
+    near = threshold * NEAR
+    scored = []
+    for k in candidates:
+        centroid = clusters.centroid[k]
+        shared = [w for w in vector if w in centroid]
+        cosine = sum([vector[w] * centroid[w] for w in shared]) / math.sqrt(clusters.square[k])
+        if cosine >= near:
+            scored.append((-cosine, k, shared))
+    for minus, k, shared in sorted(scored):
+        if _fits(alike, clusters, k, i, -minus, not any(w in named for w in shared)):
+            return k
+    return -1
+
+
+def _fits(alike: Scorer, clusters: _Clusters, k: int, i: int, cosine: float,
+          nameless: bool) -> bool:
+    """Whether story i belongs in cluster k, whose centroid's cosine with it is `cosine`."""
+    threshold = alike.threshold
+    members = clusters.members[k]
+    if len(members) == 1:
+        # One story: the pairwise rules decide (with 5-grams, which may find more).
+        j = members[0]
+        if not alike.same_news(i, j):
+            return False
+        return not nameless or alike(
+            i, j, alike.docs[i].keys() & alike.docs[j].keys()) >= NAMELESS * threshold
+    if nameless and cosine < NAMELESS * threshold:
+        return False
+    same_feed = clusters.feeds[k].get(alike.feeds[i])
+    if same_feed is not None and not alike.same_news(i, same_feed):
+        return False  # a feed's house style does not join its own stories
+    if cosine >= threshold:
+        return True
+    step = max(1, len(members) // ASKED)
+    asked = members[::step][:ASKED]
+    return 2 * sum(1 for j in asked if alike.same_news(i, j)) > len(asked)
+
+
+def _merge_clusters(clusters: _Clusters, postings: dict[str, list[int]],
+                    named: frozenset[str], threshold: float) -> None:
+    """Join clusters of one story that began apart (its first articles worded differently):
+    two clusters whose centroids are as alike as the threshold asks of a story, sharing a
+    name. Biggest first, until nothing joins."""
+    find = clusters.into.find
+    for _ in range(3):
+        joined = False
+        for c in sorted(range(len(clusters.members)),
+                        key=lambda r: (-len(clusters.members[r]), r)):
+            if len(clusters.members[c]) < MERGING:
+                continue
+            hits = Counter(find(x) for w in clusters.words[c] if w in postings
+                           for x in postings[w])
+            for other, h in sorted(hits.items()):
+                if other == c or h < MIN_SHARED or not clusters.members[other]:
+                    continue
+                a, b = clusters.centroid[c], clusters.centroid[other]
+                if len(a) > len(b):
+                    a, b = b, a
+                shared = [w for w in a if w in b]
+                dot = sum([a[w] * b[w] for w in shared])
+                cosine = dot / math.sqrt(clusters.square[c] * clusters.square[other])
+                nameless = not any(w in named for w in shared)
+                if cosine >= (NAMELESS if nameless else 1.0) * threshold:
+                    clusters.join(c, other, dot)
+                    joined = True
+        if not joined:
+            return
