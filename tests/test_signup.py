@@ -278,3 +278,24 @@ def test_no_method_but_post_changes_anything_on_any_signup_or_data_endpoint(
                 assert r.status_code < 500, (method, path)
         site.settle()
         assert snapshot() == before
+
+
+def test_a_web_reader_who_leaves_is_unsubscribed_in_the_database_until_restored(
+    project: Path, smtp_server: SmtpServer
+) -> None:
+    with signup_site(project, smtp_server) as site:
+        site.subscribe("leaver@example.com")
+        site.press_confirm(site.confirm_link("leaver@example.com").removeprefix(site.base))
+        assert site.rows() == {"leaver@example.com": "active"}
+        token = make_token(KEY, "web", "leaver@example.com")
+        site.client.request("HEAD", f"/unsubscribe?t={token}")  # a link scanner: nothing
+        assert site.rows() == {"leaver@example.com": "active"}
+        r = site.client.post(f"/unsubscribe?t={token}", content="List-Unsubscribe=One-Click",
+                             headers={"content-type": "application/x-www-form-urlencoded"})
+        assert r.status_code == 200
+        assert site.rows() == {"leaver@example.com": "unsubscribed"}
+        with Store.open(site.config.database_path) as store:
+            assert "leaver@example.com" not in {s.email for s in pipeline.subscribers(
+                site.config, store)}
+            assert store.restore("leaver@example.com")
+        assert site.rows() == {"leaver@example.com": "active"}

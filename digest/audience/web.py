@@ -160,7 +160,10 @@ def create_app(config: Config, key: bytes, clock: Callable[[], datetime], mail: 
         # RFC 8058: the POST itself is the consent; its body (List-Unsubscribe=One-Click, or
         # the button's form) needs no checking, and there is no redirect and no cookie.
         reason = f"unsubscribed from list {list_name!r} by its link"
-        await store(lambda s: s.suppress(email, reason, clock()))
+        def leave(s: Store) -> None:
+            s.suppress(email, reason, clock())
+            s.mark_unsubscribed(email, clock())
+        await store(leave)
         log.info("unsubscribed %s (list %s)", email, list_name)
         return page(unsubscribed_page(newsletter, email, brand=brand))
 

@@ -23,7 +23,7 @@ from digest.model import Frequency, Subscriber
 from digest.store.convert import Tables, dt, iso
 from digest.store.signups import Signup, signup_from_row
 
-Status = Literal["pending", "active"]
+Status = Literal["pending", "active", "unsubscribed"]
 Source = Literal["web", "csv"]
 FORGOTTEN_PREFIX = "forgotten:"  # what a deleted reader's address becomes in the ledger
 
@@ -141,6 +141,11 @@ class SubscriberStore(Tables):
             if lift_suppression:
                 self._db.execute("DELETE FROM suppressions WHERE email = ?", (signup.email,))
         return signup
+
+    def mark_unsubscribed(self, email: str, now: datetime) -> None:
+        """A web reader left: their row says so (the suppression is what stops the sends)."""
+        self._db.execute("UPDATE subscribers SET status = 'unsubscribed', updated = ? "
+                         "WHERE email = ? AND status = 'active'", (iso(now), email))
 
     def blocked(self) -> Blocked:
         """Every address no edition may go to (one read per send)."""

@@ -54,5 +54,8 @@ class SuppressionStore(Tables):
         with self._transaction():
             # the evidence goes too: a later suppression must not inherit a complaint's
             self._db.execute("DELETE FROM suppression_evidence WHERE email = ?", (email,))
+            # a web reader who had left is a reader again
+            self._db.execute("UPDATE subscribers SET status = 'active' "
+                             "WHERE email = ? AND status = 'unsubscribed'", (email,))
             return bool(self._db.execute("DELETE FROM suppressions WHERE email = ?",
                                          (email,)).rowcount)
