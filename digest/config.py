@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from digest.cron import cron_trigger
 from digest.errors import ConfigError
-from digest.model import Feed
+from digest.model import DatabaseUrl, Feed, is_database_url
 from digest.tomltables import fail, read_table
 
 Security = Literal["none", "starttls", "ssl"]
@@ -56,6 +56,8 @@ class SmtpConfig:
     max_per_connection: int = 0  # reconnect after this many messages; 0 = no limit
     rate_per_second: float = 0.0  # messages per second at most, all connections; 0 = no limit
     tls_ca_file: str = ""  # extra CA certificates (PEM) to trust, for a private server's TLS
+    lease_seconds: float = 60.0  # PostgreSQL: a dead worker's claimed messages go to others then
+    claim_batch: int = 50  # PostgreSQL: deliveries a worker claims at a time
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,8 @@ class DkimConfig:
 
 @dataclass(frozen=True)
 class StateConfig:
-    database: str = "state/digest.sqlite3"
+    database: str = "state/digest.sqlite3"  # a path (SQLite) or postgresql://user@host/db
+    password_env: str = "DIGEST_DB_PASSWORD"  # a PostgreSQL URL's password comes from this
 
 
 @dataclass(frozen=True)
@@ -154,8 +157,18 @@ class Config:
         return (self.folder / relative).resolve()
 
     @property
-    def database_path(self) -> Path:
+    def database_path(self) -> Path | DatabaseUrl:
+        """The state database: a SQLite file, or a PostgreSQL server's URL."""
+        if is_database_url(self.state.database):
+            return DatabaseUrl(self.state.database, self.state.password_env)
         return self.resolve(self.state.database)
+
+    @property
+    def state_folder(self) -> Path:
+        """Where local state lives beside the database (the archive pages): the SQLite
+        file's folder, or `state/` beside the config for a PostgreSQL database."""
+        database = self.database_path
+        return database.parent if isinstance(database, Path) else self.resolve("state")
 
     @property
     def templates_path(self) -> Path | None:
@@ -282,6 +295,8 @@ _POSITIVE: list[tuple[str, typing.Callable[[Config], bool], str]] = [
      "must not be negative (0 = no limit)"),
     ("smtp.rate_per_second", lambda c: c.smtp.rate_per_second >= 0,
      "must not be negative (0 = no limit)"),
+    ("smtp.lease_seconds", lambda c: c.smtp.lease_seconds >= 5, "must be at least 5"),
+    ("smtp.claim_batch", lambda c: c.smtp.claim_batch >= 1, "must be at least 1"),
     ("smtp.tls_ca_file", lambda c: not c.smtp.tls_ca_file or c.resolve(c.smtp.tls_ca_file)
      .is_file(), "no such file; give a PEM file of CA certificates, or leave it empty"),
     ("dkim.key_file", lambda c: not c.dkim.key_file or c.resolve(c.dkim.key_file).is_file(),
@@ -349,6 +364,10 @@ def _check(config: Config, text: str) -> None:
     if config.subscribers.weekly_day.lower() not in _WEEKDAYS:
         fail(config.path, text, "subscribers.weekly_day",
               f"{config.subscribers.weekly_day!r} is not a day such as 'monday'")
+    if is_database_url(config.state.database) and urlsplit(config.state.database).password:
+        fail(config.path, text, "state.database",
+              "must not contain a password; put it in the environment variable named by "
+              f"state.password_env (${config.state.password_env})")
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", config.newsletter.secret_env):
         fail(config.path, text, "newsletter.secret_env",
               "must be the name of an environment variable, not the secret itself")
@@ -360,12 +379,13 @@ def secret_env_names(path: Path) -> tuple[str, ...]:
     For the log redaction, which is set up before the config is validated: any problem with
     the file yields the defaults, and the command then reports it properly.
     """
-    names = {NewsletterConfig.secret_env, SmtpConfig.password_env}
+    names = {NewsletterConfig.secret_env, SmtpConfig.password_env, StateConfig.password_env}
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return tuple(sorted(names))
-    for table, key in (("newsletter", "secret_env"), ("smtp", "password_env")):
+    for table, key in (("newsletter", "secret_env"), ("smtp", "password_env"),
+                       ("state", "password_env")):
         value = data.get(table, {}).get(key) if isinstance(data.get(table), dict) else None
         if isinstance(value, str) and value:
             names.add(value)

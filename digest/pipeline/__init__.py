@@ -286,7 +286,7 @@ def _send_edition(
 
 def write_archive(config: Config, rendered: Rendered, sender: Sender) -> Path:
     """Write the edition's "view in browser" page under the state folder."""
-    archive = config.database_path.parent / "archive"
+    archive = config.state_folder / "archive"
     archive.mkdir(parents=True, exist_ok=True)
     path = archive / f"{archive_name(rendered.edition_id)}.html"
     path.write_text(archive_page(rendered, sender.base_url), encoding="utf-8")
