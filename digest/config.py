@@ -295,7 +295,7 @@ _POSITIVE: list[tuple[str, typing.Callable[[Config], bool], str]] = [
      "must not be negative (0 = no limit)"),
     ("smtp.rate_per_second", lambda c: c.smtp.rate_per_second >= 0,
      "must not be negative (0 = no limit)"),
-    ("smtp.lease_seconds", lambda c: c.smtp.lease_seconds >= 5, "must be at least 5"),
+    ("smtp.lease_seconds", lambda c: c.smtp.lease_seconds >= 1, "must be at least 1"),
     ("smtp.claim_batch", lambda c: c.smtp.claim_batch >= 1, "must be at least 1"),
     ("smtp.tls_ca_file", lambda c: not c.smtp.tls_ca_file or c.resolve(c.smtp.tls_ca_file)
      .is_file(), "no such file; give a PEM file of CA certificates, or leave it empty"),

@@ -14,12 +14,24 @@ import sys
 from collections.abc import Sequence
 
 from digest import __version__, logs
-from digest.cli import fetch, init, preview, rank, run, send, serve, sink, status, subscribers
+from digest.cli import (
+    fetch,
+    init,
+    preview,
+    rank,
+    run,
+    send,
+    serve,
+    sink,
+    status,
+    subscribers,
+    worker,
+)
 from digest.cli.options import EXIT_FAILURES, Handler, make_options
 from digest.config import secret_env_names
 from digest.errors import DigestError
 
-MODULES = (init, send, preview, fetch, rank, status, sink, serve, subscribers, run)
+MODULES = (init, send, preview, fetch, rank, status, sink, serve, subscribers, run, worker)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

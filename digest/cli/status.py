@@ -1,12 +1,12 @@
 """`digest status`: is the scheduler up, how each feed's last fetch went and when it is tried
-next, and the latest editions with their delivery counts."""
+next, the latest editions with their delivery counts, and the live workers."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,7 +29,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     with Store.open(config.database_path) as store:
         states = store.feed_states()
         editions = store.editions()
+        # live: a heartbeat within three of its intervals (a lease)
+        workers = store.workers(now - timedelta(seconds=config.smtp.lease_seconds))
     report = _report(config, now, states, editions)
+    report["workers"] = [dataclasses.asdict(w) for w in workers]
     if args.json:
         print(json.dumps(report, default=_json_value))
         return EXIT_OK
@@ -130,6 +133,11 @@ def _print(report: dict[str, Any], zone: ZoneInfo) -> None:
         print(f"  {e['id']:20} {when(e['created']):22} {counts}")
     if not report["editions"]:
         print("  none yet")
+    if report["workers"]:
+        print("\nWorkers (live):")
+    for w in report["workers"]:
+        print(f"  {w['host'][:24]:24} PID {w['pid']:<8} claimed {w['claimed']:<8} "
+              f"sent {w['sent']:<8} heartbeat {when(w['heartbeat'])}")
 
 
 def register(commands: Commands, options: Options) -> None:

@@ -25,6 +25,7 @@ from digest.deliver.dispatch import Controls, dkim_signer, send_edition, send_te
 from digest.deliver.message import DkimSigner, PreparedMessage, Sender
 from digest.errors import ConfigError
 from digest.model import (
+    DatabaseUrl,
     Edition,
     Frequency,
     Rendered,
@@ -176,6 +177,9 @@ def send(
         SendError: the SMTP server cannot be reached at all, or refuses the login.
     """
     controls = controls or Controls()
+    if isinstance(config.database_path, DatabaseUrl) and not (dry_run or to):
+        # Shared state: the edition is made once, then sent by this and any other worker.
+        return send_shared(config, now, environ, edition_id, controls)
     key = key or token_key(config, environ)
     password = environ.get(config.smtp.password_env, "")
     if config.smtp.username and not password and not dry_run:
@@ -295,9 +299,11 @@ def write_archive(config: Config, rendered: Rendered, sender: Sender) -> Path:
 
 # Last, because the rehearsals are built from the functions above.
 from digest.pipeline.rehearse import DemoResult, PreviewFiles, demo, preview  # noqa: E402
+from digest.pipeline.workers import send_shared, work  # noqa: E402
 
 __all__ = [
     "DemoResult", "FeedReport", "FetchSummary", "PreviewFiles", "SendSummary", "Store",
     "build_edition", "demo", "edition_id_for", "fetch", "parse_workers", "preview", "render",
-    "render_fitted", "send", "sender_for", "subscribers", "token_key", "write_archive",
+    "render_fitted", "send", "sender_for", "subscribers", "token_key", "work",
+    "write_archive",
 ]

@@ -23,12 +23,13 @@ from digest.store.schema import SCHEMA_VERSION, migrate
 from digest.store.stories import StoryStore
 from digest.store.suppressions import SuppressionStore
 from digest.store.variants import VariantStore
+from digest.store.workers import WorkerStore
 
 __all__ = ["SCHEMA_VERSION", "EditionSummary", "FeedState", "Store"]
 
 
 class Store(FeedStore, StoryStore, EditionStore, LedgerStore, SuppressionStore,
-            PreferenceStore, VariantStore):
+            PreferenceStore, VariantStore, WorkerStore):
     """The state database. Open it with `Store.open(path)` as a context manager."""
 
     def __init__(self, connection: Database) -> None:

@@ -110,6 +110,35 @@ ALTER TABLE deliveries ADD COLUMN next_try TEXT NOT NULL DEFAULT '';
 ALTER TABLE deliveries ADD COLUMN first_try TEXT NOT NULL DEFAULT '';
 CREATE INDEX IF NOT EXISTS deliveries_status ON deliveries (edition_id, status);
     """,
+    # 5: many workers sending one edition: what each ledger row needs to be sent by any
+    # process (the subscriber's name, list and variant), who holds it and until when;
+    # the editions being sent, the live workers, and the rate limit all of them share
+    """
+ALTER TABLE deliveries ADD COLUMN name TEXT NOT NULL DEFAULT '';
+ALTER TABLE deliveries ADD COLUMN list_name TEXT NOT NULL DEFAULT '';
+ALTER TABLE deliveries ADD COLUMN variant TEXT NOT NULL DEFAULT '';
+ALTER TABLE deliveries ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE deliveries ADD COLUMN lease_until TEXT NOT NULL DEFAULT '';
+CREATE INDEX IF NOT EXISTS deliveries_claimed ON deliveries (claimed_by);
+CREATE TABLE IF NOT EXISTS sendings (
+    edition_id TEXT PRIMARY KEY,
+    opened TEXT NOT NULL,
+    closed TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS workers (
+    id TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    started TEXT NOT NULL,
+    heartbeat TEXT NOT NULL,
+    claimed INTEGER NOT NULL DEFAULT 0,
+    sent INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS send_budget (
+    name TEXT PRIMARY KEY,
+    next_slot REAL NOT NULL
+);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,357 @@
+"""Orchestrate shared sending: an edition created once, then sent by any number of workers on
+any number of machines that share one PostgreSQL state database.
+
+`create_sending` builds, renders (each variant once) and stores the edition, and adds one
+ledger row per reader naming the render they get, under the edition's advisory lock, so two
+machines starting the same slot make one edition. `work` claims rows in batches under a
+lease, builds each message from the stored renders, and records every answer through the
+delivery loop, as `digest send` does on one machine. Limits are shared: the rate limit is a
+budget in the database; `[smtp] connections` is per worker.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from digest.config import Config, SmtpConfig
+from digest.deliver.delivery import Progress, deliver
+from digest.deliver.dispatch import Controls, dkim_signer
+from digest.deliver.message import PreparedMessage
+from digest.errors import ConfigError, StoreError
+from digest.model import Delivery, Frequency, Subscriber
+from digest.pipeline import (
+    SendSummary,
+    build_edition,
+    edition_id_for,
+    fetch,
+    render,
+    render_fitted,
+    sender_for,
+    subscribers,
+    token_key,
+    write_archive,
+)
+from digest.render.variants import VariantRenders, variant_of, weekly_due
+from digest.store import Store
+from digest.store.backend import Location, identity
+from digest.store.workers import Worker
+
+log = logging.getLogger(__name__)
+
+
+def send_shared(config: Config, now: datetime, environ: Mapping[str, str],
+                edition_id: str | None, controls: Controls) -> SendSummary:
+    """`digest send` on a shared database: create the edition (once, whoever comes first),
+    then send it as one more worker until nothing of it is left for any worker.
+
+    Raises:
+        ConfigError: the token key or the SMTP password is missing.
+        StoreError: the database cannot be reached.
+    """
+    key = token_key(config, environ)
+    location = config.database_path
+    eid = edition_id or edition_id_for(config, now)
+    with Store.open(location, f"digest send {identity()}") as store:
+        fetch(config, store, now)
+        frequency: Frequency = "weekly" if eid.startswith("weekly-") else "daily"
+        note, stories = create_sending(config, store, key, now, eid, frequency)
+        editions = [] if note else [eid]
+        weekly = edition_id_for(config, now, "weekly")
+        if (not edition_id and weekly_due(now, ZoneInfo(config.schedule.timezone),
+                                          config.subscribers.weekly_day)
+                and next(subscribers(config, store, "weekly"), None) is not None
+                and not create_sending(config, store, key, now, weekly, "weekly")[0]):
+            editions.append(weekly)
+    if not editions:
+        return SendSummary(eid, stories=stories, note=note)
+    progress = work(config, environ, controls, editions=editions, key=key)
+    with Store.open(location) as store:
+        summaries = [SendSummary(e, store.delivery_counts(e), progress=progress,
+                                 next_try=store.next_try(e)) for e in editions]
+    if eid not in editions:
+        return dataclasses.replace(summaries[0], note=note)
+    return dataclasses.replace(summaries[0], weekly=summaries[1] if len(summaries) > 1 else None)
+
+
+def create_sending(config: Config, store: Store, key: bytes, now: datetime, edition_id: str,
+                   frequency: Frequency) -> tuple[str, int]:
+    """Build and store the edition if no process has, add a ledger row per reader, and open
+    it to the workers.
+
+    Returns:
+        (why nothing is sent, or "", the number of stories).
+    """
+    with store.edition_lock(edition_id):
+        rendered = store.edition(edition_id)
+        edition = None
+        if rendered is None:
+            week = (store.weekly_stories(now - timedelta(days=7), now)
+                    if frequency == "weekly" else None)
+            edition = build_edition(config, store, now, edition_id, week)
+            if len(edition.clusters) < config.ranking.min_stories:
+                note = (f"only {len(edition.clusters)} new stories (fewer than "
+                        f"ranking.min_stories = {config.ranking.min_stories}); no edition sent")
+                log.info("%s: %s", edition_id, note)
+                return note, len(edition.clusters)
+            fitted = render_fitted(config, edition)
+            rendered, edition = fitted.rendered, fitted.edition
+            store.save_edition(rendered, now, edition.stories)
+            write_archive(config, rendered, sender_for(config, key))
+        base = rendered
+        variants = VariantRenders(base, edition, lambda e: render(config, e),
+                                  lambda v: store.variant(edition_id, v), store.save_variant)
+        listed: set[str] = set()
+
+        def readers() -> Iterator[tuple[str, str, str, str]]:
+            for s in subscribers(config, store, frequency):
+                got = variants.for_subscriber(s)
+                if got is not None:  # none of their topics has news: no row
+                    listed.add(s.email)
+                    topics = "" if got is base else ";".join(variant_of(s).topics)
+                    yield s.email, s.name, s.list_name, topics
+
+        store.add_readers(edition_id, readers(), now)
+        gone = store.due_addresses(edition_id, now) - listed
+        if gone:  # left the lists (or were suppressed) since the edition began
+            store.skip_deliveries(edition_id, sorted(gone), now)
+        store.open_sending(edition_id, now)
+    return "", len(edition.clusters) if edition else 0
+
+
+@dataclass
+class _Counts:
+    claimed: int = 0
+    sent: int = 0
+
+
+def work(config: Config, environ: Mapping[str, str], controls: Controls, *,
+         editions: Iterable[str] | None = None, once: bool = True,
+         key: bytes | None = None) -> Progress:
+    """Send pending deliveries of the editions being sent, as one worker among any number.
+
+    Args:
+        editions: only these editions; None for every one being sent.
+        once: return when nothing is left for any worker (rows held by a dead worker are
+            waited for until its lease runs out); False: keep waiting for new editions until
+            `controls.stop` is set.
+    Returns:
+        This worker's counts.
+    Raises:
+        ConfigError: the token key or the SMTP password is missing, or DKIM cannot sign.
+        StoreError: the database went away (a long-running worker retries instead).
+    """
+    key = key or token_key(config, environ)
+    password = environ.get(config.smtp.password_env, "")
+    if config.smtp.username and not password:
+        raise ConfigError(f"[smtp] username is set but ${config.smtp.password_env} is empty; "
+                          "export the SMTP password in that variable")
+    smtp = config.smtp
+    if smtp.tls_ca_file:
+        smtp = dataclasses.replace(smtp, tls_ca_file=str(config.resolve(smtp.tls_ca_file)))
+    job = _Job(config, smtp, key, password, controls, None if editions is None
+               else set(editions))
+    progress = Progress(total=0)
+    wait = 1.0
+    while not controls.stop.is_set():
+        try:
+            job.run(progress, once)
+            return progress
+        except StoreError as e:
+            if once:
+                raise
+            log.warning("the state database failed (%s); trying again in %.0f s", e, wait)
+            controls.stop.wait(wait)
+            wait = min(wait * 2, 60.0)
+    progress.stopped = True
+    return progress
+
+
+class _Job:
+    """One worker's life: its connections, heartbeat, claims and sending."""
+
+    def __init__(self, config: Config, smtp: SmtpConfig, key: bytes, password: str,
+                 controls: Controls, editions: set[str] | None) -> None:
+        self.config = config
+        # Deferrals wait in the ledger (for whichever worker is up then), not in this
+        # process; the rate limit is paced by `_SharedRate` on PostgreSQL.
+        self.smtp = dataclasses.replace(smtp, retry_backoff_seconds=[], rate_per_second=0.0)
+        self.waits = [float(w) for w in config.smtp.retry_backoff_seconds]
+        self.sender = sender_for(config, key)
+        self.signer = dkim_signer(config)
+        self.password = password
+        self.controls = controls
+        self.editions = editions
+        self.id = identity()
+        self.lease = timedelta(seconds=config.smtp.lease_seconds)
+        self.counts = _Counts()
+
+    def run(self, progress: Progress, once: bool) -> None:
+        location = self.config.database_path
+        clock, stop = self.controls.clock, self.controls.stop
+        started = clock()
+        with Store.open(location, f"digest worker {self.id}") as store, \
+                Store.open(location, f"digest worker {self.id} ledger") as ledger, \
+                _Heartbeat(location, self, started):
+            try:
+                while not stop.is_set():
+                    ids = [e for e in store.open_sendings()
+                           if self.editions is None or e in self.editions]
+                    claimed = sum(self._edition(store, ledger, e, progress) for e in ids)
+                    for e in ids:
+                        store.close_sending_if_done(e, len(self.waits), clock())
+                    if claimed:
+                        continue
+                    if once and not any(store.unfinished(e, clock(), len(self.waits))
+                                        for e in ids):
+                        return
+                    # others hold the rest (or a dead worker does, until its lease ends)
+                    stop.wait(min(1.0, self.lease.total_seconds() / 4))
+                progress.stopped = True
+            finally:
+                store.release_claims(self.id)
+
+    def _edition(self, store: Store, ledger: Store, edition_id: str,
+                 progress: Progress) -> int:
+        base = store.edition(edition_id)
+        if base is None:
+            return 0
+        clock, stop = self.controls.clock, self.controls.stop
+        messages: dict[str, PreparedMessage] = {}
+        suppressed = store.suppressed()
+        attempts: dict[str, int] = {}
+        claimed = 0
+
+        def message(variant: str) -> PreparedMessage:
+            if variant not in messages:
+                rendered = (store.variant(edition_id, variant) if variant else None) or base
+                messages[variant] = PreparedMessage(rendered, self.sender, clock(),
+                                                    self.signer)
+            return messages[variant]
+
+        def jobs() -> Iterator[tuple[Subscriber, PreparedMessage]]:
+            nonlocal claimed
+            while not stop.is_set():
+                now = clock()
+                batch = store.claim(edition_id, self.id, self.config.smtp.claim_batch, now,
+                                    now + self.lease, len(self.waits))
+                if not batch:
+                    return
+                claimed += len(batch)
+                self.counts.claimed += len(batch)
+                progress.total += len(batch)
+                gone = [r.email for r in batch if r.email in suppressed]
+                if gone:
+                    store.skip_deliveries(edition_id, gone, now)
+                for r in batch:
+                    if r.email not in suppressed:
+                        attempts[r.email] = r.attempts
+                        yield (Subscriber(r.email, r.name, list_name=r.list_name),
+                               message(r.variant))
+
+        rate = self.config.smtp.rate_per_second
+        pace = _SharedRate(store, rate, stop) if rate and store.backend == "postgresql" else None
+        settings = self.smtp if pace else dataclasses.replace(self.smtp, rate_per_second=rate)
+        deliver(jobs(), _ClaimedLedger(ledger, self.waits, attempts, self.counts), settings,
+                self.password, self.sender.address, edition_id, progress, clock=clock,
+                stop=stop, report=self.controls.report, pace=pace)
+        return claimed
+
+
+class _ClaimedLedger:
+    """The delivery loop's ledger for claimed rows: each answer releases its row's claim, and
+    a deferral waits in the ledger (for whichever worker is up then), its wait growing with
+    the row's tries as `retry_backoff_seconds` says."""
+
+    def __init__(self, store: Store, waits: list[float], attempts: dict[str, int],
+                 counts: _Counts) -> None:
+        self._store = store
+        self._waits = waits
+        self._attempts = attempts
+        self._counts = counts
+
+    def record_deliveries(self, rows: Iterable[tuple[Delivery, datetime | None]],
+                          now: datetime) -> None:
+        written = []
+        for delivery, next_try in rows:
+            if delivery.status == "deferred" and self._waits:
+                tries = self._attempts.get(delivery.email, 0)
+                wait = self._waits[min(tries, len(self._waits) - 1)]
+                next_try = now + timedelta(seconds=wait)
+            written.append((delivery, next_try))
+        self._store.record_claimed(written, now)
+        self._counts.sent += sum(d.status == "sent" for d, _ in written)
+
+    def suppress(self, email: str, reason: str, now: datetime) -> bool:
+        return self._store.suppress(email, reason, now)
+
+
+class _SharedRate:
+    """Waits for this worker's turn under `rate` messages a second for all workers together:
+    slots are reserved from the budget in the database, a twentieth of a second's worth at a
+    time, and each message waits for its slot (on the database's clock)."""
+
+    def __init__(self, store: Store, rate: float, stop: threading.Event) -> None:
+        self._store = store
+        self._interval = 1.0 / rate
+        self._batch = max(1, int(rate / 20))
+        self._stop = stop
+        self._slots: deque[float] = deque()
+
+    def __call__(self) -> None:
+        if not self._slots:
+            first, db_now = self._store.take_send_slots(self._batch, self._interval)
+            start = time.monotonic() + (first - db_now)
+            self._slots.extend(start + i * self._interval for i in range(self._batch))
+        wait = self._slots.popleft() - time.monotonic()
+        if wait > 0:
+            self._stop.wait(wait)
+
+
+class _Heartbeat:
+    """A thread with its own connection that says the worker is alive and renews the lease
+    of the rows it holds, three times a lease; it logs and keeps trying when it fails."""
+
+    def __init__(self, location: Location, job: _Job, started: datetime) -> None:
+        self._location = location
+        self._job = job
+        self._started = started
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        job = self._job
+        every = job.lease.total_seconds() / 3
+        host = socket.gethostname()
+        while True:
+            try:
+                with Store.open(self._location, f"digest heartbeat {job.id}") as store:
+                    while True:
+                        now = job.controls.clock()
+                        store.renew_lease(job.id, now + job.lease)
+                        store.heartbeat(Worker(job.id, host, os.getpid(), self._started, now,
+                                               job.counts.claimed, job.counts.sent))
+                        if self._done.wait(every):
+                            store.forget_worker(job.id)
+                            return
+            except StoreError as e:
+                log.warning("heartbeat: %s; trying again in %.0f s", e, every)
+                if self._done.wait(every):
+                    return
