@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from digest.cli import main
 from digest.config import Config, load_config
 from digest.model import DatabaseUrl, Delivery, Rendered
 from digest.store import Store
+from digest.store.lock import lock_holder
 from digest.store.workers import Worker
 
 T = datetime(2026, 11, 20, 12, tzinfo=UTC)
@@ -212,3 +214,48 @@ def test_migrate_copies_a_sqlite_state_database_into_postgresql(
                    {'database = "state/digest.sqlite3"': f'database = "{postgres_url.url}"'})
         again = pipeline.send(load_config(project / "config.toml"), NOW, ENV)
     assert again.count("sent") == 12 and len(server.received) == 12  # nobody twice
+
+
+def _scheduler_pid(url: DatabaseUrl) -> int | None:
+    holder = lock_holder(url, "scheduler")
+    return holder.pid if holder else None
+
+
+def _until(condition: Callable[[], bool], seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_the_scheduler_is_taken_over_when_its_holder_is_killed(
+    project: Path, postgres_url: DatabaseUrl,
+) -> None:
+    shared(project, 1025, postgres_url, 3, lease_seconds="1")
+    # no jobs: what is tested is who holds the scheduler, whatever the time of day
+    set_config(project / "config.toml", {'send = "0 7 * * *"': 'send = ""',
+                                         'fetch = "*/30 * * * *"': 'fetch = ""'})
+    first = digest(project, "run")
+    second = None
+    try:
+        _until(lambda: _scheduler_pid(postgres_url) == first.pid)
+        second = digest(project, "run")
+        pid = second.pid
+        # the second stands by as a worker (its heartbeat is there), not as the scheduler
+        _until(lambda: any(w.pid == pid for w in _workers(postgres_url)))
+        assert _scheduler_pid(postgres_url) == first.pid and second.poll() is None
+        first.send_signal(signal.SIGKILL)
+        _until(lambda: _scheduler_pid(postgres_url) == pid, 30)
+        second.send_signal(signal.SIGTERM)
+        _, err = second.communicate(timeout=30)
+        assert second.returncode == 0 and "took over the scheduler" in err
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.communicate()
+
+
+def _workers(url: DatabaseUrl) -> list[Worker]:
+    with Store.open(url) as store:
+        return store.workers(T)

@@ -150,6 +150,10 @@ def _advisory(database: DatabaseUrl, doing: str, kind: LockKind,
               wait: bool) -> Iterator[None]:
     db = connect(database, f"{_APP}{identity()} {doing}".strip())
     try:
+        # A holder whose machine vanishes sends no FIN: the server notices by keepalives
+        # (about 25 s, not the OS's 2 hours) and frees the lock for another to take over.
+        for setting, value in (("idle", 10), ("interval", 5), ("count", 3)):
+            db.execute(f"SET tcp_keepalives_{setting} = {value}")
         key = _KEYS[kind]
         if wait:
             db.execute("SELECT pg_advisory_lock(?)", (key,))
