@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,33 +61,47 @@ class PostgresServer:
         self.run("psql", "-q", "-d", database.url, "-c", statement)
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """One PostgreSQL server for the whole test session (start-up costs about a second)."""
+@contextmanager
+def running_postgres(max_connections: int = 200) -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL server for the block (tests and bench/scale.py).
+
+    Raises:
+        RuntimeError: PostgreSQL is not installed, or cannot be run as a non-root user.
+    """
     binaries = postgres_bin()
     if binaries is None:
-        pytest.skip("PostgreSQL is not installed (apt-get install postgresql); the "
-                    "PostgreSQL backend is not tested here")
+        raise RuntimeError("PostgreSQL is not installed (apt-get install postgresql)")
     user: list[str] = []
     folder = Path(tempfile.mkdtemp(prefix="digest-pg-"))
     if os.geteuid() == 0:  # PostgreSQL refuses to run as root: run it as its own user
         if shutil.which("runuser") is None:
-            pytest.skip("running as root without runuser: cannot start PostgreSQL as a user")
+            raise RuntimeError("running as root without runuser: cannot start PostgreSQL")
         user = ["runuser", "-u", "postgres", "--"]
         shutil.chown(folder, "postgres")
     folder.chmod(0o700)
     server = PostgresServer(binaries, folder, free_port(), user)
     data = str(folder / "data")
-    server.run("initdb", "-D", data, "-A", "trust", "-U", "postgres", "--locale=C", "-E",
-               "UTF8", "--no-sync")
-    server.run("pg_ctl", "-D", data, "-l", str(folder / "log"), "-w", "-o",
-               f"-p {server.port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off "
-               "-c max_connections=200", "start")
     try:
+        server.run("initdb", "-D", data, "-A", "trust", "-U", "postgres", "--locale=C", "-E",
+                   "UTF8", "--no-sync")
+        server.run("pg_ctl", "-D", data, "-l", str(folder / "log"), "-w", "-o",
+                   f"-p {server.port} -k {folder} -c listen_addresses=127.0.0.1 "
+                   f"-c fsync=off -c max_connections={max_connections}", "start")
         yield server
     finally:
-        server.run("pg_ctl", "-D", data, "-m", "immediate", "stop")
+        if (folder / "data" / "postmaster.pid").exists():
+            server.run("pg_ctl", "-D", data, "-m", "immediate", "stop")
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the whole test session (start-up costs a few seconds)."""
+    try:
+        with running_postgres() as server:
+            yield server
+    except RuntimeError as e:
+        pytest.skip(f"{e}; the PostgreSQL backend is not tested here")
 
 
 @pytest.fixture

@@ -214,8 +214,9 @@ class _Job:
                     if once and not any(store.unfinished(e, clock(), len(self.waits))
                                         for e in ids):
                         return
-                    # others hold the rest (or a dead worker does, until its lease ends)
-                    stop.wait(min(1.0, self.lease.total_seconds() / 4))
+                    # Others hold the rest (or a dead worker does, until its lease ends), or
+                    # there is nothing to send: look again soon, a query is cheap.
+                    stop.wait(min(0.25, self.lease.total_seconds() / 4))
                 progress.stopped = True
             finally:
                 store.release_claims(self.id)
@@ -283,8 +284,9 @@ class _ClaimedLedger:
                           now: datetime) -> None:
         written = []
         for delivery, next_try in rows:
+            # answered: forgotten here, so a worker's memory does not grow with the list
+            tries = self._attempts.pop(delivery.email, 0)
             if delivery.status == "deferred" and self._waits:
-                tries = self._attempts.get(delivery.email, 0)
                 wait = self._waits[min(tries, len(self._waits) - 1)]
                 next_try = now + timedelta(seconds=wait)
             written.append((delivery, next_try))
