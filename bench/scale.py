@@ -147,7 +147,7 @@ def one_run(server: Any, port: int, stats: Any, n: int, workers: int, connection
                 time.sleep(0.5)
         count, first, last = stats[0], stats[1], stats[2]
         rate_seen = (count - 1) / (last - first) if last > first else 0.0
-        capacity = workers * connections_each / delay
+        capacity = workers * connections_each / delay if delay else float("inf")
         return {"rate": rate_seen, "rss": max(peak.values()), "connections": most,
                 "load": rate_seen / capacity}
     finally:

@@ -22,12 +22,14 @@ from typing import Any
 import pytest
 from conftest import serving_smtp, set_config
 from mailservers import Behaviour, mail_server
+from pg import PostgresServer
 from test_delivery import EDITION, ENV, NOW, addresses, configure
 
 from digest import pipeline
 from digest.cli import main
 from digest.config import Config, load_config
 from digest.model import DatabaseUrl, Delivery, Rendered
+from digest.pipeline.workers import create_sending
 from digest.store import Store
 from digest.store.lock import lock_holder
 from digest.store.workers import Worker
@@ -259,3 +261,33 @@ def test_the_scheduler_is_taken_over_when_its_holder_is_killed(
 def _workers(url: DatabaseUrl) -> list[Worker]:
     with Store.open(url) as store:
         return store.workers(T)
+
+
+def test_a_worker_whose_database_goes_away_says_so_and_goes_on_when_it_is_back(
+    project: Path, postgres_server: PostgresServer, postgres_url: DatabaseUrl,
+) -> None:
+    n, connections = 80, 2
+    with mail_server(Behaviour(delay=0.02)) as (server, port):
+        config = shared(project, port, postgres_url, n, connections=str(connections),
+                        lease_seconds="2", claim_batch="5")
+        worker = digest(project, "worker")
+        try:
+            _until(lambda: len(_workers(postgres_url)) == 1)
+            with Store.open(postgres_url) as store:
+                pipeline.fetch(config, store, NOW)
+                create_sending(config, store, ENV["DIGEST_SECRET"].encode(), NOW, EDITION,
+                               "daily")
+            _until(lambda: len(server.received) >= 20)
+            # every connection of the worker cut, as when the server restarts
+            postgres_server.sql(postgres_url, "SELECT pg_terminate_backend(pid) FROM "
+                                "pg_stat_activity WHERE application_name LIKE 'digest %'")
+            _until(lambda: len(set(server.counts())) == n)
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            _, err = worker.communicate(timeout=30)
+    assert "the state database failed" in err and "trying again" in err
+    counts = server.counts()
+    doubled = {a: c for a, c in counts.items() if c > 1}
+    assert len(doubled) <= connections  # at most the messages in flight at the cut
+    with Store.open(postgres_url) as store:
+        assert store.delivery_counts(EDITION) == {"sent": n}

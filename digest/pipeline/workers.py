@@ -11,6 +11,7 @@ budget in the database; `[smtp] connections` is per worker.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -28,7 +29,7 @@ from digest.deliver.delivery import Progress, deliver
 from digest.deliver.dispatch import Controls, dkim_signer
 from digest.deliver.message import PreparedMessage
 from digest.errors import ConfigError, StoreError
-from digest.model import Delivery, Frequency, Subscriber
+from digest.model import Delivery, Frequency, Rendered, Subscriber
 from digest.pipeline import (
     SendSummary,
     build_edition,
@@ -202,6 +203,9 @@ class _Job:
         with Store.open(location, f"digest worker {self.id}") as store, \
                 Store.open(location, f"digest worker {self.id} ledger") as ledger, \
                 _Heartbeat(location, self, started):
+            # Rows this worker held when its database connection broke: nothing of them is
+            # in flight any more, so they are free again (for it or another) at once.
+            store.release_claims(self.id)
             try:
                 while not stop.is_set():
                     ids = [e for e in store.open_sendings()
@@ -226,7 +230,12 @@ class _Job:
         base = store.edition(edition_id)
         if base is None:
             return 0
-        clock, stop = self.controls.clock, self.controls.stop
+        with _linked(self.controls.stop) as stop:
+            return self._send(store, ledger, edition_id, base, progress, stop)
+
+    def _send(self, store: Store, ledger: Store, edition_id: str, base: Rendered,
+              progress: Progress, stop: threading.Event) -> int:
+        clock = self.controls.clock
         messages: dict[str, PreparedMessage] = {}
         suppressed = store.suppressed()
         attempts: dict[str, int] = {}
@@ -266,6 +275,27 @@ class _Job:
                 self.password, self.sender.address, edition_id, progress, clock=clock,
                 stop=stop, report=self.controls.report, pace=pace)
         return claimed
+
+
+@contextlib.contextmanager
+def _linked(outer: threading.Event) -> Iterator[threading.Event]:
+    """A stop event for one delivery loop, set when `outer` is (SIGTERM): the loop also sets
+    it itself when the ledger fails, which must end that loop, not the worker."""
+    inner, done = threading.Event(), threading.Event()
+
+    def follow() -> None:
+        while not done.is_set():
+            if outer.wait(0.1):
+                inner.set()
+                return
+
+    thread = threading.Thread(target=follow, name="stop-follower", daemon=True)
+    thread.start()
+    try:
+        yield inner
+    finally:
+        done.set()
+        thread.join()
 
 
 class _ClaimedLedger:
