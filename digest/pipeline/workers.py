@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from digest.config import Config, SmtpConfig
-from digest.deliver.delivery import Progress, deliver
+from digest.deliver.delivery import Clock, Progress, deliver
 from digest.deliver.dispatch import Controls, dkim_signer
 from digest.deliver.message import PreparedMessage
 from digest.errors import ConfigError, StoreError
@@ -65,13 +65,14 @@ def send_shared(config: Config, now: datetime, environ: Mapping[str, str],
     with Store.open(location, f"digest send {identity()}") as store:
         fetch(config, store, now)
         frequency: Frequency = "weekly" if eid.startswith("weekly-") else "daily"
-        note, stories = create_sending(config, store, key, now, eid, frequency)
+        note, stories = create_sending(config, store, key, now, eid, frequency, controls.clock)
         editions = [] if note else [eid]
         weekly = edition_id_for(config, now, "weekly")
         if (not edition_id and weekly_due(now, ZoneInfo(config.schedule.timezone),
                                           config.subscribers.weekly_day)
                 and next(subscribers(config, store, "weekly"), None) is not None
-                and not create_sending(config, store, key, now, weekly, "weekly")[0]):
+                and not create_sending(config, store, key, now, weekly, "weekly",
+                                       controls.clock)[0]):
             editions.append(weekly)
     if not editions:
         return SendSummary(eid, stories=stories, note=note)
@@ -85,10 +86,14 @@ def send_shared(config: Config, now: datetime, environ: Mapping[str, str],
 
 
 def create_sending(config: Config, store: Store, key: bytes, now: datetime, edition_id: str,
-                   frequency: Frequency) -> tuple[str, int]:
+                   frequency: Frequency, clock: Clock | None = None) -> tuple[str, int]:
     """Build and store the edition if no process has, add a ledger row per reader, and open
     it to the workers.
 
+    Args:
+        now: the moment the edition is built as of (`--now`).
+        clock: the wall clock, for the ledger's times (as the workers write them); `now`
+            when not given.
     Returns:
         (why nothing is sent, or "", the number of stories).
     """
@@ -121,11 +126,12 @@ def create_sending(config: Config, store: Store, key: bytes, now: datetime, edit
                     topics = "" if got is base else ";".join(variant_of(s).topics)
                     yield s.email, s.name, s.list_name, topics
 
-        store.add_readers(edition_id, readers(), now)
-        gone = store.due_addresses(edition_id, now) - listed
+        at = clock() if clock else now
+        store.add_readers(edition_id, readers(), at)
+        gone = store.due_addresses(edition_id, at) - listed
         if gone:  # left the lists (or were suppressed) since the edition began
-            store.skip_deliveries(edition_id, sorted(gone), now)
-        store.open_sending(edition_id, now)
+            store.skip_deliveries(edition_id, sorted(gone), at)
+        store.open_sending(edition_id, clock() if clock else now)
     return "", len(edition.clusters) if edition else 0
 
 
@@ -340,6 +346,10 @@ class _SharedRate:
         self._slots: deque[float] = deque()
 
     def __call__(self) -> None:
+        # A slot this worker was too slow to use is gone: the others' slots have moved on,
+        # and using it now would send in a burst above the limit.
+        while self._slots and self._slots[0] < time.monotonic() - self._interval:
+            self._slots.popleft()
         if not self._slots:
             first, db_now = self._store.take_send_slots(self._batch, self._interval)
             start = time.monotonic() + (first - db_now)

@@ -20,11 +20,16 @@ from datetime import datetime
 from digest.model import Delivery
 from digest.store.convert import Tables, dt, iso
 
+# A row last written before its edition's sending was (re)opened: each `digest send` gives
+# the rows that used up their tries one more round, as a re-run does on one machine.
+_EARLIER = """updated < (SELECT s.opened FROM sendings s
+                          WHERE s.edition_id = deliveries.edition_id)"""
 # Rows a worker may claim now: never tried, an unknown answer (the message may have arrived;
-# sent again at most twice more), or a deferral whose next try has come and whose waits are
-# not used up (`tries` below); the others wait for the next `digest send`.
-_CLAIMABLE = """(status = 'pending' OR (status = 'unknown' AND attempts < 3)
-                 OR (status = 'deferred' AND next_try <= ? AND attempts <= ?))"""
+# sent again at most twice more in a round), or a deferral whose next try has come and whose
+# waits are not used up (`tries` below); the others wait for the next `digest send`.
+_CLAIMABLE = f"""(status = 'pending' OR (status = 'unknown' AND (attempts < 3 OR {_EARLIER}))
+                 OR (status = 'deferred' AND next_try <= ?
+                     AND (attempts <= ? OR {_EARLIER})))"""
 
 
 @dataclass(frozen=True)
@@ -82,7 +87,7 @@ class WorkerStore(Tables):
         """Let workers send the edition (again, when it was closed)."""
         self._db.execute(
             "INSERT INTO sendings (edition_id, opened) VALUES (?, ?) ON CONFLICT (edition_id) "
-            "DO UPDATE SET closed = ''", (edition_id, iso(now)))
+            "DO UPDATE SET closed = '', opened = excluded.opened", (edition_id, iso(now)))
 
     def open_sendings(self) -> list[str]:
         """The editions workers send now, oldest first."""
@@ -99,9 +104,9 @@ class WorkerStore(Tables):
             True when it is (now) closed.
         """
         left = self._db.execute(
-            "SELECT count(*) FROM deliveries WHERE edition_id = ? AND (status = 'pending' "
-            "OR (status = 'unknown' AND attempts < 3) OR (status = 'deferred' AND "
-            "attempts <= ?))", (edition_id, tries)).fetchone()[0]
+            f"SELECT count(*) FROM deliveries WHERE edition_id = ? AND (status = 'pending' "
+            f"OR (status = 'unknown' AND (attempts < 3 OR {_EARLIER})) OR (status = "
+            f"'deferred' AND (attempts <= ? OR {_EARLIER})))", (edition_id, tries)).fetchone()[0]
         if left:
             return False
         self._db.execute("UPDATE sendings SET closed = ? WHERE edition_id = ?",
