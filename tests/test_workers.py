@@ -28,6 +28,7 @@ from test_delivery import EDITION, ENV, NOW, addresses, configure
 from digest import pipeline
 from digest.cli import main
 from digest.config import Config, load_config
+from digest.errors import ConfigError
 from digest.model import DatabaseUrl, Delivery, Rendered
 from digest.pipeline.workers import create_sending
 from digest.store import Store
@@ -311,3 +312,15 @@ def test_deferrals_wait_in_the_ledger_and_the_next_send_tries_the_rest_again(
     assert second.ok and second.count("sent") == 12
     assert server.counts() == dict.fromkeys(addresses(12), 1)
     assert server.rcpt_asked[slow] == 5
+
+
+def test_a_password_in_the_database_url_is_refused_and_the_worker_needs_postgresql(
+    project: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = project / "config.toml"
+    assert main(["worker", "--once", "--config", str(config)]) == 2  # SQLite: no workers
+    assert "PostgreSQL" in capsys.readouterr().err
+    set_config(config, {'database = "state/digest.sqlite3"':
+                        'database = "postgresql://digest:hunter2@db.example.com/digest"'})
+    with pytest.raises(ConfigError, match=r"state\.database.*DIGEST_DB_PASSWORD"):
+        load_config(config)

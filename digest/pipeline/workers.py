@@ -11,16 +11,10 @@ budget in the database; `[smtp] connections` is per worker.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
-import os
-import socket
 import threading
-import time
-from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -42,10 +36,10 @@ from digest.pipeline import (
     token_key,
     write_archive,
 )
+from digest.pipeline.upkeep import Counts, Heartbeat, SharedRate, linked_stop
 from digest.render.variants import VariantRenders, variant_of, weekly_due
 from digest.store import Store
-from digest.store.backend import Location, identity
-from digest.store.workers import Worker
+from digest.store.backend import identity
 
 log = logging.getLogger(__name__)
 
@@ -135,12 +129,6 @@ def create_sending(config: Config, store: Store, key: bytes, now: datetime, edit
     return "", len(edition.clusters) if edition else 0
 
 
-@dataclass
-class _Counts:
-    claimed: int = 0
-    sent: int = 0
-
-
 def work(config: Config, environ: Mapping[str, str], controls: Controls, *,
          editions: Iterable[str] | None = None, once: bool = True,
          key: bytes | None = None) -> Progress:
@@ -200,7 +188,7 @@ class _Job:
         self.editions = editions
         self.id = identity()
         self.lease = timedelta(seconds=config.smtp.lease_seconds)
-        self.counts = _Counts()
+        self.counts = Counts()
 
     def run(self, progress: Progress, once: bool) -> None:
         location = self.config.database_path
@@ -208,7 +196,7 @@ class _Job:
         started = clock()
         with Store.open(location, f"digest worker {self.id}") as store, \
                 Store.open(location, f"digest worker {self.id} ledger") as ledger, \
-                _Heartbeat(location, self, started):
+                Heartbeat(location, self.id, self.lease, self.counts, clock, started):
             # Rows this worker held when its database connection broke: nothing of them is
             # in flight any more, so they are free again (for it or another) at once.
             store.release_claims(self.id)
@@ -236,7 +224,7 @@ class _Job:
         base = store.edition(edition_id)
         if base is None:
             return 0
-        with _linked(self.controls.stop) as stop:
+        with linked_stop(self.controls.stop) as stop:
             return self._send(store, ledger, edition_id, base, progress, stop)
 
     def _send(self, store: Store, ledger: Store, edition_id: str, base: Rendered,
@@ -275,33 +263,12 @@ class _Job:
                                message(r.variant))
 
         rate = self.config.smtp.rate_per_second
-        pace = _SharedRate(store, rate, stop) if rate and store.backend == "postgresql" else None
+        pace = SharedRate(store, rate, stop) if rate and store.backend == "postgresql" else None
         settings = self.smtp if pace else dataclasses.replace(self.smtp, rate_per_second=rate)
         deliver(jobs(), _ClaimedLedger(ledger, self.waits, attempts, self.counts), settings,
                 self.password, self.sender.address, edition_id, progress, clock=clock,
                 stop=stop, report=self.controls.report, pace=pace)
         return claimed
-
-
-@contextlib.contextmanager
-def _linked(outer: threading.Event) -> Iterator[threading.Event]:
-    """A stop event for one delivery loop, set when `outer` is (SIGTERM): the loop also sets
-    it itself when the ledger fails, which must end that loop, not the worker."""
-    inner, done = threading.Event(), threading.Event()
-
-    def follow() -> None:
-        while not done.is_set():
-            if outer.wait(0.1):
-                inner.set()
-                return
-
-    thread = threading.Thread(target=follow, name="stop-follower", daemon=True)
-    thread.start()
-    try:
-        yield inner
-    finally:
-        done.set()
-        thread.join()
 
 
 class _ClaimedLedger:
@@ -310,7 +277,7 @@ class _ClaimedLedger:
     the row's tries as `retry_backoff_seconds` says."""
 
     def __init__(self, store: Store, waits: list[float], attempts: dict[str, int],
-                 counts: _Counts) -> None:
+                 counts: Counts) -> None:
         self._store = store
         self._waits = waits
         self._attempts = attempts
@@ -331,69 +298,3 @@ class _ClaimedLedger:
 
     def suppress(self, email: str, reason: str, now: datetime) -> bool:
         return self._store.suppress(email, reason, now)
-
-
-class _SharedRate:
-    """Waits for this worker's turn under `rate` messages a second for all workers together:
-    slots are reserved from the budget in the database, a twentieth of a second's worth at a
-    time, and each message waits for its slot (on the database's clock)."""
-
-    def __init__(self, store: Store, rate: float, stop: threading.Event) -> None:
-        self._store = store
-        self._interval = 1.0 / rate
-        self._batch = max(1, int(rate / 20))
-        self._stop = stop
-        self._slots: deque[float] = deque()
-
-    def __call__(self) -> None:
-        # A slot this worker was too slow to use is gone: the others' slots have moved on,
-        # and using it now would send in a burst above the limit.
-        while self._slots and self._slots[0] < time.monotonic() - self._interval:
-            self._slots.popleft()
-        if not self._slots:
-            first, db_now = self._store.take_send_slots(self._batch, self._interval)
-            start = time.monotonic() + (first - db_now)
-            self._slots.extend(start + i * self._interval for i in range(self._batch))
-        wait = self._slots.popleft() - time.monotonic()
-        if wait > 0:
-            self._stop.wait(wait)
-
-
-class _Heartbeat:
-    """A thread with its own connection that says the worker is alive and renews the lease
-    of the rows it holds, three times a lease; it logs and keeps trying when it fails."""
-
-    def __init__(self, location: Location, job: _Job, started: datetime) -> None:
-        self._location = location
-        self._job = job
-        self._started = started
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
-
-    def __enter__(self) -> _Heartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        self._thread.join()
-
-    def _beat(self) -> None:
-        job = self._job
-        every = job.lease.total_seconds() / 3
-        host = socket.gethostname()
-        while True:
-            try:
-                with Store.open(self._location, f"digest heartbeat {job.id}") as store:
-                    while True:
-                        now = job.controls.clock()
-                        store.renew_lease(job.id, now + job.lease)
-                        store.heartbeat(Worker(job.id, host, os.getpid(), self._started, now,
-                                               job.counts.claimed, job.counts.sent))
-                        if self._done.wait(every):
-                            store.forget_worker(job.id)
-                            return
-            except StoreError as e:
-                log.warning("heartbeat: %s; trying again in %.0f s", e, every)
-                if self._done.wait(every):
-                    return
