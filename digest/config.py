@@ -26,12 +26,12 @@ Security = Literal["none", "starttls", "ssl"]
 
 @dataclass(frozen=True)
 class NewsletterConfig:
-    name: str
+    name: str  # the newsletter's name, in the masthead and the subject
     sender: str = field(metadata={"key": "from"})  # "Name <address>" in the From header
     base_url: str = "http://127.0.0.1:8080"  # where `digest serve` answers: unsubscribe, archive
     secret_env: str = "DIGEST_SECRET"  # env variable holding the HMAC key for tokens
     templates: str = ""  # optional folder of your own templates: a file there wins over the bundled
-    reply_to: str = ""
+    reply_to: str = ""  # an optional Reply-To address
 
 
 @dataclass(frozen=True)
@@ -41,17 +41,20 @@ class ScheduleConfig:
     timezone: str = "UTC"  # IANA name; edition dates are days in this zone
     send_weekly: str = ""  # cron for the weekly edition (e.g. "0 7 * * 1"); empty: none
     misfire_grace_seconds: int = 3600  # a job late by up to this runs once; later: skipped
+    bounces: str = ""  # cron for `digest bounces scan` of [bounces] maildir; empty: none
 
 
 @dataclass(frozen=True)
 class SmtpConfig:
-    host: str = "127.0.0.1"
-    port: int = 1025
-    security: Security = "none"
-    username: str = ""
+    host: str = "127.0.0.1"  # the SMTP server
+    port: int = 1025  # its port
+    security: Security = "none"  # TLS from the first byte (ssl), upgraded (starttls), or none
+    username: str = ""  # log in when set, with the password from password_env
     password_env: str = "DIGEST_SMTP_PASSWORD"  # the password comes from this env variable
-    connections: int = 4
+    connections: int = 4  # connections to the server at once
     timeout_seconds: float = 30.0  # bound on every wait for the server
+    # waits between tries of a 4xx within one run (then the address is deferred to the next
+    # run); also the waits between reconnects
     retry_backoff_seconds: list[float] = field(default_factory=lambda: [60.0, 300.0, 900.0])
     max_per_connection: int = 0  # reconnect after this many messages; 0 = no limit
     rate_per_second: float = 0.0  # messages per second at most, all connections; 0 = no limit
@@ -68,6 +71,15 @@ class DkimConfig:
 
 
 @dataclass(frozen=True)
+class BouncesConfig:
+    address: str = ""  # VERP: MAIL FROM is bounces+TOKEN@... per message; empty: the From address
+    soft_limit: int = 3  # soft bounces (4.x.x, mailbox full) in a row that suppress an address
+    window_days: float = 14.0  # ... counted within this many days
+    max_message_bytes: int = 10 * 1024 * 1024  # bigger is refused (552) or left unread by scan
+    maildir: str = ""  # the Maildir (or mbox) `[schedule] bounces` scans; empty: none
+
+
+@dataclass(frozen=True)
 class StateConfig:
     database: str = "state/digest.sqlite3"  # a path (SQLite) or postgresql://user@host/db
     password_env: str = "DIGEST_DB_PASSWORD"  # a PostgreSQL URL's password comes from this
@@ -78,20 +90,20 @@ class FetchConfig:
     concurrency: int = 16  # feeds fetched at once
     per_host: int = 2  # feeds fetched at once from one host
     timeout_seconds: float = 30.0  # total deadline for one feed, body included
-    connect_timeout_seconds: float = 10.0
-    max_bytes: int = 10 * 1024 * 1024  # after decompression
+    connect_timeout_seconds: float = 10.0  # to open the connection
+    max_bytes: int = 10 * 1024 * 1024  # largest feed accepted, after decompression
     backoff_seconds: float = 900.0  # wait after the 2nd failure in a row; doubles, max a day
     parse_workers: int = 0  # processes parsing feeds; 0: one per CPU (at most 4); 1: none
 
 
 @dataclass(frozen=True)
 class RankingConfig:
-    max_stories: int = 20
-    max_per_source: int = 5
-    max_per_section: int = 6
+    max_stories: int = 20  # stories in an edition at most
+    max_per_source: int = 5  # stories led by one feed at most
+    max_per_section: int = 6  # stories in one section at most
     min_stories: int = 3  # fewer than this and no edition is sent
-    lookback_hours: float = 36.0
-    half_life_hours: float = 12.0
+    lookback_hours: float = 36.0  # only stories published this recently
+    half_life_hours: float = 12.0  # a story's recency score halves every this many hours
     similarity_threshold: float = 0.22  # 0..1: headlines this alike are one story; 1 = links only
     source_bonus: float = 0.5  # each further source covering a story adds this to its factor
     featured_boost: float = 1.5  # score factor of a featured story
@@ -102,24 +114,38 @@ class RankingConfig:
 
 @dataclass(frozen=True)
 class SubscribersConfig:
+    # CSV files with a header: email[,name,topics,frequency]
     lists: list[str] = field(default_factory=lambda: ["subscribers/subscribers.csv"])
     # weekly subscribers get the week's best with the first send on or after this day
     weekly_day: str = "monday"
 
 
+DEFAULT_CONSENT = "Email me this newsletter. I can unsubscribe at any time, in one click."
+
+
+@dataclass(frozen=True)
+class SignupConfig:
+    confirm_hours: float = 48.0  # a confirmation link works this long after it was sent
+    resend_minutes: float = 10.0  # at most one confirmation email per address in this window
+    per_ip_per_hour: int = 20  # signups accepted from one client address per hour; more: no mail
+    min_form_seconds: float = 2.0  # a hosted form posted sooner than this is a bot's: no mail
+    consent: str = DEFAULT_CONSENT  # the line above the form's button; kept with each consent
+    about: str = ""  # what the newsletter sends, atop /subscribe; empty: said from the sections
+
+
 @dataclass(frozen=True)
 class WebConfig:
-    host: str = "127.0.0.1"
-    port: int = 8080
+    host: str = "127.0.0.1"  # where `digest serve` listens
+    port: int = 8080  # its port
 
 
 @dataclass(frozen=True)
 class FeedConfig:
-    url: str
-    name: str = ""
-    section: str = "News"
-    weight: float = 1.0
-    featured: bool = False
+    url: str  # an http(s) URL, or a local file
+    name: str = ""  # the source's name in the email; empty: the URL's host name
+    section: str = "News"  # the section its stories go in
+    weight: float = 1.0  # how much the source counts in ranking
+    featured: bool = False  # the publisher's own featured feed: its stories get featured_boost
 
 
 @dataclass(frozen=True)
@@ -127,8 +153,8 @@ class SectionRule:
     """`[[sections]]`: a section's place in the email, and the item categories that file a
     story under it (matched without regard to case)."""
 
-    name: str
-    categories: list[str] = field(default_factory=list)
+    name: str  # the section's heading; [[sections]] come first, in their order
+    categories: list[str] = field(default_factory=list)  # item categories filed here
 
 
 @dataclass(frozen=True)
@@ -145,8 +171,10 @@ class Config:
     ranking: RankingConfig = field(default_factory=RankingConfig)
     subscribers: SubscribersConfig = field(default_factory=SubscribersConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    signup: SignupConfig = field(default_factory=SignupConfig)
     sections: tuple[SectionRule, ...] = ()
     dkim: DkimConfig = field(default_factory=DkimConfig)
+    bounces: BouncesConfig = field(default_factory=BouncesConfig)
 
     @property
     def folder(self) -> Path:
@@ -194,7 +222,9 @@ _TABLES: dict[str, type] = {
     "ranking": RankingConfig,
     "subscribers": SubscribersConfig,
     "web": WebConfig,
+    "signup": SignupConfig,
     "dkim": DkimConfig,
+    "bounces": BouncesConfig,
 }
 
 
@@ -328,8 +358,25 @@ _POSITIVE: list[tuple[str, typing.Callable[[Config], bool], str]] = [
     ("ranking.source_bonus", lambda c: c.ranking.source_bonus >= 0, "must not be negative"),
     ("ranking.featured_boost", lambda c: c.ranking.featured_boost >= 1, "must be at least 1"),
     ("ranking.top_stories", lambda c: c.ranking.top_stories >= 0, "must not be negative"),
+    ("signup.confirm_hours", lambda c: 0 < c.signup.confirm_hours <= 24 * 30,
+     "must be greater than 0 and at most 720 (30 days)"),
+    ("signup.resend_minutes", lambda c: c.signup.resend_minutes >= 0, "must not be negative"),
+    ("signup.per_ip_per_hour", lambda c: c.signup.per_ip_per_hour >= 1, "must be at least 1"),
+    ("signup.min_form_seconds", lambda c: c.signup.min_form_seconds >= 0,
+     "must not be negative"),
+    ("signup.consent", lambda c: bool(c.signup.consent.strip()), "must not be empty"),
     ("ranking.top_section", lambda c: bool(c.ranking.top_section.strip()),
      "must not be empty"),
+    # bounces+TOKEN@ must fit RFC 5321's 64-byte local part: the token takes 33 of them
+    ("bounces.address", lambda c: not c.bounces.address or bool(re.fullmatch(
+        r"[\w.-]{1,30}@[\w-]+(\.[\w-]+)+", c.bounces.address, re.ASCII)),
+     "must be a plain address of at most 30 characters before the @, or empty"),
+    ("bounces.soft_limit", lambda c: c.bounces.soft_limit >= 1, "must be at least 1"),
+    ("bounces.window_days", lambda c: c.bounces.window_days > 0, "must be greater than 0"),
+    ("bounces.max_message_bytes", lambda c: c.bounces.max_message_bytes >= 65536,
+     "must be at least 65536: a bounce carries the original message"),
+    ("bounces.maildir", lambda c: bool(c.bounces.maildir or not c.schedule.bounces.strip()),
+     "[schedule] bounces is set: name the Maildir (or mbox) it scans"),
 ]
 
 
@@ -345,7 +392,7 @@ def _check(config: Config, text: str) -> None:
     except (ZoneInfoNotFoundError, ValueError):
         fail(config.path, text, "schedule.timezone",
               f"{config.schedule.timezone!r} is not an IANA time zone such as 'Europe/Paris'")
-    for key in ("send", "fetch", "send_weekly"):
+    for key in ("send", "fetch", "send_weekly", "bounces"):
         expression = getattr(config.schedule, key)
         if not expression.strip():
             continue  # an empty cron turns that job off

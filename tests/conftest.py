@@ -3,8 +3,11 @@ feeds, a copy of the sample project under tmp_path, and the real-world corpus (w
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,6 +26,23 @@ from digest.sink.server import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "corpus" / "feeds"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under libfaketime (the check that no test depends on today's date), its 0.9.10 fakes
+    CLOCK_MONOTONIC but not sem_clockwait, so every timed wait of a thread (Event, Condition,
+    queue) would wait for ever. Only the calendar is under test: run again with the monotonic
+    clock real. Its clock_nanosleep then fails with EINVAL, so time.sleep waits on an event."""
+    if "faketime" not in os.environ.get("LD_PRELOAD", ""):
+        return
+    if os.environ.get("FAKETIME_DONT_FAKE_MONOTONIC") != "1":
+        os.environ["FAKETIME_DONT_FAKE_MONOTONIC"] = "1"
+        capture = config.pluginmanager.getplugin("capturemanager")
+        if capture is not None:
+            capture.suspend_global_capture(in_=True)  # hand the terminal back before exec
+        sys.stdout.flush()
+        os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
+    time.sleep = lambda seconds: threading.Event().wait(seconds) and None
 
 
 @dataclass

@@ -91,13 +91,16 @@ def test_claims_never_overlap_and_a_dead_workers_rows_return_after_its_lease(
         for t in threads:
             t.join()
         assert sorted(got["a"] + got["b"]) == emails  # each row claimed exactly once
-        a.record_claimed([(Delivery("e1", got["a"][0], "sent", "250 ok", "<m>"), None)], T)
-        assert a.release_claims("a") == len(got["a"]) - 1  # the sent row was released
-        # b died holding its rows: nobody gets them until its lease has run out
+        # (on SQLite one thread may win every batch: which held what is read from `got`)
+        holder = next(n for n in got if emails[0] in got[n])
+        other = "b" if holder == "a" else "a"
+        a.record_claimed([(Delivery("e1", emails[0], "sent", "250 ok", "<m>"), None)], T)
+        assert a.release_claims(holder) == len(got[holder]) - 1  # the sent row was released
+        # the other died holding its rows: nobody gets them until its lease has run out
         before = b.claim("e1", "c", 500, T + timedelta(seconds=59), T + timedelta(hours=1), 3)
-        assert sorted(r.email for r in before) == sorted(got["a"][1:])  # a's released rows
+        assert sorted(r.email for r in before) == sorted(e for e in got[holder] if e != emails[0])
         late = a.claim("e1", "d", 500, T + timedelta(seconds=61), T + timedelta(hours=1), 3)
-        assert sorted(r.email for r in late) == sorted(got["b"])
+        assert sorted(r.email for r in late) == sorted(got[other])
 
 
 def _has_sent(url: DatabaseUrl, pid: int) -> bool:

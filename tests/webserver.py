@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import uvicorn
 
-from digest.audience import web
 from digest.config import Config
+from digest.pipeline.serve import web_app
 
 
 @contextmanager
-def running_web(config: Config, key: bytes, port: int) -> Iterator[str]:
-    """Serve the app on 127.0.0.1:`port` until the block ends; yields its base URL."""
-    app = web.create_app(config, key, lambda: datetime.now(UTC))
+def running_web(config: Config, key: bytes, port: int,
+                clock: Callable[[], datetime] | None = None) -> Iterator[str]:
+    """Serve the app on 127.0.0.1:`port` until the block ends; yields its base URL.
+
+    The app mails its notices to the config's [smtp] server, as `digest serve` does.
+    """
+    app = web_app(config, {}, clock or (lambda: datetime.now(UTC)), key)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)

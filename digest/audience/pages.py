@@ -7,7 +7,7 @@ subject can never become markup. No request, store or token handling here: that 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jinja2
@@ -82,6 +82,14 @@ whatever is chosen here.</p>{% endif %}
 <button type="submit">Save</button>
 </form>
 <p class="note"><a href="{{ unsubscribe }}">Unsubscribe instead</a>.</p>
+{# The same token, for the reader's data: both act only on a POST. #}
+{% set query = action.partition("?")[2] %}
+<h2>Your data</h2>
+<form method="post" action="data?{{ query }}">
+<button type="submit">Download my data</button>
+</form>
+<p class="note">A JSON file of everything we hold about {{ email }}.
+<a href="delete?{{ query }}">Delete me</a>: remove it all.</p>
 {% endblock %}""",
     "archive.html": """{% extends "base.html" %}{% block body %}
 <h1>Past editions</h1>
@@ -100,6 +108,15 @@ whatever is chosen here.</p>{% endif %}
 _ENV = jinja2.Environment(
     loader=jinja2.DictLoader(_TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
 )
+
+
+def shell(templates: Mapping[str, str]) -> jinja2.Environment:
+    """An environment whose `templates` extend this module's page shell ("base.html"), so
+    every page digest serves looks the same."""
+    return jinja2.Environment(
+        loader=jinja2.ChoiceLoader([jinja2.DictLoader(dict(templates)),
+                                    jinja2.DictLoader(_TEMPLATES)]),
+        autoescape=True, undefined=jinja2.StrictUndefined)
 
 
 def _page(template: str, **context: Any) -> str:

@@ -11,6 +11,8 @@ error is an HTML page with the right status and no stack trace.
     GET  /preferences?t=…   topics and frequency form;  POST saves it
     GET  /archive/          sent editions, newest first;  GET /archive/<edition>: its page
     GET  /healthz           "ok" when the state database opens
+    /subscribe, /confirm    signing up (`signup.py`);  /data, /delete: the reader's data
+                            (`readerdata.py`)
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from digest.audience.notices import Mail
 from digest.audience.pages import (
     archive_page,
     error_page,
@@ -39,6 +42,9 @@ from digest.audience.pages import (
     unsubscribe_page,
     unsubscribed_page,
 )
+from digest.audience.readerdata import reader_data_routes
+from digest.audience.requests import refuse_cross_site
+from digest.audience.signup import signup_routes
 from digest.audience.subscribers import find_subscriber, parse_topics, read_token
 from digest.config import Config
 from digest.errors import DigestError, InputError, SubscriberError
@@ -65,6 +71,7 @@ _ARCHIVE_HEADERS = {
                                "img-src https: http: data:; frame-ancestors 'none'",
 }
 _STATUS_TEXT = {
+    403: ("Not from our page", "This form can only be sent from our own page."),
     400: ("This link is not valid", "The link is incomplete or was changed. Use the link from "
           "the newsletter exactly as it arrived."),
     404: ("Not found", "There is no page at this address."),
@@ -75,13 +82,15 @@ _STATUS_TEXT = {
 }
 
 
-def create_app(config: Config, key: bytes, clock: Callable[[], datetime]) -> Starlette:
+def create_app(config: Config, key: bytes, clock: Callable[[], datetime],
+               mail: Mail) -> Starlette:
     """The ASGI app for unsubscribe, preferences and the archive.
 
     Args:
         config: the validated config (newsletter name, database, lists, topics).
         key: the HMAC key that signed the tokens.
         clock: gives "now" for the time written with each suppression and preference.
+        mail: sends one confirmation or welcome email (from the composition root).
     Returns:
         A Starlette app; run it with uvicorn.
     """
@@ -126,6 +135,7 @@ def create_app(config: Config, key: bytes, clock: Callable[[], datetime]) -> Sta
         known = {t.lower(): t for t in config.topics}
         saved = False
         if request.method == "POST":
+            refuse_cross_site(request, config.newsletter.base_url)
             form = await _form(request)
             try:
                 chosen = parse_topics(form.get("topics", []), known)
@@ -200,6 +210,8 @@ def create_app(config: Config, key: bytes, clock: Callable[[], datetime]) -> Sta
         Route("/archive/", guarded(archive_index), methods=["GET"]),
         Route("/archive/{edition}", guarded(archive_edition), methods=["GET"]),
         Route("/healthz", guarded(healthz), methods=["GET"]),
+        *signup_routes(config, key, clock, mail),
+        *reader_data_routes(config, key, clock),
     ]
     return Starlette(routes=routes, exception_handlers={HTTPException: http_error})
 

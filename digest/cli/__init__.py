@@ -15,7 +15,9 @@ from collections.abc import Sequence
 
 from digest import __version__, logs
 from digest.cli import (
+    bounces,
     fetch,
+    form,
     init,
     preview,
     rank,
@@ -31,7 +33,21 @@ from digest.cli.options import EXIT_FAILURES, Handler, make_options
 from digest.config import secret_env_names
 from digest.errors import DigestError
 
-MODULES = (init, send, preview, fetch, rank, status, sink, serve, subscribers, run, worker)
+MODULES = (  # in the order `digest --help` lists them
+    init,
+    send,
+    preview,
+    fetch,
+    rank,
+    status,
+    sink,
+    serve,
+    subscribers,
+    bounces,
+    form,
+    run,
+    worker,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from digest.bounces.rates import edition_rates, rates_line
 from digest.cli.options import EXIT_OK, Commands, Options, add_command
 from digest.config import Config, load_config
 from digest.service import schedule
@@ -19,20 +20,28 @@ from digest.store.lock import Holder, lock_holder
 STATUS_WORDS = {"ok": "ok", "not_modified": "not modified", "failed": "failed",
                 "skipped": "skipped", "never": "never fetched"}
 COUNTS = ("sent", "deferred", "failed", "unknown", "pending")
+SIGNUP_WINDOW = timedelta(days=7)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    """Show whether digest run is up, each feed's last fetch and next try, and the latest
-    editions with their delivery counts (sent, deferred, failed, unknown)."""
+    """Show whether digest run is up, each feed's last fetch and next try, the latest
+    editions with their delivery counts (sent, deferred, failed, unknown), and the last
+    week's signups."""
     config = load_config(args.config)
     now = datetime.now(UTC)
     with Store.open(config.database_path) as store:
         states = store.feed_states()
         editions = store.editions()
+        bounces = {e.id: store.bounce_counts(e.id) for e in editions}
+        signups = store.signup_counts(now - SIGNUP_WINDOW, now,
+                                      timedelta(hours=config.signup.confirm_hours))
         # live: a heartbeat within three of its intervals (a lease)
         workers = store.workers(now - timedelta(seconds=config.smtp.lease_seconds))
     report = _report(config, now, states, editions)
     report["workers"] = [dataclasses.asdict(w) for w in workers]
+    for edition in report["editions"]:
+        edition["bounces"] = edition_rates(edition, bounces[edition["id"]])
+    report["signups"] = {"days": SIGNUP_WINDOW.days, **dataclasses.asdict(signups)}
     if args.json:
         print(json.dumps(report, default=_json_value))
         return EXIT_OK
@@ -131,8 +140,15 @@ def _print(report: dict[str, Any], zone: ZoneInfo) -> None:
     for e in report["editions"]:
         counts = ", ".join(f"{c} {e[c]}" for c in COUNTS)
         print(f"  {e['id']:20} {when(e['created']):22} {counts}")
+        if "bounces" in e:
+            print(f"      {rates_line(e['bounces'])}")
     if not report["editions"]:
         print("  none yet")
+    s = report.get("signups")
+    if s:
+        print(f"\nSignups (last {s['days']} days): {s['signups']} requests, {s['mailed']} "
+              f"confirmation emails sent, {s['confirmed']} confirmed, {s['expired']} links "
+              "expired unconfirmed")
     if report["workers"]:
         print("\nWorkers (live):")
     for w in report["workers"]:

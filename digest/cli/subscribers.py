@@ -20,6 +20,7 @@ from pathlib import Path
 
 from digest import pipeline
 from digest.audience import lists
+from digest.audience.signup import WEB_LIST
 from digest.audience.subscribers import (
     LoadStats,
     load_subscribers,
@@ -37,26 +38,59 @@ from digest.cli.options import (
 )
 from digest.config import Config, load_config
 from digest.errors import InputError, SubscriberError
+from digest.model import Subscriber
 from digest.store import Store
+from digest.store.convert import iso
 from digest.store.lock import hold_lock
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    """List the active subscribers (listed, not suppressed, with their own preferences)."""
+    """List the subscribers with their status (active, pending, unsubscribed) and source
+    (csv: a list file or an import; web: signed up): the active ones first, as the next send
+    reads them (with their own preferences), then the database's pending and unsubscribed."""
     config = load_config(args.config)
     count = 0
     with Store.open(config.database_path) as store:
+        rows = []
         for s in pipeline.subscribers(config, store):
             count += 1
-            if args.json:
-                print(json.dumps({"email": s.email, "name": s.name, "topics": list(s.topics),
-                                  "frequency": s.frequency, "list": s.list_name}))
-            else:
-                print(f"{s.email}\t{s.frequency}\t{';'.join(s.topics) or 'all topics'}\t"
-                      f"{s.list_name}\t{s.name}")
+            source = "web" if s.list_name == WEB_LIST else "csv"
+            rows.append(("active", source, s.email, s.name, s.topics, s.frequency, s.list_name))
+        blocked = store.blocked()
+        for r in store.subscriber_rows():
+            if r.status == "pending" or r.email in blocked:
+                status = "unsubscribed" if r.email in blocked else "pending"
+                rows.append((status, r.source, r.email, r.name, r.topics, r.frequency, ""))
         suppressed = len(store.suppressed())
+    for status, source, email, name, topics, frequency, list_name in rows:
+        if args.json:
+            print(json.dumps({"email": email, "name": name, "topics": list(topics),
+                              "frequency": frequency, "list": list_name, "status": status,
+                              "source": source}))
+        else:
+            print(f"{email}\t{status}\t{source}\t{frequency}\t"
+                  f"{';'.join(topics) or 'all topics'}\t{list_name or '-'}\t{name}")
     print(f"{count} active subscribers; {suppressed} suppressed addresses not shown "
           "(digest subscribers suppressed).", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_pending(args: argparse.Namespace) -> int:
+    """List the addresses that signed up on the web and have not confirmed (they get nothing)."""
+    config = load_config(args.config)
+    with Store.open(config.database_path) as store:
+        rows = [(r, store.signups_of(r.email)) for r in store.subscriber_rows("pending")]
+    for row, signups in rows:
+        mailed = max((s.mailed for s in signups if s.mailed), default=None)
+        if args.json:
+            print(json.dumps({"email": row.email, "name": row.name, "since": iso(row.created),
+                              "last_mailed": iso(mailed) if mailed else None,
+                              "requests": len(signups)}))
+        else:
+            last = f"{mailed:%Y-%m-%d %H:%M}" if mailed else "never"
+            print(f"{row.email}\tsince {row.created:%Y-%m-%d %H:%M}\tlast link mailed {last}"
+                  f"\t{len(signups)} requests\t{row.name}")
+    print(f"{len(rows)} pending (unconfirmed) addresses.", file=sys.stderr)
     return EXIT_OK
 
 
@@ -77,6 +111,10 @@ def cmd_add(args: argparse.Namespace) -> int:
             print(f"{subscriber.email} is suppressed since {suppression.created:%Y-%m-%d %H:%M} "
                   f"UTC ({suppression.reason}); not added. If they asked to come back: "
                   f"digest subscribers restore {subscriber.email} --yes", file=sys.stderr)
+            return EXIT_FAILURES
+        if store.is_forgotten(subscriber.email):
+            print(f"{subscriber.email} had all its data deleted at its owner's request; not "
+                  "added. Only they can come back, by signing up again.", file=sys.stderr)
             return EXIT_FAILURES
         where = _where_listed(config, subscriber.email)
         if where:
@@ -110,7 +148,8 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    """Add the valid new rows of a CSV file to a list; bad rows are reported and skipped."""
+    """Add the valid new rows of a CSV file to a list (or with --database, to the state
+    database); bad rows are reported and skipped, suppressed and deleted addresses too."""
     config = load_config(args.config)
     target = _target(config, args.list)
     if not args.file.is_file():
@@ -118,9 +157,16 @@ def cmd_import(args: argparse.Namespace) -> int:
     stats = LoadStats()
     added = listed = suppressed = 0
     with hold_lock(config.database_path), Store.open(config.database_path) as store:
-        blocked = store.suppressed()
+        blocked = store.blocked()  # suppressed, or deleted at their owner's request
         known = {s.email for s in load_subscribers(config.subscriber_lists)}
+        known |= {r.email for r in store.subscriber_rows()}
         fresh = []
+
+        def save(rows: list[Subscriber]) -> int:
+            if args.database:
+                return store.import_subscribers(rows, datetime.now(UTC))
+            return lists.append(target, rows)
+
         try:
             for _, s in read_list(args.file, _topics(config), stats):
                 if s.email in known:
@@ -132,12 +178,13 @@ def cmd_import(args: argparse.Namespace) -> int:
                     known.add(s.email)
                     fresh.append(s)
                 if len(fresh) >= 10_000:  # bounded memory for huge imports
-                    added += lists.append(target, fresh)
+                    added += save(fresh)
                     fresh = []
         except SubscriberError as e:
             raise InputError(str(e)) from e
-        added += lists.append(target, fresh)
-    print(f"{args.file}: {added} added to {target}, {listed} already listed, {suppressed} "
+        added += save(fresh)
+    where = "the state database" if args.database else target
+    print(f"{args.file}: {added} added to {where}, {listed} already listed, {suppressed} "
           f"suppressed, {stats.skipped} bad rows skipped.")
     return EXIT_FAILURES if stats.skipped else EXIT_OK
 
@@ -190,6 +237,13 @@ def cmd_restore(args: argparse.Namespace) -> int:
               f"{suppression.reason}."
         if not args.yes:
             print(f"{why}\nRestore only if they asked to be sent to again: run again with --yes.",
+                  file=sys.stderr)
+            return EXIT_BAD_INPUT
+        evidence = store.evidence(email)
+        if evidence is not None and evidence.kind == "complaint" and not args.force:
+            # mailing a reader who reported us as spam is what providers punish hardest
+            print(f"{why}\nThey marked an edition as spam ({evidence.evidence}); restore only "
+                  "if they asked for it in writing: run again with --yes --force.",
                   file=sys.stderr)
             return EXIT_BAD_INPUT
         store.restore(email)
@@ -251,9 +305,15 @@ def register(commands: Commands, options: Options) -> None:
     imp = add_command(sub, "import", cmd_import, options.common)
     imp.add_argument("file", type=Path, metavar="FILE")
     imp.add_argument("--list", metavar="LIST", help="the list file (default: the first listed)")
+    imp.add_argument("--database", action="store_true",
+                     help="copy the rows into the state database (active, source csv) instead "
+                          "of a list file")
+    add_command(sub, "pending", cmd_pending, options.common, options.json)
     export = add_command(sub, "export", cmd_export, options.common)
     export.add_argument("--out", type=Path, help="write here instead of standard output")
     add_command(sub, "suppressed", cmd_suppressed, options.common, options.json)
     restore = add_command(sub, "restore", cmd_restore, options.common)
     restore.add_argument("address")
     restore.add_argument("--yes", action="store_true", help="confirm the restore")
+    restore.add_argument("--force", action="store_true",
+                         help="also lift a suppression made by a spam complaint")

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from digest.config import SmtpConfig
-from digest.deliver.send import Attempt, Job, Outgoing, Pool
+from digest.deliver.send import Attempt, EnvelopeFrom, Job, Outgoing, Pool
 from digest.errors import SendError
 from digest.model import Delivery, DeliveryStatus, Subscriber
 
@@ -83,7 +83,7 @@ def deliver(
     ledger: Ledger,
     settings: SmtpConfig,
     password: str,
-    envelope_from: str,
+    envelope_from: EnvelopeFrom,
     edition_id: str,
     progress: Progress,
     *,
@@ -99,7 +99,8 @@ def deliver(
         ledger: where each answer is committed (the state database).
         settings: [smtp]: connections, waits, limits, timeouts.
         password: the SMTP password (from the environment).
-        envelope_from: the MAIL FROM address.
+        envelope_from: the MAIL FROM address, or the function of the subscriber's address
+            that makes it (VERP).
         edition_id: the ledger's edition.
         progress: counts to update (its `total` is what was due).
         clock: the wall clock, for the ledger's times.

@@ -21,7 +21,7 @@ from typing import Protocol
 from digest.config import Config, SmtpConfig
 from digest.deliver.delivery import Clock, Ledger, Progress, deliver
 from digest.deliver.message import DkimSigner
-from digest.deliver.send import Outgoing
+from digest.deliver.send import EnvelopeFrom, Outgoing
 from digest.errors import ConfigError
 from digest.model import Delivery, Subscriber
 
@@ -56,7 +56,7 @@ def send_edition(
     message_for: Callable[[Subscriber], Outgoing],
     settings: SmtpConfig,
     password: str,
-    envelope_from: str,
+    envelope_from: EnvelopeFrom,
     controls: Controls,
 ) -> Progress:
     """Continue (or start) an edition: send to every active subscriber the ledger shows due.
@@ -109,7 +109,7 @@ class _Unrecorded:
 
 def send_test(
     subscriber: Subscriber, message: Outgoing, settings: SmtpConfig, password: str,
-    envelope_from: str, edition_id: str, controls: Controls,
+    envelope_from: EnvelopeFrom, edition_id: str, controls: Controls,
 ) -> Progress:
     """Send one message as a test, recording nothing (`digest send --to ADDR`).
 

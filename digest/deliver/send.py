@@ -35,6 +35,10 @@ log = logging.getLogger(__name__)
 # safe to send again on another connection.
 Result = Literal["sent", "deferred", "failed", "unknown", "again"]
 
+# The MAIL FROM: one address for every message, or one per subscriber's address (VERP, so
+# that a bounce names the delivery it answers).
+EnvelopeFrom = str | Callable[[str], str]
+
 
 class Outgoing(Protocol):
     """What makes a subscriber's message: `message.PreparedMessage` is one."""
@@ -242,7 +246,7 @@ class Pool:
     back (`alive=False`) and keeping the reason in `errors`.
     """
 
-    def __init__(self, settings: SmtpConfig, password: str, sender: str,
+    def __init__(self, settings: SmtpConfig, password: str, sender: EnvelopeFrom,
                  stop: threading.Event, answered: Callable[[Attempt], bool]) -> None:
         self._settings = settings
         self._password = password
@@ -319,8 +323,10 @@ class Pool:
                 try:
                     if isinstance(data, Exception):
                         raise data
-                    result, reply = send_one(smtp, self._sender, job.subscriber.email, data,
-                                             pipelining)
+                    email = job.subscriber.email
+                    sender = self._sender if isinstance(self._sender, str) \
+                        else self._sender(email)  # the one place MAIL FROM is chosen
+                    result, reply = send_one(smtp, sender, email, data, pipelining)
                 except Exception as e:  # one message's bug must not hang the run
                     log.error("%s: cannot send", job.subscriber.email, exc_info=e)
                     result, reply = "again", f"cannot send: {type(e).__name__}: {e}"

@@ -18,11 +18,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from digest.audience.signup import WEB_LIST
 from digest.audience.subscribers import load_subscribers, normalize_address
+from digest.bounces.verp import envelope_sender, verp_key
 from digest.config import Config
 from digest.deliver.delivery import Progress
 from digest.deliver.dispatch import Controls, dkim_signer, send_edition, send_test
 from digest.deliver.message import DkimSigner, PreparedMessage, Sender
+from digest.deliver.send import EnvelopeFrom
 from digest.errors import ConfigError
 from digest.model import (
     DatabaseUrl,
@@ -121,6 +124,14 @@ def sender_for(config: Config, token_key: bytes) -> Sender:
     )
 
 
+def envelope_from(config: Config, key: bytes, edition_id: str, sender: Sender) -> EnvelopeFrom:
+    """Each message's MAIL FROM: `bounces+TOKEN@...` per delivery with `[bounces] address`
+    set, so every bounce names its delivery; else the From address, as it always was."""
+    if not config.bounces.address:
+        return sender.address
+    return envelope_sender(verp_key(key), config.bounces.address, edition_id)
+
+
 def token_key(config: Config, environ: Mapping[str, str]) -> bytes:
     """The HMAC key for unsubscribe tokens, from the environment variable the config names.
 
@@ -148,7 +159,22 @@ def subscribers(
     """
     preferences = store.preferences()
     topics = config.topics
-    for listed in load_subscribers(config.subscriber_lists, store.suppressed(), topics):
+    # The database's active readers (confirmed on the web, or imported) first, then the
+    # lists' rows; each address once. Pending (unconfirmed) readers never; suppressed and
+    # deleted addresses never.
+    blocked = store.blocked()
+    stored: set[str] = set()
+    for row in store.subscriber_rows("active"):
+        stored.add(row.email)
+        if row.email in blocked:
+            continue
+        subscriber = with_preferences(row.subscriber(WEB_LIST if row.source == "web"
+                                                     else "imported"), preferences, topics)
+        if frequency is None or subscriber.frequency == frequency:
+            yield subscriber
+    for listed in load_subscribers(config.subscriber_lists, blocked, topics):
+        if listed.email in stored:
+            continue
         subscriber = with_preferences(listed, preferences, topics)
         if frequency is None or subscriber.frequency == frequency:
             yield subscriber
@@ -260,7 +286,8 @@ def _send_edition(
 
     if to:
         test = send_test(Subscriber(email=normalize_address(to)), message_for(rendered),
-                         config.smtp, sending.password, sender.address, edition_id,
+                         config.smtp, sending.password,
+                         envelope_from(config, key, edition_id, sender), edition_id,
                          sending.controls)
         return SendSummary(edition_id, {"sent": test.sent, "deferred": test.deferred,
                                         "failed": test.failed, "unknown": test.unknown},
@@ -283,7 +310,8 @@ def _send_edition(
         return SendSummary(edition_id, {"skipped": built},
                            note=f"dry run: {built} messages built, none sent")
     progress = send_edition(ledger, edition_id, readers, variant_message, config.smtp,
-                            sending.password, sender.address, sending.controls)
+                            sending.password, envelope_from(config, key, edition_id, sender),
+                            sending.controls)
     return SendSummary(edition_id, ledger.delivery_counts(edition_id), progress=progress,
                        next_try=ledger.next_try(edition_id))
 

@@ -39,17 +39,19 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 
 from digest import pipeline
+from digest.bounces.mailbox import ScanSummary
 from digest.config import Config
 from digest.cron import cron_trigger, next_fire_times, slot_of
 from digest.deliver.dispatch import Controls
 from digest.errors import ConfigError, DigestError, LockHeld
 from digest.model import DatabaseUrl, Frequency
+from digest.pipeline.bounces import scan_bounces
 from digest.store import Store
 from digest.store.lock import hold_lock
 
 log = logging.getLogger(__name__)
 
-JobKind = Literal["fetch", "send"]
+JobKind = Literal["fetch", "send", "bounces"]
 Clock = Callable[[], datetime]
 
 
@@ -77,6 +79,7 @@ def plan(config: Config, send_at: datetime | None = None) -> list[Job]:
         ("fetch", "fetch", schedule.fetch, "daily"),
         ("send-daily", "send", schedule.send, "daily"),
         ("send-weekly", "send", schedule.send_weekly, "weekly"),
+        ("bounces", "bounces", schedule.bounces, "daily"),
     )
     jobs = []
     for job_id, kind, expression, frequency in crons:
@@ -133,6 +136,8 @@ class Jobs:
         try:
             if job.kind == "fetch":
                 self.fetch(job)
+            elif job.kind == "bounces":
+                self.bounces(job)
             else:
                 self.send(job, at_slot)
         except DigestError as e:
@@ -158,6 +163,16 @@ class Jobs:
                  summary.new_stories, summary.failed,
                  extra={"job": job.id, "new_stories": summary.new_stories,
                         "failed": summary.failed})
+        return summary
+
+    def bounces(self, job: Job) -> ScanSummary:
+        """Scan `[bounces] maildir` for bounces and complaints (no lock: a scan's writes are
+        idempotent, and it can run beside a send)."""
+        path = self.config.resolve(self.config.bounces.maildir)
+        summary = scan_bounces(self.config, path, self.environ, self.clock, self.stop)
+        log.info("%s: %d messages, %s; %d suppressed", job.id, summary.messages,
+                 ", ".join(f"{n} {k}" for k, n in sorted(summary.counts.items())) or "none",
+                 len(summary.suppressed), extra={"job": job.id})
         return summary
 
     def send(self, job: Job, at_slot: datetime | None = None) -> pipeline.SendSummary | None:

@@ -4,8 +4,9 @@ stories, editions and the ledger.
 In: stories, fetch results, editions, deliveries. Out: the same values read back. Every write
 is committed before the method returns, so a process killed at any moment loses at most the
 call in progress. Database rows never leave this package. One module per noun (feeds,
-stories, editions, ledger, suppressions, preferences, variants, workers); `schema.py` holds
-the migrations, the same on both backends; `backend.py` the one connection API they all use.
+stories, editions, ledger, suppressions, preferences, variants, subscribers, signups,
+workers); `schema.py` holds the migrations, the same on both backends; `backend.py` the
+one connection API they all use.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ from contextlib import AbstractContextManager, contextmanager
 
 from digest.errors import StoreError
 from digest.store.backend import Database, Location, connect, database_errors
+from digest.store.bounces import BounceStore
 from digest.store.editions import EditionStore, EditionSummary
 from digest.store.feeds import FeedState, FeedStore
 from digest.store.ledger import LedgerStore
 from digest.store.preferences import PreferenceStore
 from digest.store.schema import SCHEMA_VERSION, migrate
+from digest.store.signups import SignupStore
 from digest.store.stories import StoryStore
+from digest.store.subscribers import SubscriberStore
 from digest.store.suppressions import SuppressionStore
 from digest.store.variants import VariantStore
 from digest.store.workers import WorkerStore
@@ -29,7 +33,8 @@ __all__ = ["SCHEMA_VERSION", "EditionSummary", "FeedState", "Store"]
 
 
 class Store(FeedStore, StoryStore, EditionStore, LedgerStore, SuppressionStore,
-            PreferenceStore, VariantStore, WorkerStore):
+            PreferenceStore, VariantStore, BounceStore, SubscriberStore, SignupStore,
+            WorkerStore):
     """The state database. Open it with `Store.open(path)` as a context manager."""
 
     def __init__(self, connection: Database) -> None:

@@ -110,7 +110,81 @@ ALTER TABLE deliveries ADD COLUMN next_try TEXT NOT NULL DEFAULT '';
 ALTER TABLE deliveries ADD COLUMN first_try TEXT NOT NULL DEFAULT '';
 CREATE INDEX IF NOT EXISTS deliveries_status ON deliveries (edition_id, status);
     """,
-    # 5: many workers sending one edition: what each ledger row needs to be sent by any
+    # 5: what comes back: each inbound bounce or complaint message once (by its bytes' hash),
+    # each per-recipient finding once (by message and delivery), and the evidence of every
+    # suppression a bounce or complaint made (what kind, which edition, the status line);
+    # the ledger by address, which a bounce without a token and each soft bounce look up
+    """
+CREATE TABLE IF NOT EXISTS inbound_messages (
+    digest TEXT PRIMARY KEY,
+    outcome TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    processed TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS bounce_events (
+    event_key TEXT PRIMARY KEY,
+    email TEXT NOT NULL,
+    edition_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    diagnostic TEXT NOT NULL,
+    received TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS bounce_events_email ON bounce_events (email, received);
+CREATE INDEX IF NOT EXISTS bounce_events_edition ON bounce_events (edition_id, kind);
+CREATE INDEX IF NOT EXISTS deliveries_email ON deliveries (email);
+CREATE TABLE IF NOT EXISTS suppression_evidence (
+    email TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    edition_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    evidence TEXT NOT NULL,
+    created TEXT NOT NULL
+);
+    """,
+    # 6: readers who signed up on the web (or were imported from a CSV list): one row an
+    # address with its status; every signup request, kept for the abuse limits and as the
+    # consent record; the hashes of addresses whose owners had everything deleted
+    """
+CREATE TABLE IF NOT EXISTS subscribers (
+    email TEXT PRIMARY KEY,
+    name TEXT NOT NULL DEFAULT '',
+    topics TEXT NOT NULL DEFAULT '[]',
+    frequency TEXT NOT NULL DEFAULT 'daily',
+    status TEXT NOT NULL,
+    source TEXT NOT NULL,
+    created TEXT NOT NULL,
+    updated TEXT NOT NULL,
+    signup_id TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS subscribers_status ON subscribers (status);
+CREATE TABLE IF NOT EXISTS signups (
+    id TEXT PRIMARY KEY,
+    email TEXT NOT NULL,
+    name TEXT NOT NULL,
+    topics TEXT NOT NULL,
+    frequency TEXT NOT NULL,
+    created TEXT NOT NULL,
+    client TEXT NOT NULL,
+    user_agent TEXT NOT NULL,
+    page TEXT NOT NULL,
+    consent TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    mailed TEXT NOT NULL DEFAULT '',
+    confirmed TEXT NOT NULL DEFAULT '',
+    network TEXT NOT NULL DEFAULT '',
+    mailbox TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS signups_email ON signups (email, created);
+CREATE INDEX IF NOT EXISTS signups_mailbox ON signups (mailbox, created);
+CREATE INDEX IF NOT EXISTS signups_network ON signups (network, created);
+CREATE INDEX IF NOT EXISTS signups_created ON signups (created);
+CREATE TABLE IF NOT EXISTS forgotten (
+    hash TEXT PRIMARY KEY,
+    created TEXT NOT NULL
+);
+    """,
+    # 7: many workers sending one edition: what each ledger row needs to be sent by any
     # process (the subscriber's name, list and variant), who holds it and until when;
     # the editions being sent, the live workers, and the rate limit all of them share
     """
@@ -119,6 +193,7 @@ ALTER TABLE deliveries ADD COLUMN list_name TEXT NOT NULL DEFAULT '';
 ALTER TABLE deliveries ADD COLUMN variant TEXT NOT NULL DEFAULT '';
 ALTER TABLE deliveries ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';
 ALTER TABLE deliveries ADD COLUMN lease_until TEXT NOT NULL DEFAULT '';
+ALTER TABLE deliveries ADD COLUMN round_tries INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX IF NOT EXISTS deliveries_claimed ON deliveries (claimed_by);
 CREATE TABLE IF NOT EXISTS sendings (
     edition_id TEXT PRIMARY KEY,

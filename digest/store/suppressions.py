@@ -51,5 +51,8 @@ class SuppressionStore(Tables):
 
     def restore(self, email: str) -> bool:
         """Allow sending to `email` again; True when it was suppressed."""
-        return bool(self._db.execute("DELETE FROM suppressions WHERE email = ?",
-                                     (email,)).rowcount)
+        with self._transaction():
+            # the evidence goes too: a later suppression must not inherit a complaint's
+            self._db.execute("DELETE FROM suppression_evidence WHERE email = ?", (email,))
+            return bool(self._db.execute("DELETE FROM suppressions WHERE email = ?",
+                                         (email,)).rowcount)

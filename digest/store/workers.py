@@ -20,16 +20,12 @@ from datetime import datetime
 from digest.model import Delivery
 from digest.store.convert import Tables, dt, iso
 
-# A row last written before its edition's sending was (re)opened: each `digest send` gives
-# the rows that used up their tries one more round, as a re-run does on one machine.
-_EARLIER = """updated < (SELECT s.opened FROM sendings s
-                          WHERE s.edition_id = deliveries.edition_id)"""
 # Rows a worker may claim now: never tried, an unknown answer (the message may have arrived;
-# sent again at most twice more in a round), or a deferral whose next try has come and whose
-# waits are not used up (`tries` below); the others wait for the next `digest send`.
-_CLAIMABLE = f"""(status = 'pending' OR (status = 'unknown' AND (attempts < 3 OR {_EARLIER}))
-                 OR (status = 'deferred' AND next_try <= ?
-                     AND (attempts <= ? OR {_EARLIER})))"""
+# sent again at most twice more), or a deferral whose next try has come and whose waits are
+# not used up (`tries` below). Tries are counted per round (`round_tries`): each `digest send`
+# starts a new one, as a re-run does on one machine; `attempts` counts them all.
+_CLAIMABLE = """(status = 'pending' OR (status = 'unknown' AND round_tries < 3)
+                 OR (status = 'deferred' AND next_try <= ? AND round_tries <= ?))"""
 
 
 @dataclass(frozen=True)
@@ -40,7 +36,7 @@ class Reader:
     name: str
     list_name: str
     variant: str  # the stored render's key; "" for the whole edition
-    attempts: int  # tries before this claim
+    attempts: int  # tries in this round before this claim
 
 
 @dataclass(frozen=True)
@@ -88,6 +84,9 @@ class WorkerStore(Tables):
         self._db.execute(
             "INSERT INTO sendings (edition_id, opened) VALUES (?, ?) ON CONFLICT (edition_id) "
             "DO UPDATE SET closed = '', opened = excluded.opened", (edition_id, iso(now)))
+        self._db.execute(
+            "UPDATE deliveries SET round_tries = 0 WHERE edition_id = ? AND status IN "
+            "('deferred', 'unknown')", (edition_id,))
 
     def open_sendings(self) -> list[str]:
         """The editions workers send now, oldest first."""
@@ -104,9 +103,9 @@ class WorkerStore(Tables):
             True when it is (now) closed.
         """
         left = self._db.execute(
-            f"SELECT count(*) FROM deliveries WHERE edition_id = ? AND (status = 'pending' "
-            f"OR (status = 'unknown' AND (attempts < 3 OR {_EARLIER})) OR (status = "
-            f"'deferred' AND (attempts <= ? OR {_EARLIER})))", (edition_id, tries)).fetchone()[0]
+            "SELECT count(*) FROM deliveries WHERE edition_id = ? AND (status = 'pending' "
+            "OR (status = 'unknown' AND round_tries < 3) OR (status = 'deferred' AND "
+            "round_tries <= ?))", (edition_id, tries)).fetchone()[0]
         if left:
             return False
         self._db.execute("UPDATE sendings SET closed = ? WHERE edition_id = ?",
@@ -126,7 +125,8 @@ class WorkerStore(Tables):
         ran out), until `lease_until`.
 
         Args:
-            tries: deferred rows with more attempts than this are left to `digest send`.
+            tries: deferred rows tried more often than this in this round are left to the
+                next `digest send`.
         """
         skip_locked = " FOR UPDATE SKIP LOCKED" if self._db.kind == "postgresql" else ""
         with self._transaction():
@@ -137,11 +137,11 @@ class WorkerStore(Tables):
                       WHERE edition_id = ? AND {_CLAIMABLE}
                         AND (claimed_by = '' OR lease_until < ?)
                       ORDER BY email LIMIT ?{skip_locked})
-                    RETURNING email, name, list_name, variant, attempts""",
+                    RETURNING email, name, list_name, variant, round_tries""",
                 (worker, iso(lease_until), edition_id, iso(now), tries, iso(now), limit),
             ).fetchall()
         return sorted((Reader(r["email"], r["name"], r["list_name"], r["variant"],
-                              r["attempts"]) for r in rows), key=lambda r: r.email)
+                              r["round_tries"]) for r in rows), key=lambda r: r.email)
 
     def record_claimed(self, rows: Iterable[tuple[Delivery, datetime | None]],
                        now: datetime) -> None:
@@ -154,7 +154,8 @@ class WorkerStore(Tables):
         with self._transaction():
             self._db.executemany(
                 """UPDATE deliveries SET status = ?, reply = ?, message_id = ?,
-                     attempts = attempts + 1, updated = ?, next_try = ?,
+                     attempts = attempts + 1, round_tries = round_tries + 1,
+                     updated = ?, next_try = ?,
                      first_try = CASE first_try WHEN '' THEN ? ELSE first_try END,
                      claimed_by = '', lease_until = ''
                    WHERE edition_id = ? AND email = ?""", values)
