@@ -185,3 +185,37 @@ def test_sqlite_spelling_is_translated_for_postgresql() -> None:
         "SELECT * FROM t WHERE a = %s AND b LIKE 'x-%%' AND c = '?'")
     assert translate("INSERT OR IGNORE INTO t VALUES (?, ?)") == (
         "INSERT INTO t VALUES (%s, %s) ON CONFLICT DO NOTHING")
+
+
+def test_signups_subscribers_and_bounces_round_trip(state_location: Path | DatabaseUrl) -> None:
+    from digest.model import Subscriber
+    from digest.store.bounces import BounceEvent, Evidence
+    from digest.store.signups import Signup
+
+    email = "ada@example.com"
+    with Store.open(state_location) as store:
+        store.import_subscribers([Subscriber(email, "Ada")], T)
+        signup = Signup("s1", email, "", ("World",), "daily", T, "127.0.0.1", "ua", "hosted",
+                        "yes", "mail")
+        assert store.admit_signup(signup, 20, timedelta(minutes=10)) == "mail"
+        store.signup_mailed("s1", True, T)
+        confirmed = store.confirm_signup("s1", T + timedelta(minutes=1), False)
+        assert confirmed is not None
+        row = store.subscriber_row(email)
+        assert row is not None and (row.status, row.name, row.topics) == (
+            "active", "Ada", ("World",))  # an empty name keeps the one on file
+        assert store.signup_counts(T - timedelta(days=1), T + timedelta(hours=1),
+                                   timedelta(hours=48)).confirmed == 1
+
+        rendered = Rendered("daily-1", "s", "h", "t", {})
+        store.save_edition(rendered, T, [])
+        store.add_pending("daily-1", [email], T)
+        event = BounceEvent("m1:ada", email, "daily-1", "hard", "5.1.1", "gone", T)
+        proof = Evidence(email, "hard", "daily-1", "5.1.1", "gone", T)
+        assert store.record_inbound("m1", "bounce", "", [event], [proof], T) == [email]
+        assert store.record_inbound("m1", "bounce", "", [event], [proof], T) == []
+        assert store.inbound_seen("m1") == "bounce"
+        assert store.bounce_counts("daily-1").get("hard") == 1
+        assert store.data_of(email)["subscription"]["email"] == email
+        store.forget(email, T)
+        assert store.is_forgotten(email) and store.subscriber_row(email) is None
