@@ -7,16 +7,13 @@ comment for the operator. Paths in the file are relative to the file's folder.
 
 from __future__ import annotations
 
-import re
 import tomllib
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from digest.cron import cron_trigger
+from digest import configrules as rules
 from digest.errors import ConfigError
 from digest.model import DatabaseUrl, Feed, is_database_url
 from digest.tomltables import fail, read_table
@@ -32,6 +29,11 @@ class NewsletterConfig:
     secret_env: str = "DIGEST_SECRET"  # env variable holding the HMAC key for tokens
     templates: str = ""  # optional folder of your own templates: a file there wins over the bundled
     reply_to: str = ""  # an optional Reply-To address
+    language: str = "en"  # the edition's language, BCP 47 ("en", "pt-BR"), for screen readers
+    logo_url: str = ""  # https image atop the email and the reader pages; empty: the name in type
+    accent_color: str = "#b3261e"  # #rrggbb of the top rule and section names; 4.5:1 on white
+    footer_text: str = ""  # one more line in the email's footer, e.g. who publishes it and why
+    postal_address: str = ""  # shown in the footer; CAN-SPAM requires it for commercial mail
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class ScheduleConfig:
     send_weekly: str = ""  # cron for the weekly edition (e.g. "0 7 * * 1"); empty: none
     misfire_grace_seconds: int = 3600  # a job late by up to this runs once; later: skipped
     bounces: str = ""  # cron for `digest bounces scan` of [bounces] maildir; empty: none
+    retry: str = "*/15 * * * *"  # cron for retrying deferred deliveries; empty: none
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,8 @@ class SmtpConfig:
     tls_ca_file: str = ""  # extra CA certificates (PEM) to trust, for a private server's TLS
     lease_seconds: float = 60.0  # PostgreSQL: a dead worker's claimed messages go to others then
     claim_batch: int = 50  # PostgreSQL: deliveries a worker claims at a time
+    give_up_after_hours: float = 48.0  # a deferred delivery is retried until then, then failed
+    allow_plaintext_auth: bool = False  # log in without TLS (security = "none"): this machine only
 
 
 @dataclass(frozen=True)
@@ -93,7 +98,9 @@ class FetchConfig:
     connect_timeout_seconds: float = 10.0  # to open the connection
     max_bytes: int = 10 * 1024 * 1024  # largest feed accepted, after decompression
     backoff_seconds: float = 900.0  # wait after the 2nd failure in a row; doubles, max a day
-    parse_workers: int = 0  # processes parsing feeds; 0: one per CPU (at most 4); 1: none
+    parse_workers: int = 0  # processes parsing feeds; 0: one per CPU (at most 4)
+    parse_seconds: int = 20  # CPU seconds one feed may take to parse; past that it fails
+    allow_private_redirects: bool = False  # follow feeds' redirects to loopback/private hosts
 
 
 @dataclass(frozen=True)
@@ -209,8 +216,13 @@ class Config:
 
     @property
     def topics(self) -> tuple[str, ...]:
-        """The section names subscribers may choose as topics, in the config's order."""
-        return tuple(dict.fromkeys(f.section for f in self.feeds))
+        """The section names subscribers may choose as topics, in the config's order: every
+        section an edition can have, from the feeds and from `[[sections]]` (one spelling
+        for names that differ only in case)."""
+        first: dict[str, str] = {}
+        for name in [*(f.section for f in self.feeds), *(s.name for s in self.sections)]:
+            first.setdefault(name.lower(), name)
+        return tuple(first.values())
 
 
 _TABLES: dict[str, type] = {
@@ -281,8 +293,14 @@ def _build(path: Path, text: str, data: dict[str, Any]) -> Config:
         for i, raw in enumerate(raw_sections)
     )
     config = Config(path=path, feeds=feeds, sections=sections, **tables)
-    _check(config, text)
+    rules.check(config, text)
+    rules.check_paths(config, text, {f"{table}.{key}" for table, keys in data.items()
+                                     if isinstance(keys, dict) for key in keys})
     return config
+
+
+# A section is a topic, and ";" separates topics in a list's cell and a variant's name.
+_TOPIC_SEPARATOR = "must not contain ';' (it separates the topics in subscriber lists)"
 
 
 def _feed(path: Path, text: str, i: int, raw: FeedConfig) -> Feed:
@@ -303,6 +321,8 @@ def _feed(path: Path, text: str, i: int, raw: FeedConfig) -> Feed:
     if raw.weight <= 0:
         fail(path, text, f"feeds[{i}].weight", "must be greater than 0")
     name = raw.name.strip() or (urlsplit(url).hostname or Path(url).stem)
+    if ";" in raw.section:
+        fail(path, text, f"feeds[{i}].section", _TOPIC_SEPARATOR)
     return Feed(url=url, name=name, section=raw.section.strip() or "News",
                 weight=float(raw.weight), featured=raw.featured)
 
@@ -311,113 +331,9 @@ def _section(path: Path, text: str, i: int, raw: SectionRule) -> SectionRule:
     name = raw.name.strip()
     if not name:
         fail(path, text, f"sections[{i}].name", "must not be empty")
+    if ";" in name:
+        fail(path, text, f"sections[{i}].name", _TOPIC_SEPARATOR)
     return SectionRule(name=name, categories=[c.strip() for c in raw.categories if c.strip()])
-
-
-_POSITIVE: list[tuple[str, typing.Callable[[Config], bool], str]] = [
-    ("smtp.port", lambda c: 0 < c.smtp.port < 65536, "must be a port number, 1 to 65535"),
-    ("web.port", lambda c: 0 < c.web.port < 65536, "must be a port number, 1 to 65535"),
-    ("smtp.connections", lambda c: c.smtp.connections >= 1, "must be at least 1"),
-    ("smtp.timeout_seconds", lambda c: c.smtp.timeout_seconds > 0, "must be greater than 0"),
-    ("smtp.retry_backoff_seconds", lambda c: all(s >= 0 for s in c.smtp.retry_backoff_seconds),
-     "waits must not be negative"),
-    ("smtp.max_per_connection", lambda c: c.smtp.max_per_connection >= 0,
-     "must not be negative (0 = no limit)"),
-    ("smtp.rate_per_second", lambda c: c.smtp.rate_per_second >= 0,
-     "must not be negative (0 = no limit)"),
-    ("smtp.lease_seconds", lambda c: c.smtp.lease_seconds >= 1, "must be at least 1"),
-    ("smtp.claim_batch", lambda c: c.smtp.claim_batch >= 1, "must be at least 1"),
-    ("smtp.tls_ca_file", lambda c: not c.smtp.tls_ca_file or c.resolve(c.smtp.tls_ca_file)
-     .is_file(), "no such file; give a PEM file of CA certificates, or leave it empty"),
-    ("dkim.key_file", lambda c: not c.dkim.key_file or c.resolve(c.dkim.key_file).is_file(),
-     "no such file; give the PEM private key for DKIM, or leave it empty"),
-    ("dkim.selector", lambda c: bool(c.dkim.selector) == bool(c.dkim.key_file),
-     "key_file, selector and domain go together: set all three to sign, or none"),
-    ("dkim.domain", lambda c: bool(c.dkim.domain) == bool(c.dkim.key_file),
-     "key_file, selector and domain go together: set all three to sign, or none"),
-    ("newsletter.templates", lambda c: c.templates_path is None or c.templates_path.is_dir(),
-     "no such folder; name a folder of template overrides (digest init --templates writes one),"
-     " or leave it out to use the bundled templates"),
-    ("fetch.concurrency", lambda c: c.fetch.concurrency >= 1, "must be at least 1"),
-    ("fetch.per_host", lambda c: c.fetch.per_host >= 1, "must be at least 1"),
-    ("fetch.timeout_seconds", lambda c: c.fetch.timeout_seconds > 0, "must be greater than 0"),
-    ("fetch.max_bytes", lambda c: c.fetch.max_bytes >= 1024, "must be at least 1024"),
-    ("fetch.parse_workers", lambda c: c.fetch.parse_workers >= 0, "must be 0 (auto) or more"),
-    ("fetch.backoff_seconds", lambda c: 0 <= c.fetch.backoff_seconds <= 86400,
-     "must be between 0 and 86400 (a day)"),
-    ("ranking.max_stories", lambda c: c.ranking.max_stories >= 1, "must be at least 1"),
-    ("ranking.max_per_source", lambda c: c.ranking.max_per_source >= 1, "must be at least 1"),
-    ("ranking.max_per_section", lambda c: c.ranking.max_per_section >= 1, "must be at least 1"),
-    ("ranking.min_stories", lambda c: c.ranking.min_stories >= 0, "must not be negative"),
-    ("ranking.lookback_hours", lambda c: c.ranking.lookback_hours > 0, "must be greater than 0"),
-    ("ranking.half_life_hours", lambda c: c.ranking.half_life_hours > 0, "must be greater than 0"),
-    ("schedule.misfire_grace_seconds", lambda c: c.schedule.misfire_grace_seconds >= 1,
-     "must be at least 1"),
-    ("ranking.similarity_threshold", lambda c: 0 < c.ranking.similarity_threshold <= 1,
-     "must be greater than 0 and at most 1 (1 merges only identical links)"),
-    ("ranking.source_bonus", lambda c: c.ranking.source_bonus >= 0, "must not be negative"),
-    ("ranking.featured_boost", lambda c: c.ranking.featured_boost >= 1, "must be at least 1"),
-    ("ranking.top_stories", lambda c: c.ranking.top_stories >= 0, "must not be negative"),
-    ("signup.confirm_hours", lambda c: 0 < c.signup.confirm_hours <= 24 * 30,
-     "must be greater than 0 and at most 720 (30 days)"),
-    ("signup.resend_minutes", lambda c: c.signup.resend_minutes >= 0, "must not be negative"),
-    ("signup.per_ip_per_hour", lambda c: c.signup.per_ip_per_hour >= 1, "must be at least 1"),
-    ("signup.min_form_seconds", lambda c: c.signup.min_form_seconds >= 0,
-     "must not be negative"),
-    ("signup.consent", lambda c: bool(c.signup.consent.strip()), "must not be empty"),
-    ("ranking.top_section", lambda c: bool(c.ranking.top_section.strip()),
-     "must not be empty"),
-    # bounces+TOKEN@ must fit RFC 5321's 64-byte local part: the token takes 33 of them
-    ("bounces.address", lambda c: not c.bounces.address or bool(re.fullmatch(
-        r"[\w.-]{1,30}@[\w-]+(\.[\w-]+)+", c.bounces.address, re.ASCII)),
-     "must be a plain address of at most 30 characters before the @, or empty"),
-    ("bounces.soft_limit", lambda c: c.bounces.soft_limit >= 1, "must be at least 1"),
-    ("bounces.window_days", lambda c: c.bounces.window_days > 0, "must be greater than 0"),
-    ("bounces.max_message_bytes", lambda c: c.bounces.max_message_bytes >= 65536,
-     "must be at least 65536: a bounce carries the original message"),
-    ("bounces.maildir", lambda c: bool(c.bounces.maildir or not c.schedule.bounces.strip()),
-     "[schedule] bounces is set: name the Maildir (or mbox) it scans"),
-]
-
-
-_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-
-
-def _check(config: Config, text: str) -> None:
-    for key, ok, problem in _POSITIVE:
-        if not ok(config):
-            fail(config.path, text, key, problem)
-    try:
-        ZoneInfo(config.schedule.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        fail(config.path, text, "schedule.timezone",
-              f"{config.schedule.timezone!r} is not an IANA time zone such as 'Europe/Paris'")
-    for key in ("send", "fetch", "send_weekly", "bounces"):
-        expression = getattr(config.schedule, key)
-        if not expression.strip():
-            continue  # an empty cron turns that job off
-        try:
-            cron_trigger(expression, ZoneInfo(config.schedule.timezone))
-        except ValueError as e:
-            fail(config.path, text, f"schedule.{key}",
-                  f"{expression!r} is not a cron expression: {e}; write minute hour day month "
-                  "weekday, e.g. '0 7 * * *', or leave it empty for no such job")
-    base = urlsplit(config.newsletter.base_url)
-    if base.scheme not in ("http", "https") or not base.hostname:
-        fail(config.path, text, "newsletter.base_url", "must be an http(s) URL")
-    if "@" not in config.newsletter.sender or any(c in config.newsletter.sender for c in "\r\n"):
-        fail(config.path, text, "newsletter.from",
-              "must be an address such as 'Political IQ <digest@example.com>'")
-    if config.subscribers.weekly_day.lower() not in _WEEKDAYS:
-        fail(config.path, text, "subscribers.weekly_day",
-              f"{config.subscribers.weekly_day!r} is not a day such as 'monday'")
-    if is_database_url(config.state.database) and urlsplit(config.state.database).password:
-        fail(config.path, text, "state.database",
-              "must not contain a password; put it in the environment variable named by "
-              f"state.password_env (${config.state.password_env})")
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", config.newsletter.secret_env):
-        fail(config.path, text, "newsletter.secret_env",
-              "must be the name of an environment variable, not the secret itself")
 
 
 def secret_env_names(path: Path) -> tuple[str, ...]:

@@ -34,7 +34,7 @@ def test_add_validates_like_the_loader_and_writes_the_list(
     assert listed.read_text().splitlines()[-1] == "Bob@example.com,Bob,Politics;World,weekly"
 
     code, _, err = _run(project, capsys, "add", "bob@example.com")
-    assert code == 0  # the local part keeps its case: another mailbox
+    assert code == 1 and f"already listed at {listed}:5" in err  # one reader, any case
     code, _, err = _run(project, capsys, "add", "Bob@EXAMPLE.com")
     assert code == 1 and f"already listed at {listed}:5" in err
     code, _, err = _run(project, capsys, "add", "not an address")

@@ -28,7 +28,8 @@ def test_demo_delivers_one_message_per_sample_subscriber(project: Path) -> None:
         "Grace Hopper <grace@example.org>",
     ]
     for m in messages:
-        assert m["Subject"].startswith("Political IQ Daily")
+        # The lead headline, not the newsletter's name (the From name says that).
+        assert m["Subject"].startswith("Israel and Hamas agree to four-day truce")
         assert m["X-Digest-Edition"] == "daily-2023-11-22"
     preview = project / "out" / "preview.html"
     assert str(preview) in result.stdout

@@ -43,7 +43,7 @@ def test_send_delivers_one_message_per_subscriber(
         msg = a.message
         assert a.rcpt_tos == [msg["To"].addresses[0].addr_spec]
         assert len(msg["To"].addresses) == 1 and msg["Cc"] is None and msg["Bcc"] is None
-        assert msg["Subject"].startswith("Political IQ Daily, Wednesday, November 22, 2023")
+        assert msg["Subject"].startswith("Israel and Hamas agree to four-day truce")
         assert msg.get_content_type() == "multipart/alternative"
         parts = [p.get_content_type() for p in msg.iter_parts()]
         assert parts == ["text/plain", "text/html"]

@@ -76,7 +76,8 @@ def test_a_send_with_a_password_never_writes_it(
     project: Path, auth_smtp: SmtpServer, log_format: str
 ) -> None:
     fresh_project(project, auth_smtp)
-    set_config(project / "config.toml", {'username = ""': f'username = "{USER}"'})
+    set_config(project / "config.toml",
+               {'username = ""': f'username = "{USER}"\nallow_plaintext_auth = true'})
 
     done = _send(project, PASSWORD, "-vv", "--log-format", log_format)
 
@@ -100,7 +101,8 @@ def test_a_refused_login_names_the_user_and_the_variable_not_the_password(
     project: Path, auth_smtp: SmtpServer
 ) -> None:
     fresh_project(project, auth_smtp)
-    set_config(project / "config.toml", {'username = ""': f'username = "{USER}"'})
+    set_config(project / "config.toml",
+               {'username = ""': f'username = "{USER}"\nallow_plaintext_auth = true'})
     wrong = "wrong-Pa55word-typed-in"
 
     done = _send(project, wrong, "-vv", "--debug")

@@ -231,6 +231,18 @@ def test_images_skip_tracking_pixels_and_take_the_first_real_picture() -> None:
         "https://news.example/pics/real.jpg", 640, "A & B")
 
 
+def test_images_prefer_a_wide_picture_to_a_tall_one() -> None:
+    """An email shows pictures in a landscape frame and leaves tall ones out: a feed's wide
+    candidate wins over a tall one listed first, and over one of unknown shape."""
+    media = "".join(
+        f'<media:content xmlns:media="http://search.yahoo.com/mrss/" url="https://img.example/'
+        f'{name}.jpg" medium="image"{size}/>'
+        for name, size in (("tall", ' width="600" height="900"'), ("unknown", ""),
+                           ("wide", ' width="1200" height="675"')))
+    [story] = parse(rss(item(extra=media)))
+    assert story.image is not None and story.image.url == "https://img.example/wide.jpg"
+
+
 def test_bytes_in_a_lying_or_missing_charset_are_recovered() -> None:
     text = rss(item(title="Café — naïve"))
     # Declared ISO-8859-1, sent as UTF-8 (as davidbau.com does).

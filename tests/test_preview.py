@@ -32,13 +32,14 @@ def test_preview_to_one_subscriber(project: Path, monkeypatch: pytest.MonkeyPatc
     text = (out / "preview.txt").read_text()
     message = message_from_bytes((out / "preview.eml").read_bytes(), policy=policy.default)
     assert message["To"] == "Grace Hopper <grace@example.org>"  # found on the list
-    assert "grace@example.org" in page and "grace@example.org" in text
+    assert "grace@&#8203;example.&#8203;org" in page and "grace@example.org" in text
     token = re.search(r"/unsubscribe\?t=([\w.-]+)", text)
     assert token and read_token(SECRET.encode(), token.group(1)) == (
         "subscribers", "grace@example.org")
     assert html.escape(f"/unsubscribe?t={token.group(1)}") in page
     assert "@@digest-" not in page + text
-    assert message.get_body(("html",)).get_content() == page
+    # The .eml is the wire form (CRLF line ends); the same HTML.
+    assert message.get_body(("html",)).get_content().replace("\r\n", "\n") == page
     # Grace reads World and Politics only: her variant, as send would pick it, is the part of
     # the edition that touches those sections; Ada reads everything.
     main(["preview", "--config", str(project / "config.toml"), "--now", NOW,
@@ -82,3 +83,31 @@ def test_sent_edition_is_archived_for_view_in_browser(
     assert browser_link and browser_link.group(1).endswith(f"/archive/{summary.edition}")
     headlines = re.findall(r'class="headline-link"[^>]*>([^<]+)<', sent_html)
     assert headlines and all(h in page for h in headlines)
+
+
+def test_preview_eml_carries_the_headers_exactly_as_sent(
+    project: Path, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """preview.eml is what `send` puts on the wire: List-Unsubscribe as a plain <https...>
+    URL (the email package alone would RFC 2047-encode it, which nothing reads as a URL)."""
+    monkeypatch.setenv("DIGEST_SECRET", SECRET)
+    config = project / "config.toml"
+    set_config(config, {"port = 1025": f"port = {smtp_server.port}"})
+    out = project / "out"
+    assert main(["preview", "--config", str(config), "--now", NOW, "--to", "ada@example.com",
+                 "--out", str(out)]) == 0
+    assert main(["send", "--config", str(config), "--now", NOW, "--to",
+                 "ada@example.com"]) == 0
+    [sent] = smtp_server.arrived
+    preview = (out / "preview.eml").read_bytes()
+    head, sent_head = preview.split(b"\r\n\r\n")[0], sent.raw.split(b"\r\n\r\n")[0]
+    assert b"=?" not in head
+    assert re.search(rb"^List-Unsubscribe: <http[^>]+/unsubscribe\?t=", head, re.M)
+    # Every header the same, but To (`send --to` addresses the bare address, not the list's
+    # entry with its name), Date (a send is dated when it goes out) and the MIME boundary.
+    def headers(block: bytes) -> list[bytes]:
+        unfolded = re.sub(rb'boundary="[^"]+"', b"boundary", block.replace(b"\r\n ", b" "))
+        return [line for line in unfolded.splitlines()
+                if not line.startswith((b"To: ", b"Date: "))]
+
+    assert headers(head) == headers(sent_head)

@@ -21,10 +21,11 @@ import pytest
 from conftest import REPO
 from editions import NOW, edition, large_edition, sample_edition, story
 
-from digest.deliver.message import Personalizer
+from digest.deliver.message import Personalizer, html_values
 from digest.errors import RenderError
 from digest.ingest.sanitize import one_line
 from digest.model import Cluster, Edition, Image, Rendered
+from digest.render.brand import Brand
 from digest.render.budget import HTML_BUDGET, html_size, render_within_budget, sample_values
 from digest.render.edition import (
     TEXT_WIDTH,
@@ -49,8 +50,7 @@ def render(edition: Edition, templates: Path | None = TEMPLATES) -> Rendered:
 
 def fill_html(rendered: Rendered, values: dict[str, str]) -> str:
     """The HTML part as message.py fills it: values HTML-escaped."""
-    escaped = {k: html.escape(v, quote=True) for k, v in values.items()}
-    return Personalizer(rendered.html, rendered.placeholders).fill(escaped)
+    return Personalizer(rendered.html, rendered.placeholders).fill(html_values(values))
 
 
 def fill_text(rendered: Rendered, values: dict[str, str]) -> str:
@@ -90,8 +90,8 @@ def test_golden_text() -> None:
 
 def test_golden_subject() -> None:
     rendered = render(sample_edition())
-    assert rendered.subject == ("Morning Brief, Friday, November 24, 2023: Truce holds for a "
-                                "second day as hostages are freed")
+    # The news, not what the From name and Date already say; "+ N more" while it fits.
+    assert rendered.subject == "Truce holds for a second day as hostages are freed + 6 more"
 
 
 # --- premailer and placeholders -------------------------------------------------------------
@@ -100,11 +100,13 @@ def test_css_is_inlined_and_media_queries_are_kept() -> None:
     rendered = render(sample_edition())
     page = rendered.html
     assert 'class="headline"' in page and re.search(r'<h3 class="headline"[^>]*style=', page)
-    styles = re.findall(r"<style[^>]*>(.*?)</style>", page, re.S)
-    assert len(styles) == 1, "one <style> block with what cannot be inlined"
-    assert "@media only screen and (max-width: 620px)" in styles[0]
+    # Outlook for Windows' own block is in a conditional comment, which other clients skip.
+    styles = re.findall(r"<style[^>]*>(.*?)</style>", re.sub(r"<!--.*?-->", "", page, flags=re.S),
+                        re.S)
+    assert len(styles) == 2, "what cannot be inlined, and Outlook.com's dark-mode rules"
+    assert "@media only screen and (min-width: 621px)" in styles[0]
     assert "@media (prefers-color-scheme: dark)" in styles[0]
-    assert ".container" in styles[0] and "!important" in styles[0]
+    assert ".masthead" in styles[0] and "!important" in styles[0]
     # Plain rules are inlined, not left in the block.
     assert "border-collapse" not in styles[0]
     assert '<meta name="color-scheme" content="light dark">' in page
@@ -121,7 +123,7 @@ def test_every_placeholder_survives_inlining_and_is_filled_escaped() -> None:
     page, text = fill_html(rendered, values), fill_text(rendered, values)
     assert "@@digest-" not in page and "@@digest-" not in text
     assert 'href="https://news.example.com/unsubscribe?t=a&amp;b=&lt;c&gt;"' in page
-    assert "o&#x27;brien+&quot;x&quot;&amp;&lt;y&gt;@example.com" in page
+    assert "o&#x27;brien+&quot;x&quot;&amp;&lt;y&gt;@&#8203;example.&#8203;com" in page
     assert values["email"] in text and values["unsubscribe_url"] in text
 
 
@@ -215,8 +217,8 @@ def test_hostile_story_text_renders_inert() -> None:
     assert "evil.example.com" not in page and "tracker.example.com" not in page
     assert "@import" not in page and "url(" not in page
     assert "&lt;script&gt;" in page  # the title's markup shows as text
-    style_blocks = re.findall(r"<style", page)
-    assert len(style_blocks) == 1  # ours only
+    style_blocks = re.findall(r"<style", re.sub(r"<!--.*?-->", "", page, flags=re.S))
+    assert len(style_blocks) == 2  # ours only
 
 
 def test_hostile_titles_stay_on_one_line_and_are_capped() -> None:
@@ -233,8 +235,9 @@ def test_hostile_titles_stay_on_one_line_and_are_capped() -> None:
         assert bad.strip() not in text
     # A 10,000-character title becomes a few lines (summaries are the size budget's business).
     long_title = one_line(FEED_ATTACKS["long_word"])
-    assert long_title not in rendered.html and long_title not in text
-    assert long_title[:TITLE_LIMIT - 1] + "…" in rendered.html
+    shown = rendered.html.replace("\u200b", "")
+    assert long_title not in shown and long_title not in text
+    assert long_title[:TITLE_LIMIT - 1] + "…" in shown
 
 
 def test_rtl_and_emoji_survive() -> None:
@@ -271,7 +274,8 @@ def test_html_and_text_say_the_same_things() -> None:
     sample = sample_edition()
     rendered = render(sample)
     values = sample_values(BASE_URL, "daily-2023-11-24")
-    page = html.unescape(re.sub(r"<[^>]+>", " ", fill_html(rendered, values).split("<body")[1]))
+    page = fill_html(rendered, values).split("</head>")[1].replace("&#8203;", "")
+    page = html.unescape(re.sub(r"<[^>]+>", " ", page))
     text = fill_text(rendered, values)
     for phrase in ["Morning Brief", "Friday, November 24, 2023", "7 stories",
                    "View in browser", "Also covered by", "Unsubscribe", "Choose topics",
@@ -304,7 +308,7 @@ def test_syntax_error_names_file_and_line(own_templates: Path) -> None:
 
 def test_undefined_name_names_file_and_line(own_templates: Path) -> None:
     path = own_templates / "macros.html.j2"
-    source = path.read_text().replace("{{ title }}</a>", "{{ titel }}</a>", 1)
+    source = path.read_text().replace("{{ title |", "{{ titel |", 1)
     path.write_text(source)
     line = next(i for i, text in enumerate(source.splitlines(), 1) if "titel" in text)
     with pytest.raises(RenderError) as error:
@@ -341,8 +345,8 @@ def test_a_missing_include_falls_back_and_a_missing_folder_is_named(own_template
 
 def test_operator_templates_are_used(own_templates: Path) -> None:
     path = own_templates / "edition.html.j2"
-    path.write_text(path.read_text().replace("View in browser</a></td>",
-                                             "Read it online</a></td>"))
+    path.write_text(path.read_text().replace("View in browser</a></div>",
+                                             "Read it online</a></div>"))
     assert "Read it online" in render(sample_edition(), own_templates).html
 
 
@@ -439,9 +443,62 @@ def test_nothing_loads_but_the_stories_own_pictures() -> None:
     images = [attrs for tag, attrs in _elements(page) if tag == "img"]
     expected = {s.image.url for s in sample.stories if s.image and s.image.url}
     assert {a["src"] for a in images} == expected
-    for a in images:
-        assert a["width"] and a["height"] and a["alt"]
+    for a in images:  # every picture links where its headline does: decorative, alt=""
+        assert a["width"] and a["height"] and a["alt"] == ""
     for remote in ("<link", "@import", "@font-face", "url(", "<script", "<iframe", "<object"):
         assert remote not in page, remote
     lead = next(a for a in images if "truce" in (a["src"] or ""))
-    assert (lead["width"], lead["height"]) == ("536", "302")  # 1600x900 scaled to the column
+    # 1600x900 scaled to fit the column (536 px) and the lead picture's 300 px height
+    assert (lead["width"], lead["height"]) == ("533", "300")
+
+
+# --- the inbox line and the text part's layout ----------------------------------------------
+
+def test_subject_is_the_lead_headline_cut_near_sixty_characters() -> None:
+    long_title = ("Parliament votes through the long-awaited budget after an all-night sitting "
+                  "that ended in uproar")
+    rendered = render(edition([("World", [Cluster((story(1, long_title),), 2.0),
+                                          Cluster((story(2, "Second"),), 1.0)])]))
+    assert rendered.subject == "Parliament votes through the long-awaited budget after an…"
+    assert len(rendered.subject) <= 60
+    one = render(edition([("World", [Cluster((story(1, "Only story"),), 1.0)])]))
+    assert one.subject == "Only story"  # nothing "more" to promise
+
+
+def test_preheader_is_the_next_two_headlines_then_invisible_spacing() -> None:
+    sample = sample_edition()
+    page = render(sample).html
+    preheader = re.search(r'<div class="preheader"[^>]*>(.*?)</div>', page, re.S)
+    assert preheader
+    shown = html.unescape(preheader.group(1))
+    second, third = (c.lead.title for c in sample.clusters[1:3])
+    assert shown.startswith(f"{second} · {third}")
+    assert sample.clusters[0].lead.title not in shown  # the subject says that one
+    assert "\u034f\u200c\u00a0" * 10 in shown
+    assert "display:none" in preheader.group(0) and "mso-hide:all" in preheader.group(0)
+
+
+def test_text_part_keeps_paragraphs_and_gives_every_link_its_url() -> None:
+    text = fill_text(render(sample_edition()), sample_values(BASE_URL, "daily-2023-11-24"))
+    # The link "Follow the latest" is written with its target (wrapped at 72 columns).
+    assert "latest <https://example.com/live>." in text
+    assert " ".join(text.split()).count("Follow the latest <https://example.com/live>.") == 5
+    # The summary's two paragraphs stay two, a blank line apart.
+    assert "<https://example.com/live>.\n\nOfficials in three capitals" in text
+    assert "-- \n" in text  # the signature line that mail clients recognise
+
+
+def test_text_part_breaks_the_footer_cleanly_with_brand_lines() -> None:
+    brand = Brand(footer_text="Published by Example Media, who choose the stories each day.",
+                  postal_address="1 Main Street, Springfield, IL 62701, USA")
+    rendered = render_edition(sample_edition(), TEMPLATES, ZONE, NONCE,
+                              {"base_url": BASE_URL, "brand": brand})
+    values = sample_values(BASE_URL, "daily-2023-11-24")
+    footer = fill_text(rendered, values).split("\n-- \n", 1)[1]
+    lines = footer.splitlines()
+    assert lines[:2] == ["You get Morning Brief because you subscribed with",
+                         values["email"] + "."]
+    assert brand.footer_text in footer and brand.postal_address in footer
+    assert lines[-2:] == [f"Choose topics: {values['preferences_url']}",
+                          f"Unsubscribe: {values['unsubscribe_url']}"]
+    assert all(len(line) <= TEXT_WIDTH or "://" in line for line in lines)

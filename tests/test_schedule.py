@@ -162,11 +162,11 @@ def test_plan_has_a_job_per_configured_cron(project: Path) -> None:
     planned = schedule.plan(config, send_at=at)
     assert [(j.id, j.kind, j.frequency) for j in planned] == [
         ("send-daily", "send", "daily"), ("send-weekly", "send", "weekly"),
-        ("send-once", "send", "daily")]
+        ("retry", "retry", "daily"), ("send-once", "send", "daily")]
     weekly = planned[1]
     assert schedule.edition_for(config, weekly, datetime(2026, 11, 26, 12, tzinfo=UTC)) == (
         "weekly-2026-W48")
-    assert schedule.next_run(planned[2], at - timedelta(seconds=1)) == at
+    assert schedule.next_run(planned[3], at - timedelta(seconds=1)) == at
 
 
 def test_start_catches_up_a_send_slot_within_the_grace_only(project: Path) -> None:
@@ -258,7 +258,8 @@ def test_a_run_missed_by_more_than_the_grace_is_skipped_with_a_line(
         scheduler.start()
         try:
             assert {j.id: (j.coalesce, j.misfire_grace_time, j.max_instances)
-                    for j in scheduler.get_jobs()} == {"fetch": (True, 1, 1)}  # once: gone
+                    for j in scheduler.get_jobs()} == {"fetch": (True, 1, 1),
+                                                       "retry": (True, 1, 1)}  # once: gone
             deadline = time.monotonic() + 10
             while "missed" not in caplog.text and time.monotonic() < deadline:
                 time.sleep(0.05)
@@ -290,7 +291,7 @@ def test_the_weekly_job_sends_the_weeks_edition_to_weekly_readers_once(
                {"alan@example.net,Alan Turing,,daily": "alan@example.net,Alan Turing,,weekly"})
     set_config(project / "config.toml", {
         "port = 1025": f"port = {smtp_server.port}",
-        'send = "0 7 * * *"': 'send = ""\nsend_weekly = "0 23 * * 3"',  # Wednesdays 23:00
+        'send = "0 7 * * *"': 'send = ""\nsend_weekly = "0 23 * * 3"\nretry = ""',  # Wed 23:00
     })
     config = load_config(project / "config.toml")
     (job,) = schedule.plan(config)[1:]

@@ -102,7 +102,7 @@ def test_status_tells_each_feeds_last_fetch_and_each_editions_counts(
     assert {k: edition[k] for k in ("sent", "deferred", "failed", "unknown", "pending")} == {
         "sent": 3, "deferred": 0, "failed": 0, "unknown": 0, "pending": 0}
     assert report["scheduler"] is None and report["running_job"] is None
-    assert [j["job"] for j in report["jobs"]] == ["fetch", "send-daily"]
+    assert [j["job"] for j in report["jobs"]] == ["fetch", "send-daily", "retry"]
 
     text = _status(config_path, capsys)
     assert "digest run: not running" in text

@@ -60,6 +60,7 @@ from digest.audience.tokens import (
 )
 from digest.config import Config
 from digest.errors import DigestError, SubscriberError
+from digest.render.brand import brand_for
 from digest.store import Store
 from digest.store.signups import Outcome, Signup
 
@@ -106,6 +107,7 @@ def signup_routes(config: Config, key: bytes, clock: Callable[[], datetime],
         mail: sends one notice; raises SendError when the server does not take it.
     """
     newsletter = config.newsletter.name
+    brand = brand_for(config.newsletter)  # the email's palette and logo, as on every page
     base = config.newsletter.base_url.rstrip("/")
     rules = config.signup
     known = {t.lower(): t for t in config.topics}
@@ -146,7 +148,7 @@ def signup_routes(config: Config, key: bytes, clock: Callable[[], datetime],
         html = pages.subscribe_page(newsletter, about, rules.consent, "subscribe",
                                     make_form_stamp(key, clock()), config.topics, email=email,
                                     name=name, chosen=chosen, frequency=frequency,
-                                    errors=errors)
+                                    errors=errors, brand=brand)
         return page(html, status)
 
     async def subscribe_form(request: Request) -> Response:
@@ -183,7 +185,7 @@ def signup_routes(config: Config, key: bytes, clock: Callable[[], datetime],
                              chosen=[t for t in form.get("topics", []) if t.lower() in known],
                              frequency=first(form, "frequency"), errors=errors)
         answer = pages.check_inbox_page(newsletter, typed.strip()[:254], rules.confirm_hours,
-                                        rules.resend_minutes)
+                                        rules.resend_minutes, brand=brand)
         if errors:
             log.info("signup: honeypot filled with an invalid address from %s; ignored",
                      client_of(request))
@@ -243,13 +245,14 @@ def signup_routes(config: Config, key: bytes, clock: Callable[[], datetime],
             return page(pages.link_trouble_page(
                 newsletter, title, message, "subscribe", make_form_stamp(key, now),
                 token.email, signup.topics if signup else (),
-                signup.frequency if signup else "daily"), 410)
+                signup.frequency if signup else "daily", brand=brand), 410)
         return token_text, signup
 
     def confirm_page(token_text: str, signup: Signup, again: bool) -> Response:
         return page(pages.confirm_page(
             newsletter, signup.email, signup.topics, signup.frequency,
-            f"confirm?t={quote(token_text)}", make_form_stamp(key, clock()), again=again))
+            f"confirm?t={quote(token_text)}", make_form_stamp(key, clock()), again=again,
+            brand=brand))
 
     async def confirm_form(request: Request) -> Response:
         """GET (and HEAD): the page with the button; reads, never writes."""
@@ -279,7 +282,7 @@ def signup_routes(config: Config, key: bytes, clock: Callable[[], datetime],
         if done is None:  # confirmed by another request in the meantime
             return page(pages.link_trouble_page(
                 newsletter, "This link was already used",
-                f"{signup.email} is already confirmed."), 410)
+                f"{signup.email} is already confirmed.", brand=brand), 410)
         reader = make_token(key, WEB_LIST, done.email)
         log.info("signup of %s confirmed", done.email)
 
@@ -288,7 +291,8 @@ def signup_routes(config: Config, key: bytes, clock: Callable[[], datetime],
                                   done.frequency, latest_url, f"{base}/preferences?t={reader}",
                                   f"{base}/unsubscribe?t={reader}")
 
-        return page(pages.confirmed_page(newsletter, done.email, f"preferences?t={reader}"),
+        return page(pages.confirmed_page(newsletter, done.email, f"preferences?t={reader}",
+                                         brand=brand),
                     background=send(welcome, None))
 
     return [

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from digest.audience.pages import shell
+from digest.render.brand import DEFAULT_BRAND, Brand
 
 HONEYPOT = "website"  # people never see this field; a bot that fills in everything fills it
 
@@ -161,58 +162,64 @@ _SNIPPET = """<form method="post" action="{{ action }}" class="digest-signup"
 """
 
 
-def _page(template: str, **context: Any) -> str:
-    return _ENV.get_template(template).render(context)
+def _page(template: str, brand: Brand | None, **context: Any) -> str:
+    """A page in the shared shell, in the publisher's brand (the default one when none)."""
+    return _ENV.get_template(template).render(context, brand=brand or DEFAULT_BRAND)
 
 
 def subscribe_page(
     newsletter: str, about: str, consent: str, action: str, stamp: str,
     topics: Sequence[str], *, email: str = "", name: str = "", chosen: Sequence[str] = (),
     frequency: str = "daily", errors: Mapping[str, str] | None = None,
+    brand: Brand | None = None,
 ) -> str:
     """The signup form; with `errors` (field → message) it comes back as it was filled."""
-    return _page("subscribe.html", title="Subscribe", newsletter=newsletter, about=about,
+    return _page("subscribe.html", brand, title="Subscribe", newsletter=newsletter, about=about,
                  consent=consent, action=action, stamp=stamp, topics=topics, email=email,
                  name=name, chosen=chosen, frequency=frequency,
                  errors=defaultdict(str, errors or {}),
                  honeypot=HONEYPOT)
 
 
-def check_inbox_page(newsletter: str, email: str, hours: float, minutes: float) -> str:
+def check_inbox_page(newsletter: str, email: str, hours: float, minutes: float, *,
+                     brand: Brand | None = None) -> str:
     """The one answer to every well-formed signup, whatever became of it."""
-    return _page("check_inbox.html", title="Check your inbox", newsletter=newsletter,
+    return _page("check_inbox.html", brand, title="Check your inbox", newsletter=newsletter,
                  email=email, hours=f"{hours:g}", minutes=f"{minutes:g}")
 
 
 def confirm_page(newsletter: str, email: str, topics: Sequence[str], frequency: str,
-                 action: str, stamp: str, again: bool = False) -> str:
+                 action: str, stamp: str, again: bool = False, *,
+                 brand: Brand | None = None) -> str:
     """What the confirmation link opens: the choices and one button (GET changes nothing);
     `again` when a press came too soon after the page, or without it."""
-    return _page("confirm.html", title="Confirm", newsletter=newsletter, email=email,
+    return _page("confirm.html", brand, title="Confirm", newsletter=newsletter, email=email,
                  topics=topics, frequency=frequency, action=action, stamp=stamp,
                  again=again)
 
 
-def confirmed_page(newsletter: str, email: str, preferences: str) -> str:
-    return _page("confirmed.html", title="Subscribed", newsletter=newsletter, email=email,
+def confirmed_page(newsletter: str, email: str, preferences: str, *,
+                   brand: Brand | None = None) -> str:
+    return _page("confirmed.html", brand, title="Subscribed", newsletter=newsletter, email=email,
                  preferences=preferences)
 
 
 def link_trouble_page(newsletter: str, title: str, message: str, action: str = "",
                       stamp: str = "", email: str = "", topics: Sequence[str] = (),
-                      frequency: str = "daily") -> str:
+                      frequency: str = "daily", *, brand: Brand | None = None) -> str:
     """A used or expired confirmation link, offering a new one (when the address is known)."""
-    return _page("link_trouble.html", title=title, newsletter=newsletter, message=message,
+    return _page("link_trouble.html", brand, title=title, newsletter=newsletter, message=message,
                  action=action, stamp=stamp, email=email, topics=topics, frequency=frequency)
 
 
-def delete_page(newsletter: str, email: str, action: str, data: str) -> str:
-    return _page("delete.html", title="Delete my data", newsletter=newsletter, email=email,
+def delete_page(newsletter: str, email: str, action: str, data: str, *,
+                brand: Brand | None = None) -> str:
+    return _page("delete.html", brand, title="Delete my data", newsletter=newsletter, email=email,
                  action=action, data=data)
 
 
-def deleted_page(newsletter: str, email: str) -> str:
-    return _page("deleted.html", title="Deleted", newsletter=newsletter, email=email)
+def deleted_page(newsletter: str, email: str, *, brand: Brand | None = None) -> str:
+    return _page("deleted.html", brand, title="Deleted", newsletter=newsletter, email=email)
 
 
 def snippet(newsletter: str, action: str, topics: Sequence[str], consent: str) -> str:

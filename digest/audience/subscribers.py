@@ -73,19 +73,34 @@ def normalize_address(address: str) -> str:
         raise SubscriberError(f"{address!r} is not a valid address: {e}") from e
 
 
+def address_key(address: str) -> str:
+    """Who an address reaches, for comparing: addresses that differ only in case are one
+    reader (mail systems treat local parts case-insensitively in practice), so importing,
+    suppressing and the ledger compare this key, while mail goes to the address as written.
+    An address that does not normalize is compared as its trimmed, case-folded text."""
+    try:
+        return normalize_address(address).casefold()
+    except SubscriberError:
+        return address.strip().casefold()
+
+
 def load_subscribers(
     lists: Sequence[Path],
     suppressed: Container[str] = frozenset(),
     topics: Collection[str] | None = None,
     stats: LoadStats | None = None,
+    quiet: bool = False,
 ) -> Iterator[Subscriber]:
     """Stream the valid subscribers of every list, each address once.
 
     Args:
         lists: CSV files, read in order; the first row for an address wins.
-        suppressed: normalized addresses never to yield (unsubscribed, bounced, by hand).
+        suppressed: addresses never to yield (unsubscribed, bounced, by hand), as written
+            or by their `address_key` (a store's `Blocked` answers in any case).
         topics: the section names a `topics` cell may name (any case); None accepts any.
         stats: counts what was read, when given.
+        quiet: bad rows at debug level only (a run reads its lists several times, and
+            warns on one read).
     Yields:
         Subscribers, in file order.
     Raises:
@@ -96,14 +111,15 @@ def load_subscribers(
     canonical = {t.lower(): t for t in topics} if topics is not None else None
     seen: set[str] = set()
     for path in lists:
-        for line, subscriber in read_list(path, canonical, stats):
-            if subscriber.email in seen:
+        for line, subscriber in read_list(path, canonical, stats, quiet=quiet):
+            key = address_key(subscriber.email)
+            if key in seen:
                 stats.duplicates += 1
                 log.info("%s:%d: %s is already listed; the first row is kept", path, line,
                          subscriber.email)
                 continue
-            seen.add(subscriber.email)
-            if subscriber.email in suppressed:
+            seen.add(key)
+            if key in suppressed or subscriber.email in suppressed:
                 stats.suppressed += 1
                 continue
             stats.subscribers += 1

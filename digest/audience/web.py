@@ -13,6 +13,10 @@ error is an HTML page with the right status and no stack trace.
     GET  /healthz           "ok" when the state database opens
     /subscribe, /confirm    signing up (`signup.py`);  /data, /delete: the reader's data
                             (`readerdata.py`)
+
+Only POST changes state, by construction: each path is an `Endpoint` whose `show` (GET,
+HEAD) gets a database connection that refuses writes and whose `act` alone (POST) gets one
+that accepts them.
 """
 
 from __future__ import annotations
@@ -20,9 +24,12 @@ from __future__ import annotations
 import logging
 import re
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from email.utils import parseaddr
 from http import HTTPStatus
+from pathlib import Path
 from typing import TypeVar
 from urllib.parse import parse_qs, quote
 
@@ -32,7 +39,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from digest.audience.notices import Mail
 from digest.audience.pages import (
@@ -48,8 +55,10 @@ from digest.audience.signup import signup_routes
 from digest.audience.subscribers import find_subscriber, parse_topics, read_token
 from digest.config import Config
 from digest.errors import DigestError, InputError, SubscriberError
-from digest.model import Frequency
-from digest.render import edition as render
+from digest.model import DatabaseUrl, Frequency
+from digest.render.archive import public_page
+from digest.render.brand import Brand, brand_for
+from digest.render.edition import archive_name
 from digest.store import Store
 
 log = logging.getLogger(__name__)
@@ -71,7 +80,6 @@ _ARCHIVE_HEADERS = {
                                "img-src https: http: data:; frame-ancestors 'none'",
 }
 _STATUS_TEXT = {
-    403: ("Not from our page", "This form can only be sent from our own page."),
     400: ("This link is not valid", "The link is incomplete or was changed. Use the link from "
           "the newsletter exactly as it arrived."),
     404: ("Not found", "There is no page at this address."),
@@ -82,8 +90,40 @@ _STATUS_TEXT = {
 }
 
 
-def create_app(config: Config, key: bytes, clock: Callable[[], datetime],
-               mail: Mail) -> Starlette:
+@dataclass(frozen=True)
+class Endpoint:
+    """One path of the app: what it shows and what it does, kept apart.
+
+    `show` answers GET (and HEAD, which Starlette routes to it) with a database that refuses
+    every write; `act` answers POST, the only method that can change state. Mail scanners
+    fetch every link with GET or HEAD, so this split is what keeps a reader's mailbox from
+    acting for them. Other methods (OPTIONS, PUT, DELETE...) get 405.
+    """
+
+    path: str
+    show: Handler | None = None
+    act: Handler | None = None
+
+
+class StoreAccess:
+    """Runs work against the state database in a worker thread; read-only unless writable."""
+
+    def __init__(self, path: Path | DatabaseUrl, writable: bool) -> None:
+        self._path = path
+        self._writable = writable
+
+    async def __call__(self, work: Callable[[Store], T]) -> T:
+        def run() -> T:
+            with Store.open(self._path, read_only=not self._writable) as store:
+                return work(store)
+        return await run_in_threadpool(run)
+
+
+Handler = Callable[[Request, StoreAccess], Awaitable[Response]]
+
+
+def create_app(config: Config, key: bytes, clock: Callable[[], datetime], mail: Mail,
+               more: Sequence[Endpoint] = ()) -> Starlette:
     """The ASGI app for unsubscribe, preferences and the archive.
 
     Args:
@@ -91,17 +131,15 @@ def create_app(config: Config, key: bytes, clock: Callable[[], datetime],
         key: the HMAC key that signed the tokens.
         clock: gives "now" for the time written with each suppression and preference.
         mail: sends one confirmation or welcome email (from the composition root).
+        more: further endpoints (another module's), served the same way.
     Returns:
         A Starlette app; run it with uvicorn.
     """
     newsletter = config.newsletter.name
+    brand = brand_for(config.newsletter)  # the email's palette and logo, on every page
 
     def page(html: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
         return HTMLResponse(html, status_code=status, headers=headers or _TOKEN_HEADERS)
-
-    def failure(status: int, message: str | None = None) -> Response:
-        title, default = _STATUS_TEXT.get(status, _STATUS_TEXT[500])
-        return page(error_page(newsletter, title, message or default), status)
 
     def token_of(request: Request) -> tuple[str, str, str]:
         token = request.query_params.get("t", "").strip()
@@ -112,46 +150,28 @@ def create_app(config: Config, key: bytes, clock: Callable[[], datetime],
                                      "arrived; nothing was changed.") from None
         return token, list_name, email
 
-    def store_call(work: Callable[[Store], T]) -> Callable[[], T]:
-        def run() -> T:
-            with Store.open(config.database_path) as store:
-                return work(store)
-        return run
+    async def unsubscribe_form(request: Request, store: StoreAccess) -> Response:
+        token, _, email = token_of(request)
+        return page(unsubscribe_page(newsletter, email, f"unsubscribe?t={quote(token)}",
+                                     f"preferences?t={quote(token)}", brand=brand))
 
-    async def unsubscribe(request: Request) -> Response:
-        token, list_name, email = token_of(request)
-        if request.method == "GET":
-            return page(unsubscribe_page(newsletter, email, f"unsubscribe?t={quote(token)}",
-                                         f"preferences?t={quote(token)}"))
+    async def unsubscribe(request: Request, store: StoreAccess) -> Response:
+        _, list_name, email = token_of(request)
         # RFC 8058: the POST itself is the consent; its body (List-Unsubscribe=One-Click, or
         # the button's form) needs no checking, and there is no redirect and no cookie.
         reason = f"unsubscribed from list {list_name!r} by its link"
-        await run_in_threadpool(store_call(lambda s: s.suppress(email, reason, clock())))
+        await store(lambda s: s.suppress(email, reason, clock()))
         log.info("unsubscribed %s (list %s)", email, list_name)
-        return page(unsubscribed_page(newsletter, email))
+        return page(unsubscribed_page(newsletter, email, brand=brand))
 
-    async def preferences(request: Request) -> Response:
+    async def preferences_form(request: Request, store: StoreAccess,
+                               saved: bool = False) -> Response:
         token, list_name, email = token_of(request)
         known = {t.lower(): t for t in config.topics}
-        saved = False
-        if request.method == "POST":
-            refuse_cross_site(request, config.newsletter.base_url)
-            form = await _form(request)
-            try:
-                chosen = parse_topics(form.get("topics", []), known)
-            except SubscriberError as e:
-                raise HTTPException(400, f"{e}; nothing was saved.") from None
-            frequency_text = (form.get("frequency") or ["daily"])[0]
-            if frequency_text not in ("daily", "weekly"):
-                raise HTTPException(400, "Choose daily or weekly; nothing was saved.")
-            frequency: Frequency = "weekly" if frequency_text == "weekly" else "daily"
-            await run_in_threadpool(store_call(
-                lambda s: s.set_preference(email, chosen, frequency, clock())))
-            saved = True
 
-        def current(store: Store) -> tuple[tuple[str, ...], str, bool]:
-            chosen = store.preference(email)
-            suppressed = store.suppression(email) is not None
+        def current(s: Store) -> tuple[tuple[str, ...], str, bool]:
+            chosen = s.preference(email)
+            suppressed = s.suppression(email) is not None
             if chosen is not None:
                 return chosen[0], chosen[1], suppressed
             listed = find_subscriber(config.subscriber_lists, list_name, email, known)
@@ -159,42 +179,94 @@ def create_app(config: Config, key: bytes, clock: Callable[[], datetime],
                 return (), "daily", suppressed
             return listed.topics, listed.frequency, suppressed
 
-        topics, frequency_now, suppressed = await run_in_threadpool(store_call(current))
+        topics, frequency_now, suppressed = await store(current)
         return page(preferences_page(
             newsletter, email, f"preferences?t={quote(token)}", f"unsubscribe?t={quote(token)}",
-            config.topics, topics, frequency_now, saved, suppressed))
+            config.topics, topics, frequency_now, saved, suppressed, brand=brand))
 
-    async def archive_index(request: Request) -> Response:
-        editions = await run_in_threadpool(store_call(lambda s: s.editions(limit=1000)))
-        return page(archive_page(newsletter, editions), headers=_ARCHIVE_HEADERS)
+    async def save_preferences(request: Request, store: StoreAccess) -> Response:
+        _, _, email = token_of(request)
+        refuse_cross_site(request, config.newsletter.base_url)
+        known = {t.lower(): t for t in config.topics}
+        form = await _form(request)
+        try:
+            chosen = parse_topics(form.get("topics", []), known)
+        except SubscriberError as e:
+            raise HTTPException(400, f"{e}; nothing was saved.") from None
+        frequency_text = (form.get("frequency") or ["daily"])[0]
+        if frequency_text not in ("daily", "weekly"):
+            raise HTTPException(400, "Choose daily or weekly; nothing was saved.")
+        frequency: Frequency = "weekly" if frequency_text == "weekly" else "daily"
+        await store(lambda s: s.set_preference(email, chosen, frequency, clock()))
+        return await preferences_form(request, store, saved=True)
 
-    async def archive_edition(request: Request) -> Response:
+    async def archive_index(request: Request, store: StoreAccess) -> Response:
+        editions = await store(lambda s: s.editions(limit=1000))
+        return page(archive_page(newsletter, editions, brand=brand), headers=_ARCHIVE_HEADERS)
+
+    async def archive_slash(request: Request, store: StoreAccess) -> Response:
+        # Relative, so the Host header (anyone's to forge) never picks where it points.
+        return Response(status_code=308, headers={"Location": "archive/"})
+
+    async def archive_edition(request: Request, store: StoreAccess) -> Response:
         edition_id = request.path_params["edition"].removesuffix(".html")
         if not _EDITION_ID.fullmatch(edition_id):
             raise HTTPException(404)
-        rendered = await run_in_threadpool(store_call(lambda s: s.edition(edition_id)))
+        rendered = await store(lambda s: s.edition(edition_id))
         if rendered is None:
             raise HTTPException(404, f"There is no edition {edition_id!r} in the archive.")
-        # The same page `digest send` writes to the archive folder (values HTML-escaped).
-        html = render.archive_page(rendered, config.newsletter.base_url.rstrip("/"))
+        # The page `digest send` wrote to the archive folder when it made the edition; for an
+        # edition whose page is gone, the stored render made public.
+        written = config.state_folder / "archive" / f"{archive_name(edition_id)}.html"
+        try:
+            html = await run_in_threadpool(lambda: written.read_text(encoding="utf-8"))
+        except OSError:
+            html = public_page(rendered, config.newsletter.base_url.rstrip("/"),
+                               config.newsletter.name, parseaddr(config.newsletter.sender)[1])
         return HTMLResponse(html, headers=_ARCHIVE_HEADERS)
 
-    async def healthz(request: Request) -> Response:
-        await run_in_threadpool(store_call(lambda s: s.suppression("")))
+    async def healthz(request: Request, store: StoreAccess) -> Response:
+        await store(lambda s: s.suppression(""))
         return PlainTextResponse("ok\n", headers={"Cache-Control": "no-store"})
+
+    endpoints = [
+        Endpoint("/unsubscribe", show=unsubscribe_form, act=unsubscribe),
+        Endpoint("/preferences", show=preferences_form, act=save_preferences),
+        Endpoint("/archive", show=archive_slash),
+        Endpoint("/archive/", show=archive_index),
+        Endpoint("/archive/{edition}", show=archive_edition),
+        Endpoint("/healthz", show=healthz),
+        *more,
+    ]
+    # Signing up and the reader's data keep their own GET/POST pairs (GET writes nothing).
+    routes = [*signup_routes(config, key, clock, mail), *reader_data_routes(config, key, clock)]
+    return app_of(endpoints, config.database_path, newsletter, brand, routes)
+
+
+def app_of(endpoints: Sequence[Endpoint], database: Path | DatabaseUrl, newsletter: str,
+           brand: Brand,
+           routes: Sequence[BaseRoute] = ()) -> Starlette:
+    """The Starlette app serving `endpoints`: `show` on GET and HEAD with a read-only
+    database, `act` on POST with a writable one; `routes` as they are; errors are pages for
+    people."""
+
+    def failure(status: int, message: str | None = None) -> Response:
+        title, default = _STATUS_TEXT.get(status, _STATUS_TEXT[500])
+        return HTMLResponse(error_page(newsletter, title, message or default, brand=brand),
+                            status_code=status, headers=_TOKEN_HEADERS)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         detail = exc.detail if exc.detail and exc.detail != _http_phrase(exc.status_code) else None
         return failure(exc.status_code, detail)
 
-    def guarded(
-        endpoint: Callable[[Request], Awaitable[Response]],
-    ) -> Callable[[Request], Awaitable[Response]]:
-        """The endpoint, with anything unexpected turned into a 500 page (logged, not shown)."""
+    def guarded(handler: Handler, writable: bool) -> Callable[[Request], Awaitable[Response]]:
+        """The handler with its store access, anything unexpected a 500 page (logged)."""
+        store = StoreAccess(database, writable)
+
         async def run(request: Request) -> Response:
             try:
-                return await endpoint(request)
+                return await handler(request, store)
             except HTTPException:
                 raise
             except DigestError as e:
@@ -204,16 +276,18 @@ def create_app(config: Config, key: bytes, clock: Callable[[], datetime],
             return failure(500)
         return run
 
-    routes = [
-        Route("/unsubscribe", guarded(unsubscribe), methods=["GET", "POST"]),
-        Route("/preferences", guarded(preferences), methods=["GET", "POST"]),
-        Route("/archive/", guarded(archive_index), methods=["GET"]),
-        Route("/archive/{edition}", guarded(archive_edition), methods=["GET"]),
-        Route("/healthz", guarded(healthz), methods=["GET"]),
-        *signup_routes(config, key, clock, mail),
-        *reader_data_routes(config, key, clock),
-    ]
-    return Starlette(routes=routes, exception_handlers={HTTPException: http_error})
+    served: list[BaseRoute] = []
+    for endpoint in endpoints:
+        if endpoint.show is not None:
+            served.append(Route(endpoint.path, guarded(endpoint.show, writable=False),
+                                methods=["GET"]))
+        if endpoint.act is not None:
+            served.append(Route(endpoint.path, guarded(endpoint.act, writable=True),
+                                methods=["POST"]))
+    app = Starlette(routes=[*served, *routes], exception_handlers={HTTPException: http_error})
+    # No slash redirects: Starlette builds them from the Host header, which anyone can forge.
+    app.router.redirect_slashes = False
+    return app
 
 
 async def _form(request: Request) -> dict[str, list[str]]:
@@ -248,5 +322,18 @@ def serve(app: Starlette, host: str, port: int, verbose: bool = False) -> None:
     except OSError as e:
         raise InputError(f"cannot listen on {host}:{port}: {e.strerror}; pass --port or change "
                          "[web] port") from e
-    uvicorn.run(app, host=host, port=port, log_level="info" if verbose else "warning",
-                server_header=False)
+    settings = uvicorn.Config(app, host=host, port=port,
+                              log_level="info" if verbose else "warning", server_header=False)
+    # After uvicorn.Config, which sets up uvicorn's loggers: the access log never gets a
+    # query string, where every unsubscribe and preferences token travels.
+    logging.getLogger("uvicorn.access").addFilter(_without_query)
+    uvicorn.Server(settings).run()
+
+
+def _without_query(record: logging.LogRecord) -> bool:
+    """uvicorn's access line (client, method, path?query, version, status), query dropped."""
+    if isinstance(record.args, tuple) and len(record.args) >= 3:
+        args = list(record.args)
+        args[2] = str(args[2]).partition("?")[0]
+        record.args = tuple(args)
+    return True

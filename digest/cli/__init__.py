@@ -29,7 +29,7 @@ from digest.cli import (
     subscribers,
     worker,
 )
-from digest.cli.options import EXIT_FAILURES, Handler, make_options
+from digest.cli.options import EXIT_FAILURES, EXIT_OK, Handler, make_options
 from digest.config import secret_env_names
 from digest.errors import DigestError
 
@@ -66,6 +66,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return EXIT_FAILURES
+    except BrokenPipeError:
+        # The reader went away (`digest subscribers list | head -1`): stop quietly, as Unix
+        # tools do; stdout goes to /dev/null so the interpreter's last flush cannot fail too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from digest import pipeline
 from digest.cli.options import EXIT_FAILURES, EXIT_OK, Commands, Options, add_command
 from digest.config import load_config
+from digest.logs import Redactor
 from digest.store import Store
 from digest.store.lock import hold_lock
 
@@ -20,9 +21,10 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     with hold_lock(config.database_path, "digest fetch"), Store.open(config.database_path) as store:
         summary = pipeline.fetch(config, store, now)
+    mask = Redactor(())  # a password in a feed's URL is printed as the logs print it: ***
     if args.json:
-        print(json.dumps({"feeds": [asdict(f) for f in summary.feeds],
-                          "new_stories": summary.new_stories}))
+        print(mask(json.dumps({"feeds": [asdict(f) for f in summary.feeds],
+                               "new_stories": summary.new_stories})))
     else:
         statuses = [f.status for f in summary.feeds]
         skipped = f", {summary.skipped} skipped" if summary.skipped else ""
@@ -30,7 +32,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
               f"{statuses.count('failed')} failed{skipped}; {summary.new_stories} new stories.")
         for f in summary.feeds:
             if f.error:
-                print(f"  {f.status}: {f.name} ({f.url}): {f.error}")
+                print(mask(f"  {f.status}: {f.name} ({f.url}): {f.error}"))
     return EXIT_FAILURES if summary.failed else EXIT_OK
 
 

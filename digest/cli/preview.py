@@ -15,6 +15,9 @@ def cmd_preview(args: argparse.Namespace) -> int:
     """Render the next edition without sending: preview.html, preview.txt, preview.eml."""
     config = load_config(args.config)
     files = pipeline.preview(config, now_from(args, config), args.out, os.environ, to=args.to)
+    if not files.written:
+        print(f"Next edition: {files.note}.")
+        return EXIT_OK
     print(f"Next edition: {files.stories} stories.")
     for path in (files.html, files.text, files.eml):
         print(f"  {path}")

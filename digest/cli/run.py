@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import signal
 import sys
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from types import FrameType
 from zoneinfo import ZoneInfo
 
@@ -27,7 +28,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     deliveries are in the ledger) and digest exits 0.
     """
     config = load_config(args.config)
-    send_at = _send_at(args.send_at, config) if args.send_at else None
+    send_at = send_at_from(args.send_at, config, datetime.now(UTC)) if args.send_at else None
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -47,16 +48,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _send_at(text: str, config: Config) -> datetime:
+def send_at_from(text: str, config: Config, now: datetime) -> datetime:
+    """`--send-at`: "now", an ISO-8601 time, or a time of day (today, `now`'s day, in the
+    newsletter's time zone); a time without a zone is in the newsletter's time zone.
+
+    Raises:
+        InputError: none of those.
+    """
+    zone = ZoneInfo(config.schedule.timezone)
     if text == "now":
-        return datetime.now(UTC)
+        return now
     try:
+        clock = re.fullmatch(r"(\d{1,2}):(\d{2})(?::(\d{2}))?", text.strip())
+        if clock:
+            at = time(int(clock[1]), int(clock[2]), int(clock[3] or 0))
+            return datetime.combine(now.astimezone(zone).date(), at, zone).astimezone(UTC)
         when = datetime.fromisoformat(text)
     except ValueError:
-        raise InputError(f"--send-at {text!r} is not 'now' or an ISO-8601 time such as "
-                         "2026-11-26T07:00 or 2026-11-26T12:00:00+00:00") from None
+        raise InputError(f"--send-at {text!r} is not 'now', a time of day such as 10:52, or "
+                         "an ISO-8601 time such as 2026-11-26T07:00") from None
     if when.tzinfo is None:  # a naive time is in the newsletter's own time zone
-        when = when.replace(tzinfo=ZoneInfo(config.schedule.timezone))
+        when = when.replace(tzinfo=zone)
     return when.astimezone(UTC)
 
 
@@ -64,6 +76,7 @@ def register(commands: Commands, options: Options) -> None:
     """Add this module's commands to the parser."""
     run = add_command(commands, "run", cmd_run, options.common)
     run.add_argument("--send-at", metavar="TIME",
-                     help="also send the daily edition once at TIME ('now' or ISO-8601; naive "
-                          "= [schedule] timezone): to check a deployment, or catch up a slot")
+                     help="also send the daily edition once at TIME ('now', a time of day such "
+                          "as 10:52 for today, or ISO-8601; without a zone: [schedule] "
+                          "timezone): to check a deployment, or catch up a slot")
     run.set_defaults(log_level=logging.INFO)  # a service: its log is its output

@@ -26,17 +26,31 @@ from digest.cli.options import (
     now_from,
 )
 from digest.config import load_config
+from digest.deliver.compliance import send_problems
 from digest.deliver.delivery import Progress
 from digest.deliver.dispatch import Controls
+from digest.errors import ConfigError
 
 log = logging.getLogger("digest.send")
 COUNTS = ("sent", "deferred", "failed", "unknown", "skipped")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Run the whole pipeline on the sample feeds into a built-in SMTP sink (no network)."""
+    """Run the whole pipeline on the config's feeds into a built-in SMTP sink.
+
+    The sample config's feeds are bundled files (no network); a config that names http(s)
+    feeds fetches them first.
+    """
     config = load_config(args.config)
-    result = pipeline.demo(config, args.dir, os.environ)
+    remote = sum(f.url.startswith(("http://", "https://")) for f in config.feeds)
+    if remote:  # a fetch over the network can take a while: say so before it starts
+        print(f"Fetching {len(config.feeds)} feeds named by {config.path} ({remote} over the "
+              f"network, up to {config.fetch.timeout_seconds:g} s each)...", file=sys.stderr,
+              flush=True)
+    report = _bar(sys.stderr) if sys.stderr.isatty() and not args.quiet else _log_lines()
+    result = pipeline.demo(config, args.dir, os.environ, Controls(report=report))
+    if sys.stderr.isatty():
+        print(file=sys.stderr)  # end the progress bar's line
     summary = result.summary
     print(f"Delivered {result.delivered} messages to {result.subscribers} subscribers "
           f"(edition {summary.edition}; the ledger shows {summary.count('sent')} sent in all).")
@@ -54,6 +68,12 @@ def cmd_send(args: argparse.Namespace) -> int:
     committed, the exit code is 1 and the summary says how many are left for the next run.
     """
     config = load_config(args.config)
+    problems = send_problems(config.newsletter)
+    for problem in problems:
+        log.warning("%s", problem)
+    if problems and args.strict:
+        raise ConfigError(f"{config.path}: not sending with --strict: "
+                          f"{len(problems)} problem(s) above; fix them or drop --strict")
     stop = threading.Event()
     report = _bar(sys.stderr) if sys.stderr.isatty() and not args.quiet else _log_lines()
     with _stop_on_signals(stop):
@@ -66,20 +86,43 @@ def cmd_send(args: argparse.Namespace) -> int:
     weekly = summary.weekly
     if args.json:
         out: dict[str, object] = {"edition": summary.edition, **counts, "left": summary.left,
-                                  "note": _note(summary)}
+                                  "note": _note(summary), "bad_rows": summary.bad_rows}
         if weekly is not None:  # sent in the same run
             out["weekly"] = {"edition": weekly.edition, "note": _note(weekly),
                              "left": weekly.left, **{s: weekly.count(s) for s in counts}}
+        out["retried"] = [{"edition": r.edition, "left": r.left,
+                           **{s: r.count(s) for s in counts}} for r in summary.retried]
         print(json.dumps(out))
     else:
+        for retried in summary.retried:  # earlier editions' deferrals, retried first
+            detail = ", ".join(f"{retried.count(s)} {s}" for s in counts if retried.count(s))
+            print(f"Edition {retried.edition} (deferrals retried): {detail}."
+                  + (f" {retried.left} still deferred." if retried.left else ""))
+        if summary.bad_rows:
+            rows = "row was" if summary.bad_rows == 1 else "rows were"
+            print(f"{summary.bad_rows} subscriber {rows} skipped (see the warnings above); "
+                  "fix them in the list for the next run.")
         for one in (summary, weekly):
             if one is None:
                 continue
-            detail = ", ".join(f"{one.count(s)} {s}" for s in counts if one.count(s))
             note = _note(one)
-            print(f"Edition {one.edition}: {detail or 'nothing to send'}."
+            print(f"Edition {one.edition}: {_counts(one, bool(args.to))}."
                   + (f" {note}" if note else ""))
     return EXIT_OK if summary.ok else EXIT_FAILURES
+
+
+def _counts(summary: pipeline.SendSummary, test: bool) -> str:
+    """This run's counts first, then the edition's totals in the ledger (a test send to one
+    address records nothing: its counts are all there is)."""
+    total = ", ".join(f"{summary.count(s)} {s}" for s in COUNTS if summary.count(s))
+    progress = summary.progress
+    if progress is None or test:  # nothing was sent: a dry run, or no edition
+        return total or "nothing to send"
+    now = ", ".join(f"{n} {s}" for s, n in (("sent", progress.sent),
+                                            ("deferred", progress.deferred),
+                                            ("failed", progress.failed),
+                                            ("unknown", progress.unknown)) if n)
+    return f"{now or 'nothing to send'} now; {total or 'nothing'} in all for this edition"
 
 
 def _note(summary: pipeline.SendSummary) -> str:
@@ -160,3 +203,6 @@ def register(commands: Commands, options: Options) -> None:
     send.add_argument("--dry-run", action="store_true", help="build every message, send none")
     send.add_argument("--to", metavar="ADDR", help="send only to ADDR, as a test; records nothing")
     send.add_argument("--edition", metavar="ID", help="continue (or start) this edition")
+    send.add_argument("--strict", action="store_true",
+                      help="refuse to send when a compliance check warns (http base_url, no "
+                           "postal address)")

@@ -9,7 +9,10 @@ import threading
 from pathlib import Path
 
 from digest.cli.options import EXIT_OK, Commands, Options, add_command
+from digest.config import load_config
 from digest.sink.server import Received, running_sink
+
+DEFAULT_PORT = 1025
 
 
 def cmd_sink(args: argparse.Namespace) -> int:
@@ -21,6 +24,8 @@ def cmd_sink(args: argparse.Namespace) -> int:
 
     def report(received: Received) -> None:
         print(received.line(), flush=True)
+
+    args.port = args.port or _config_port(args.config)
 
     sock = None
     if args.web:
@@ -48,10 +53,28 @@ def cmd_sink(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "0.0.0.0", "")
+
+
+def _config_port(path: Path) -> int:
+    """Where `digest send` will deliver: the config's `smtp.port` when its host is this
+    machine; 1025 without a config, or when the config's server is elsewhere.
+
+    Raises:
+        ConfigError: the config file exists but is not valid.
+    """
+    if not path.exists():
+        return DEFAULT_PORT
+    config = load_config(path)
+    return config.smtp.port if config.smtp.host.strip().lower() in LOCAL_HOSTS else DEFAULT_PORT
+
+
 def register(commands: Commands, options: Options) -> None:
     """Add this module's commands to the parser."""
     sink = add_command(commands, "sink", cmd_sink, options.common)
-    sink.add_argument("--port", type=int, default=1025, help="SMTP port (default: 1025)")
+    sink.add_argument("--port", type=int, default=0,
+                      help="SMTP port (default: the config's smtp.port when smtp.host is this "
+                           f"machine, else {DEFAULT_PORT})")
     sink.add_argument("--maildir", type=Path, default=Path("sink-maildir"),
                       help="the Maildir to store messages in (default: ./sink-maildir)")
     sink.add_argument("--web", action="store_true",

@@ -13,12 +13,14 @@ from zoneinfo import ZoneInfo
 from digest.bounces.rates import edition_rates, rates_line
 from digest.cli.options import EXIT_OK, Commands, Options, add_command
 from digest.config import Config, load_config
+from digest.logs import Redactor
 from digest.service import schedule
 from digest.store import FeedState, Store
 from digest.store.lock import Holder, lock_holder
 
 STATUS_WORDS = {"ok": "ok", "not_modified": "not modified", "failed": "failed",
                 "skipped": "skipped", "never": "never fetched"}
+_MASK = Redactor(())  # a password in a feed's URL is printed as the logs print it: ***
 COUNTS = ("sent", "deferred", "failed", "unknown", "pending")
 SIGNUP_WINDOW = timedelta(days=7)
 
@@ -64,9 +66,10 @@ def _report(config: Config, now: datetime, states: dict[str, FeedState],
         not_before = _not_before(state)
         next_try = max(next_fetch, not_before) if next_fetch and not_before else next_fetch
         feeds.append({
-            **fields, "url": feed.url, "name": feed.name,
+            **{k: _MASK(v) if isinstance(v, str) else v for k, v in fields.items()},
+            "url": _MASK(feed.url), "name": feed.name,
             "status": state.last_status or "never" if state else "never",
-            "error": state.last_error if state else "",
+            "error": _MASK(state.last_error or "") if state else "",
             "failures": state.failures if state else 0,
             "last_fetch": state.last_fetch if state else None,
             "next_try": next_try,

@@ -23,6 +23,7 @@ from digest.audience import lists
 from digest.audience.signup import WEB_LIST
 from digest.audience.subscribers import (
     LoadStats,
+    address_key,
     load_subscribers,
     normalize_address,
     parse_subscriber,
@@ -68,8 +69,9 @@ def cmd_list(args: argparse.Namespace) -> int:
                               "frequency": frequency, "list": list_name, "status": status,
                               "source": source}))
         else:
-            print(f"{email}\t{status}\t{source}\t{frequency}\t"
-                  f"{';'.join(topics) or 'all topics'}\t{list_name or '-'}\t{name}")
+            print("\t".join(_shown(cell) for cell in (
+                email, status, source, frequency, ";".join(topics) or "all topics",
+                list_name or "-", name)))
     print(f"{count} active subscribers; {suppressed} suppressed addresses not shown "
           "(digest subscribers suppressed).", file=sys.stderr)
     return EXIT_OK
@@ -157,9 +159,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     stats = LoadStats()
     added = listed = suppressed = 0
     with hold_lock(config.database_path), Store.open(config.database_path) as store:
-        blocked = store.blocked()  # suppressed, or deleted at their owner's request
-        known = {s.email for s in load_subscribers(config.subscriber_lists)}
-        known |= {r.email for r in store.subscriber_rows()}
+        blocked = store.blocked()  # suppressed (in any case), or deleted at their owner's wish
+        known = {address_key(s.email) for s in load_subscribers(config.subscriber_lists)}
+        known |= {address_key(r.email) for r in store.subscriber_rows()}
         fresh = []
 
         def save(rows: list[Subscriber]) -> int:
@@ -169,13 +171,14 @@ def cmd_import(args: argparse.Namespace) -> int:
 
         try:
             for _, s in read_list(args.file, _topics(config), stats):
-                if s.email in known:
+                key = address_key(s.email)
+                if key in known:
                     listed += 1
-                elif s.email in blocked:
+                elif key in blocked:
                     suppressed += 1
-                    print(f"{s.email} is suppressed; not imported", file=sys.stderr)
+                    print(f"{_shown(s.email)} is suppressed; not imported", file=sys.stderr)
                 else:
-                    known.add(s.email)
+                    known.add(key)
                     fresh.append(s)
                 if len(fresh) >= 10_000:  # bounded memory for huge imports
                     added += save(fresh)
@@ -199,7 +202,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         with Store.open(config.database_path) as store:
             count = 0
             for s in pipeline.subscribers(config, store):
-                writer.writerow([s.email, s.name, ";".join(s.topics), s.frequency])
+                writer.writerow([_inert(cell) for cell in
+                                 (s.email, s.name, ";".join(s.topics), s.frequency)])
                 count += 1
     finally:
         if args.out:
@@ -251,6 +255,21 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _shown(text: str) -> str:
+    """Text safe to print on a terminal: control characters (escape sequences, tabs, line
+    breaks) written as escapes, never interpreted."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
+
+
+def _inert(cell: str) -> str:
+    """A CSV cell a spreadsheet will not run: one starting with =, +, -, @, tab or CR is
+    prefixed with an apostrophe (OWASP's advice against formula injection)."""
+    return "'" + cell if cell.startswith(("=", "+", "-", "@", "\t", "\r")) else cell
+
+
 def _address(text: str) -> str:
     try:
         return normalize_address(text)
@@ -280,7 +299,7 @@ def _where_listed(config: Config, email: str) -> str | None:
         if not path.exists():
             continue
         for line, s in read_list(path, None, quiet=True):
-            if s.email == email:
+            if address_key(s.email) == address_key(email):
                 return f"{path}:{line}"
     return None
 

@@ -58,6 +58,8 @@ def send_edition(
     password: str,
     envelope_from: EnvelopeFrom,
     controls: Controls,
+    *,
+    add_new: bool = True,
 ) -> Progress:
     """Continue (or start) an edition: send to every active subscriber the ledger shows due.
 
@@ -69,12 +71,15 @@ def send_edition(
         message_for: the prepared message of the subscriber's variant.
         settings, password, envelope_from: for the SMTP server.
         controls: clock, stop event, progress callback.
+        add_new: give subscribers with no row for the edition one (False when only retrying
+            what an earlier run left: an old edition is not sent to who joined since).
     Returns:
         This run's counts.
     Raises:
         SendError: the server could not be reached at all, or refused the login.
     """
-    ledger.add_pending(edition_id, (s.email for s in subscribers()), controls.clock())
+    if add_new:
+        ledger.add_pending(edition_id, (s.email for s in subscribers()), controls.clock())
     due = ledger.due_addresses(edition_id, controls.clock())
     progress = Progress(total=len(due))
     read_all = threading.Event()

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import binascii
 import hashlib
-import html
 import re
 import secrets
 from collections.abc import Mapping
@@ -33,6 +32,7 @@ import dkim
 from digest.audience.subscribers import make_token
 from digest.ingest.sanitize import one_line
 from digest.model import Rendered, Subscriber
+from digest.render.edition import html_value, html_values
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,7 @@ def build_message(
     text_part = text_part or Personalizer(rendered.text, rendered.placeholders)
     token = make_token(sender.token_key, subscriber.list_name, subscriber.email)
     values = recipient_values(sender, subscriber, rendered.edition_id, token)
-    escaped = {k: html.escape(v, quote=True) for k, v in values.items()}
+    escaped = html_values(values)
 
     msg = EmailMessage()
     msg["From"] = sender.from_header
@@ -270,7 +270,7 @@ class _EncodedPart:
     def __init__(self, text: str, placeholders: Mapping[str, str], browser: str,
                  escape: bool) -> None:
         self._escape = escape
-        text = text.replace(placeholders["browser_url"], _escaped(browser, escape))
+        text = text.replace(placeholders["browser_url"], _escaped("browser_url", browser, escape))
         if not text.endswith(("\n", "\r")):
             text += "\n"  # as the email package does: a text part ends with a line break
         name_of = {mark: name for name, mark in placeholders.items() if name != "browser_url"}
@@ -293,7 +293,7 @@ class _EncodedPart:
         for name, literal in zip(self._names, self._literals[1:], strict=True):
             value = encoded.get(name)
             if value is None:
-                raw = _escaped(values[name], self._escape).encode()
+                raw = _escaped(name, values[name], self._escape).encode()
                 value = _qp(raw) + _SOFT_BREAK if raw else b""
                 encoded[name] = value
             out.append(value)
@@ -301,8 +301,10 @@ class _EncodedPart:
         return out
 
 
-def _escaped(value: str, escape: bool) -> str:
-    return html.escape(value, quote=True) if escape else value
+def _escaped(name: str, value: str, escape: bool) -> str:
+    if not escape:
+        return value
+    return html_value(name, value)
 
 
 def _crlf(text: str) -> bytes:

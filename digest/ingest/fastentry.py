@@ -77,6 +77,7 @@ _HTML_TYPES = {"application/xhtml+xml", "text/html"}
 _EMAIL = re.compile(  # feedparser's, as it is
     r"""(([a-zA-Z0-9\_\-\.\+]+)@((\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.)|"""
     r"""(([a-zA-Z0-9\-]+\.)+))([a-zA-Z]{2,4}|[0-9]{1,3})(\]?))(\?subject=\S+)?""")
+_LOCAL_PART = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.+")
 _C1 = re.compile("[\x80-\x9f]")  # the code points feedparser's _cp1252 table maps
 # An absolute http(s) URL that urljoin's split and join give back unchanged: lower-case
 # scheme, a plain host, printable ASCII, no ";" (path parameters), and no "?" or "#" that
@@ -88,6 +89,23 @@ _HANDLERS = frozenset(name.partition("_")[2].partition("_")[2] for name in dir(_
                       if name.startswith(("_start_", "_end_")))
 _LINK_REFERENCE = re.compile("&([A-Za-z0-9_]+);")
 _ITUNES = "http://www.itunes.com/"
+
+
+def _email_in(text: str) -> re.Match[str] | None:
+    """`_EMAIL.search(text)` in linear time. The pattern's local part is a run of characters
+    that must end at an "@", so a match can only start where the run before some "@"
+    starts; searching from every other position rescanned each long run (quadratic)."""
+    at = text.find("@")
+    while at >= 0:
+        start = at
+        while start > 0 and text[start - 1] in _LOCAL_PART:
+            start -= 1
+        if start < at:
+            match = _EMAIL.match(text, start)
+            if match:
+                return match
+        at = text.find("@", at + 1)
+    return None
 
 
 def has_handler(key: str) -> bool:
@@ -336,7 +354,7 @@ class EntryBuilder:
         author, email = self.entry.get("author"), None
         if not author:
             return
-        match = _EMAIL.search(author)
+        match = _email_in(author)
         if match:
             email = match.group(0)
             author = author.replace(email, "").replace("()", "").replace("<>", "")

@@ -43,16 +43,14 @@ _XML_DECL_WHOLE = re.compile(r"^\s*<\?xml[^>]*\?>")
 _CHARSET = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9._:-]+)""", re.IGNORECASE)
 # Characters XML 1.0 forbids: expat stops at the first one and the whole feed is lost.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_DOCTYPE = re.compile(r"<!DOCTYPE", re.IGNORECASE)
-# General entity declarations ("<!ENTITY % ..." parameter entities are not matched). _ENTITY
-# matches those with a literal value; an external one (SYSTEM/PUBLIC) only matches _ENTITY_NAME.
-_ENTITY = re.compile(r"""<!ENTITY\s+([A-Za-z_:][-\w.:]*)\s+(["'])(.*?)\2\s*>""", re.DOTALL)
-_ENTITY_NAME = re.compile(r"<!ENTITY\s+([A-Za-z_:][-\w.:]*)\s")
+# A general entity declaration's start, up to its value ("<!ENTITY % ..." parameter entities
+# are not matched: "%" cannot start a name). Matched only where "<!" stands, never searched.
+_ENTITY_HEAD = re.compile(r"<!ENTITY\s+([A-Za-z_:][-\w.:]*)\s+")
+_DECLARATION_CLOSE = re.compile(r"\s*>")
 _REFERENCE = re.compile(r"&([A-Za-z_:][-\w.:]*);")
 _CHAR_REF = re.compile(r"&#(?:[0-9]{1,7}|x[0-9A-Fa-f]{1,6});")
 _XML_PREDEFINED = {"amp", "lt", "gt", "quot", "apos"}
 ENTITY_VALUE_LIMIT = 16
-_FIRST_ELEMENT = re.compile(r"<[A-Za-z_]")
 _HTML_START = re.compile(
     r"^(?:\s|<!--.*?-->)*(?:<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>])",
     re.IGNORECASE | re.DOTALL,
@@ -150,34 +148,103 @@ def _guess(body: bytes) -> str | None:
 
 
 def strip_doctype(text: str) -> str:
-    """The text without its DOCTYPE declaration, internal subset and all.
+    """The text without its DOCTYPE declarations, internal subsets and all.
 
     A DTD is where entity bombs (billion laughs, quadratic blow-up) and external entities
     live; feeds never need one (HTML entities such as &eacute; are known to feedparser
-    without it). Only a DOCTYPE before the root element is a DTD, so only that one goes.
-    References to the entities it declared are replaced once, without recursion: by the
-    value if that is short plain text or one character reference (`<!ENTITY nbsp "&#160;">`),
-    else by nothing. So the document stays well-formed (the fast strict parser reads it) and
-    the text can grow by at most `ENTITY_VALUE_LIMIT` times.
+    without it). Every DOCTYPE in the prolog goes, wherever it stands: after comments,
+    processing instructions, stray text, or past any offset. A DOCTYPE after the root element
+    starts is not a DTD to any parser and stays. References to the entities it declared are
+    replaced once, without recursion: by the value if that is short plain text or one
+    character reference (`<!ENTITY nbsp "&#160;">`), else by nothing. So the document stays
+    well-formed (the fast strict parser reads it) and the text can grow by at most
+    `ENTITY_VALUE_LIMIT` times. One pass, linear in the length of the text.
     """
-    found = _DOCTYPE.search(text, 0, 65536)
-    if not found:
+    spans = _doctypes(text)
+    if not spans:
         return text
-    element = _FIRST_ELEMENT.search(text)
-    if element and element.start() < found.start():
-        return text
-    end = _declaration_end(text, found.end())
-    subset = text[found.start():end]
-    declared = {name: "" for name in _ENTITY_NAME.findall(subset)}
-    for name, _, value in _ENTITY.findall(subset):
-        if name not in _XML_PREDEFINED:
-            safe = len(value) <= ENTITY_VALUE_LIMIT and "<" not in value and (
-                "&" not in value or _CHAR_REF.fullmatch(value) is not None)
-            declared[name] = value if safe else ""
-    rest = text[end:]
+    declared: dict[str, str] = {}
+    for start, end in spans:
+        for name, value in _entity_declarations(text[start:end]).items():
+            declared.setdefault(name, value)  # XML: the first declaration binds
+    kept = []
+    previous = 0
+    for start, end in spans:
+        kept.append(text[previous:start])
+        previous = end
+    rest = text[previous:]
     if declared:
         rest = _REFERENCE.sub(lambda m: declared.get(m.group(1), m.group(0)), rest)
-    return text[: found.start()] + rest
+    return "".join(kept) + rest
+
+
+def _doctypes(text: str) -> list[tuple[int, int]]:
+    """(start, end) of every DOCTYPE declaration before the root element. Comments and
+    processing instructions are skipped whole, so a "<!DOCTYPE" or "<a>" inside one neither
+    counts nor hides what follows."""
+    spans: list[tuple[int, int]] = []
+    i = 0
+    n = len(text)
+    while i < n:
+        i = text.find("<", i)
+        if i < 0:
+            break
+        if text.startswith("<!--", i):
+            close = text.find("-->", i + 4)
+            i = n if close < 0 else close + 3
+        elif text.startswith("<?", i):
+            close = text.find("?>", i + 2)
+            i = n if close < 0 else close + 2
+        elif text[i:i + 9].upper() == "<!DOCTYPE":
+            end = _declaration_end(text, i + 9)
+            spans.append((i, end))
+            i = end
+        elif text[i + 1:i + 2].isalpha() or text[i + 1:i + 2] in ("_", ":"):
+            break  # the root element: the prolog is over
+        else:
+            i += 1
+    return spans
+
+
+def _entity_declarations(subset: str) -> dict[str, str]:
+    """The general entities a DOCTYPE declares, each with the value a reference to it gets:
+    a short plain literal, else "". Comments are skipped, and each quoted value is read once
+    with a single search, so no text is scanned twice."""
+    declared: dict[str, str] = {}
+    i = 0
+    n = len(subset)
+    while i < n:
+        j = subset.find("<!", i)
+        if j < 0:
+            break
+        if subset.startswith("<!--", j):
+            close = subset.find("-->", j + 4)
+            i = n if close < 0 else close + 3
+            continue
+        head = _ENTITY_HEAD.match(subset, j)
+        if head is None:
+            i = j + 2
+            continue
+        name, k = head.group(1), head.end()
+        value = ""
+        if k < n and subset[k] in "\"'":
+            close = subset.find(subset[k], k + 1)
+            literal = subset[k + 1:close] if close >= 0 else ""
+            if close >= 0 and _DECLARATION_CLOSE.match(subset, close + 1) and _safe(literal):
+                value = literal
+            i = n if close < 0 else close + 1
+        else:
+            i = k  # an external entity (SYSTEM or PUBLIC): its references become nothing
+        if name not in _XML_PREDEFINED:
+            declared.setdefault(name, value)
+    return declared
+
+
+def _safe(value: str) -> bool:
+    """Whether an entity's value may replace its references: short, no markup, and no
+    reference but a single character reference."""
+    return len(value) <= ENTITY_VALUE_LIMIT and "<" not in value and (
+        "&" not in value or _CHAR_REF.fullmatch(value) is not None)
 
 
 def _declaration_end(text: str, start: int) -> int:

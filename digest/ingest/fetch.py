@@ -30,6 +30,7 @@ import httpx
 
 from digest import HOME_PAGE, __version__
 from digest.config import FetchConfig
+from digest.ingest.redirects import RedirectRule, Resolver, system_resolver
 from digest.model import Feed, FetchResult, Validators
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ def fetch_feeds(
     validators: Mapping[str, Validators],
     settings: FetchConfig,
     on_result: Callable[[FetchResult], None] | None = None,
+    resolve: Resolver | None = None,
 ) -> list[FetchResult]:
     """Fetch every feed at once, within the limits of `settings`.
 
@@ -71,17 +73,19 @@ def fetch_feeds(
         settings: concurrency, deadlines and the size cap.
         on_result: called with each result as soon as it is complete (so that parsing can
             start while other feeds are still fetched); it must not block.
+        resolve: the addresses of a host name, to judge where a redirect points; the
+            system's resolver by default.
     Returns:
         One `FetchResult` per feed, in the order of `feeds`.
     """
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(_fetch_all(feeds, validators, settings, on_result))
+        return asyncio.run(_fetch_all(feeds, validators, settings, on_result, resolve))
     # Called from inside an event loop (a web app, a test driver): run ours in a thread.
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(
-            asyncio.run, _fetch_all(feeds, validators, settings, on_result)
+            asyncio.run, _fetch_all(feeds, validators, settings, on_result, resolve)
         ).result()
 
 
@@ -90,7 +94,9 @@ async def _fetch_all(
     validators: Mapping[str, Validators],
     settings: FetchConfig,
     on_result: Callable[[FetchResult], None] | None,
+    resolve: Resolver | None,
 ) -> list[FetchResult]:
+    redirects = RedirectRule(resolve or system_resolver, settings.allow_private_redirects)
     overall = asyncio.Semaphore(settings.concurrency)
     per_host: dict[str, asyncio.Semaphore] = {}
     timeout = httpx.Timeout(settings.timeout_seconds, connect=settings.connect_timeout_seconds)
@@ -103,9 +109,19 @@ async def _fetch_all(
     ) as client:
 
         async def one(feed: Feed) -> FetchResult:
-            result = await fetch_one(feed)
+            # The feed's edge: whatever its fetch raises is this feed's failure, never the
+            # run's, so no list of exception types can be incomplete.
+            try:
+                result = await fetch_one(feed)
+            except Exception as e:
+                result = _failed(feed, describe_exception(e))
+                log.debug("feed %s: fetch raised", feed.url, exc_info=True)
             if on_result is not None:
-                on_result(result)
+                try:
+                    on_result(result)
+                except Exception as e:
+                    result = _failed(feed, describe_exception(e))
+                    log.debug("feed %s: handing on the result raised", feed.url, exc_info=True)
             return result
 
         async def fetch_one(feed: Feed) -> FetchResult:
@@ -116,7 +132,8 @@ async def _fetch_all(
             async with overall, host_limit:
                 try:
                     async with asyncio.timeout(settings.timeout_seconds):
-                        return await _get(client, feed, validators.get(feed.url), settings)
+                        return await _get(client, feed, validators.get(feed.url), settings,
+                                          redirects)
                 except TimeoutError:
                     limit = settings.timeout_seconds
                     return _failed(feed, f"no complete answer within {limit:g} s (the server "
@@ -126,7 +143,8 @@ async def _fetch_all(
 
 
 async def _get(
-    client: httpx.AsyncClient, feed: Feed, known: Validators | None, settings: FetchConfig
+    client: httpx.AsyncClient, feed: Feed, known: Validators | None, settings: FetchConfig,
+    redirects: RedirectRule,
 ) -> FetchResult:
     request_headers = {}
     if known and known.etag:
@@ -148,6 +166,9 @@ async def _get(
                         return _failed(feed, f"redirected to an invalid URL: {target!r}")
                     if urlsplit(url).scheme not in ("http", "https"):
                         return _failed(feed, f"redirected to a non-http(s) URL: {url}")
+                    refused = await redirects.refusal(feed.url, url)
+                    if refused:
+                        return _failed(feed, refused)
                     if url in seen:
                         return _failed(feed, f"redirect loop (back to {url}); tell the "
                                        "site's owner, or fix the feed's url in config.toml")
@@ -193,14 +214,15 @@ async def _answer(
     except ValueError:
         return _failed(feed, f"the server used Content-Encoding {encoding!r}, which we did not "
                        "ask for", status)
-    async for chunk in response.aiter_raw():
-        if not inflater.feed(chunk):
-            return _failed(feed, f"larger than the {settings.max_bytes} byte limit "
-                           "(fetch.max_bytes), after decompression", status)
     try:
+        async for chunk in response.aiter_raw():
+            if not inflater.feed(chunk):
+                return _failed(feed, f"larger than the {settings.max_bytes} byte limit "
+                               "(fetch.max_bytes), after decompression", status)
         body = inflater.finish()
     except zlib.error as e:
-        return _failed(feed, f"the body is not valid {encoding} ({e})", status)
+        return _failed(feed, f"the body is not valid {encoding} ({e}); the server's "
+                       "Content-Encoding does not match what it sends, tell the site", status)
     return FetchResult(feed=feed, status="ok", body=body, headers=headers, http_status=status,
                        final_url=url, permanent_url=permanent)
 
@@ -268,6 +290,8 @@ class _Inflater:
     def finish(self) -> bytes:
         if self._d is not None:
             self.body += self._d.flush()
+            if not self._d.eof:
+                raise zlib.error("the compressed stream ends before its end marker")
         return bytes(self.body[: self._cap])
 
 
@@ -327,6 +351,16 @@ def _describe(error: httpx.HTTPError) -> str:
     if isinstance(error, httpx.RemoteProtocolError):
         return f"the server broke the HTTP protocol ({text})"
     return f"{type(error).__name__}: {text}"
+
+
+def describe_exception(error: BaseException) -> str:
+    """One line for an exception nobody foresaw: its class and its message."""
+    text = " ".join(str(error).split())
+    if len(text) > 300:  # a message may quote the hostile input itself
+        text = text[:299] + "…"
+    # Half a surrogate pair (from a feed's JSON) would stop the database and the logs.
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def _causes(error: BaseException) -> list[BaseException]:

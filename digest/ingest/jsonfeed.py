@@ -12,6 +12,7 @@ lines, and rejecting it would lose a feed that a publisher offers on purpose.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -47,6 +48,9 @@ class RawItem:
     published: datetime | None = None
     updated: datetime | None = None
     images: tuple[ImageCandidate, ...] = field(default_factory=tuple)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def parse_json(text: str, feed_url: str) -> tuple[list[RawItem], str]:
@@ -143,7 +147,8 @@ def _rss_in_json(rss: dict[str, Any], feed_url: str) -> tuple[list[RawItem], str
 
 def _str(value: Any) -> str:
     if isinstance(value, str):
-        return value
+        # JSON's \u escapes can spell half a surrogate pair, which no encoder accepts.
+        return _SURROGATE.sub("\ufffd", value)
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)  # ids are sometimes numbers in the wild
     return ""

@@ -15,10 +15,6 @@ import dataclasses
 import hashlib
 import html
 import logging
-import multiprocessing
-import re
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -39,6 +35,7 @@ from digest.ingest.sanitize import (
     one_line,
     text_of_clean_html,
 )
+from digest.ingest.tags import start_tags
 from digest.model import FetchResult, Image, Story
 
 log = logging.getLogger(__name__)
@@ -47,11 +44,9 @@ TITLE_LIMIT = 300
 TITLE_FROM_SUMMARY_LIMIT = 120
 SUMMARY_LIMIT = 1200
 ID_LIMIT = 500  # longer ids are hashed: an id is a key, not content
+MAX_SIDE = 10_000  # pixels: larger image widths and heights are a feed's mistake
 EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)  # before the web had feeds: an impossible date
 
-_IMG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
-_ATTR = re.compile(r"""([a-zA-Z_:][-a-zA-Z0-9_:.]*)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""")
-_LINK_TAG = re.compile(r"<link\b[^>]*>", re.IGNORECASE)
 _FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json",
                "application/json", "application/rdf+xml")
 
@@ -80,7 +75,14 @@ def parse_feed(result: FetchResult, now: datetime) -> list[Story]:
     parsed = read_items(result)
     stories: dict[str, Story] = {}
     for raw in parsed.items:
-        story = make_story(result, raw, parsed.base, now)
+        # One item's edge: whatever its fields make cleaning raise costs that item only.
+        try:
+            story = make_story(result, raw, parsed.base, now)
+        except Exception as e:
+            log.warning("feed %s: item %r left out: %s: %r", result.feed.url,
+                        cap(one_line(raw.link or raw.id), 80), type(e).__name__,
+                        cap(one_line(str(e)), 200))
+            continue
         if story is None:
             log.info("feed %s: item %r has no usable link or title; left out",
                      result.feed.url, cap(one_line(raw.link or raw.id), 80))
@@ -95,60 +97,6 @@ def parse_feed(result: FetchResult, now: datetime) -> list[Story]:
             story = dataclasses.replace(story, id=f"{story.id}#{digest[:12]}")
         stories[story.id] = story
     return list(stories.values())
-
-
-class FeedParser:
-    """Parses many fetched feeds, in worker processes when that pays (a context manager).
-
-    `submit` starts parsing a result in the background (non-blocking, so fetching goes on);
-    `stories` returns its stories, or raises its `ParseError`. With one worker, or few feeds,
-    everything happens in this process, in `stories`.
-    """
-
-    def __init__(self, now: datetime, workers: int) -> None:
-        self._now = now
-        self._pool: ProcessPoolExecutor | None = None
-        self._futures: dict[int, Future[list[Story]]] = {}
-        if workers > 1:
-            self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=_worker_context())
-
-    def __enter__(self) -> FeedParser:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-
-    def submit(self, result: FetchResult) -> None:
-        """Start parsing `result` (status "ok") in a worker, if there are workers."""
-        if self._pool is not None and result.status == "ok":
-            self._futures[id(result)] = self._pool.submit(parse_feed, result, self._now)
-
-    def stories(self, result: FetchResult) -> list[Story]:
-        """The stories of `result`, as `parse_feed` gives them.
-
-        Raises:
-            ParseError: the feed is not a feed (or its worker died: the message says so).
-        """
-        future = self._futures.pop(id(result), None)
-        if future is None:
-            return parse_feed(result, self._now)
-        try:
-            return future.result()
-        except BrokenProcessPool as e:
-            raise ParseError(f"feed {result.feed.url}: the parser process died ({e}); the feed "
-                             "may be too big or hostile; lower fetch.max_bytes") from e
-
-
-def _worker_context() -> multiprocessing.context.BaseContext:
-    """How parse workers start: from a fork server that has imported this module, where the
-    platform has one. Not a plain fork: `digest run` and `digest serve` have threads, and a
-    process forked while another thread holds a lock (logging's, say) can hang forever."""
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__])
-        return context
-    return multiprocessing.get_context("spawn")
 
 
 def read_items(result: FetchResult) -> ParsedFeed:
@@ -207,8 +155,7 @@ def _not_a_feed(result: FetchResult, prepared: Prepared, base: str, why: Any) ->
 def advertised_feeds(page: str, base: str) -> list[str]:
     """The feed URLs an HTML page names in `<link rel="alternate" type="...">`, in order."""
     found = []
-    for tag in _LINK_TAG.findall(page[:1_000_000]):
-        attrs = _attrs(tag)
+    for attrs in start_tags(page[:1_000_000], "link"):
         rels = attrs.get("rel", "").lower().split()
         if "alternate" in rels and attrs.get("type", "").lower().strip() in _FEED_TYPES:
             url = absolute_http_url(attrs.get("href", ""), base)
@@ -303,21 +250,30 @@ def _published(raw: RawItem, now: datetime) -> tuple[datetime, bool]:
 
 
 def _image(raw: RawItem, base: str) -> Image | None:
-    """The item's picture: a named image first, else the first `<img>` of its HTML.
-    Tracking pixels (a side of 0 or 1) are not pictures."""
+    """The item's picture: a named image first, else the first `<img>` of its HTML; among
+    them a wide one before one of unknown shape before a tall one (an email shows a picture
+    in a landscape frame, and a tall one not at all). Tracking pixels (a side of 0 or 1) are
+    not pictures."""
     candidates = list(raw.images)
     for markup in (raw.content, raw.summary):
-        for tag in _IMG.findall(markup[:2_000_000]):
-            attrs = _attrs(tag)
+        for attrs in start_tags(markup[:2_000_000], "img"):
             candidates.append(ImageCandidate(html.unescape(attrs.get("src", "")),
                                              _int(attrs.get("width")), _int(attrs.get("height")),
                                              alt=html.unescape(attrs.get("alt", ""))))
+    usable = []
     for c in candidates:
         url = canonical_image_url(c.url, base)
         if not url or any(side is not None and side <= 1 for side in (c.width, c.height)):
             continue
-        return Image(url=url, width=c.width, height=c.height, alt=cap(one_line(c.alt), 200))
-    return None
+        usable.append(Image(url=url, width=_side(c.width), height=_side(c.height),
+                            alt=cap(one_line(c.alt), 200)))
+    return max(usable, key=_wideness, default=None)  # max keeps the first of equals
+
+
+def _wideness(image: Image) -> int:
+    if image.width is None or image.height is None:
+        return 1
+    return 2 if image.width >= image.height else 0
 
 
 def canonical_image_url(url: str, base: str) -> str:
@@ -325,9 +281,10 @@ def canonical_image_url(url: str, base: str) -> str:
     return absolute_http_url(url.strip(), base)
 
 
-def _attrs(tag: str) -> dict[str, str]:
-    return {m.group(1).lower(): m.group(2) or m.group(3) or m.group(4) or ""
-            for m in _ATTR.finditer(tag)}
+def _side(pixels: int | None) -> int | None:
+    """An image side a template can scale: 1..10,000 pixels, else unknown (a 400-digit
+    height overflowed the arithmetic that sizes the picture)."""
+    return pixels if pixels is not None and 1 <= pixels <= MAX_SIDE else None
 
 
 def _escape(text: str) -> str:

@@ -19,11 +19,19 @@ ALLOWED_TAGS = {
     "q", "s", "small", "strong", "sub", "sup", "u", "ul",
 }
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "abbr": {"title"}}
+# Characters of markup handed to the HTML parser per field. nh3's tree builder takes time
+# quadratic in how deeply tags nest (each start tag walks the stack of open ones), so only a
+# bounded piece may reach it: then a feed costs at most this bound's time per item, linear in
+# its size. A summary keeps 1,200 characters of text, which never needs more markup than this.
+MARKUP_LIMIT = 32_000
+URL_LIMIT = 2048  # characters: what browsers, mail clients and search engines all keep
 TRACKING_PARAMS = {"fbclid", "gclid", "mc_cid", "mc_eid", "dclid", "msclkid", "igshid"}
 
-_TAG = re.compile(r"<[^>]*>")
+# "[^<>]", not "[^>]": a tag never spans another "<", so a "<" without its ">" costs one scan
+# to the next "<", not one to the end of the text (which made many of them quadratic).
+_TAG = re.compile(r"<[^<>]*>")
 _BLOCK_TAG = re.compile(
-    r"</?(?:p|br|li|ul|ol|blockquote|pre|div|h[1-6]|tr|td|th|table|hr|dd|dt|figure)\b[^>]*>",
+    r"</?(?:p|br|li|ul|ol|blockquote|pre|div|h[1-6]|tr|td|th|table|hr|dd|dt|figure)\b[^<>]*>",
     re.IGNORECASE,
 )
 _HTTP_PREFIX = re.compile(r"https?://", re.IGNORECASE)
@@ -52,7 +60,7 @@ def html_to_text(markup: str) -> str:
     if "<" not in markup:
         # No tag (most titles): entities are all there is to decode, no parser needed.
         return one_line(html.unescape(markup) if "&" in markup else markup)
-    without_tags = _TAG.sub(" ", nh3.clean(markup, tags=set(), attributes={}))
+    without_tags = _TAG.sub(" ", nh3.clean(markup[:MARKUP_LIMIT], tags=set(), attributes={}))
     return one_line(html.unescape(without_tags))
 
 
@@ -78,7 +86,7 @@ def clean_html(markup: str, base_url: str = "") -> str:
         return value
 
     return nh3.clean(
-        markup,
+        markup[:MARKUP_LIMIT],
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes={"http", "https"},
@@ -100,7 +108,11 @@ def cap(text: str, limit: int, ellipsis: str = "…") -> str:
 
 
 def absolute_http_url(url: str, base_url: str = "") -> str:
-    """`url` resolved against `base_url` if relative; "" unless the result is http(s)."""
+    """`url` resolved against `base_url` if relative; "" unless the result is http(s) and at
+    most `URL_LIMIT` characters (one huge link would crowd every other story out of the
+    size budget and go to every subscriber)."""
+    if len(url) > URL_LIMIT:
+        return ""
     if _PLAIN_HTTP_URL.match(url):
         return url
     url = one_line(url).replace(" ", "%20")
@@ -114,7 +126,7 @@ def absolute_http_url(url: str, base_url: str = "") -> str:
             return ""
     except ValueError:  # e.g. a bad port or IPv6 literal
         return ""
-    return url
+    return url if len(url) <= URL_LIMIT else ""
 
 
 def canonical_url(url: str, base_url: str = "") -> str:

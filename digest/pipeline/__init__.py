@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import secrets
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from digest.audience.signup import WEB_LIST
-from digest.audience.subscribers import load_subscribers, normalize_address
+from digest.audience.subscribers import LoadStats, load_subscribers, normalize_address
 from digest.bounces.verp import envelope_sender, verp_key
 from digest.config import Config
 from digest.deliver.delivery import Progress
@@ -27,19 +25,17 @@ from digest.deliver.dispatch import Controls, dkim_signer, send_edition, send_te
 from digest.deliver.message import DkimSigner, PreparedMessage, Sender
 from digest.deliver.send import EnvelopeFrom
 from digest.errors import ConfigError
-from digest.model import (
-    DatabaseUrl,
-    Edition,
-    Frequency,
-    Rendered,
-    Story,
-    Subscriber,
+from digest.model import DatabaseUrl, Frequency, Rendered, Subscriber
+from digest.pipeline.editions import (
+    build_edition,
+    edition_id_for,
+    render,
+    render_fitted,
+    write_archive,
 )
 from digest.pipeline.ingest import FeedReport, FetchSummary, fetch, parse_workers
-from digest.rank.score import rank
-from digest.render.budget import Fitted, render_within_budget
-from digest.render.edition import archive_name, archive_page
-from digest.render.variants import VariantRenders, weekly_due, with_preferences
+from digest.pipeline.variants import prepare_variants
+from digest.render.variants import weekly_due, with_preferences
 from digest.store import Store
 from digest.store.ledger import LEFT
 from digest.store.lock import hold_lock
@@ -55,6 +51,8 @@ class SendSummary:
     weekly: SendSummary | None = None  # the weekly edition sent in the same run, if due
     progress: Progress | None = None  # this run's own counts, stop and error
     next_try: datetime | None = None  # when the first deferred delivery is due again
+    retried: tuple[SendSummary, ...] = ()  # earlier editions' deferrals retried first
+    bad_rows: int = 0  # subscriber rows skipped (each warned once in the run)
 
     def count(self, status: str) -> int:
         return self.counts.get(status, 0)
@@ -67,53 +65,8 @@ class SendSummary:
     @property
     def ok(self) -> bool:
         stopped = self.progress is not None and (self.progress.stopped or self.progress.error)
-        return (not (self.left or self.count("failed") or stopped)
+        return (not (self.left or self.count("failed") or stopped or self.bad_rows)
                 and (self.weekly is None or self.weekly.ok))
-
-
-def edition_id_for(config: Config, now: datetime, frequency: str = "daily") -> str:
-    """The edition's identity from its schedule slot: one edition per day (or week)."""
-    local = now.astimezone(ZoneInfo(config.schedule.timezone))
-    if frequency == "weekly":
-        year, week, _ = local.isocalendar()
-        return f"weekly-{year}-W{week:02d}"
-    return f"daily-{local:%Y-%m-%d}"
-
-
-def build_edition(
-    config: Config, store: Store, now: datetime, edition_id: str,
-    stories: Sequence[Story] | None = None,
-) -> Edition:
-    """Rank the unsent stories of the lookback window (or `stories`) into the next edition."""
-    since = now - timedelta(hours=config.ranking.lookback_hours)
-    feeds = {f.url: f for f in config.feeds}
-    candidates = [
-        dataclasses.replace(s, source=feeds[s.feed_url].name, section=feeds[s.feed_url].section,
-                            weight=feeds[s.feed_url].weight, featured=feeds[s.feed_url].featured)
-        for s in (store.unsent_stories(since, now) if stories is None else stories)
-        if s.feed_url in feeds  # a feed removed from the config no longer contributes
-    ]
-    order = list(dict.fromkeys(f.section for f in config.feeds))
-    # Stories handed in (a weekly edition's week) bring their own window.
-    window = since if stories is None else min((s.published for s in candidates), default=now)
-    return rank(candidates, config.ranking, now, edition_id, config.newsletter.name, order,
-                config.sections, since=window)
-
-
-def render(config: Config, edition: Edition) -> Rendered:
-    """Render an edition with the configured templates, in the configured time zone, with its
-    HTML part under the size where Gmail clips (see `render_fitted`)."""
-    return render_fitted(config, edition).rendered
-
-
-def render_fitted(config: Config, edition: Edition) -> Fitted:
-    """Render an edition within the HTML size budget: summaries shortened, then the
-    lowest-ranked stories dropped if need be. `Fitted.edition` is what was rendered."""
-    return render_within_budget(
-        edition, config.templates_path, ZoneInfo(config.schedule.timezone),
-        nonce=secrets.token_hex(8),
-        extra={"base_url": config.newsletter.base_url.rstrip("/")},
-    )
 
 
 def sender_for(config: Config, token_key: bytes) -> Sender:
@@ -150,12 +103,15 @@ def token_key(config: Config, environ: Mapping[str, str]) -> bytes:
 
 
 def subscribers(
-    config: Config, store: Store, frequency: Frequency | None = None
+    config: Config, store: Store, frequency: Frequency | None = None, *,
+    stats: LoadStats | None = None, quiet: bool = False,
 ) -> Iterator[Subscriber]:
     """Every active subscriber: in a list, not suppressed, with their own saved preferences.
 
     Args:
         frequency: only the subscribers who get this frequency; None for all.
+        stats: counts the rows read and skipped, when given.
+        quiet: bad rows only at debug level (a run warns about them on one read only).
     """
     preferences = store.preferences()
     topics = config.topics
@@ -172,7 +128,7 @@ def subscribers(
                                                      else "imported"), preferences, topics)
         if frequency is None or subscriber.frequency == frequency:
             yield subscriber
-    for listed in load_subscribers(config.subscriber_lists, blocked, topics):
+    for listed in load_subscribers(config.subscriber_lists, blocked, topics, stats, quiet):
         if listed.email in stored:
             continue
         subscriber = with_preferences(listed, preferences, topics)
@@ -194,18 +150,83 @@ def send(
     """Fetch, rank, render and send one edition to every active subscriber.
 
     Re-running the same edition continues it: it sends to pending, unknown and due deferred
-    rows of the ledger only. `to` sends the edition to one address as a test, recording
-    nothing; `dry_run` builds every message but connects to no server. `controls` carries the
-    wall clock, the stop event (SIGTERM, Ctrl-C) and the progress callback.
+    rows of the ledger only. First, the deferred deliveries of earlier editions that are due
+    again are retried (see `retry_deferred`). `to` sends the edition to one address as a
+    test, recording nothing; `dry_run` builds every message but connects to no server.
+    `controls` carries the wall clock, the stop event (SIGTERM, Ctrl-C) and the progress
+    callback.
 
     Raises:
         ConfigError: the token key, the SMTP password or the DKIM key is missing or unusable.
         SendError: the SMTP server cannot be reached at all, or refuses the login.
     """
-    controls = controls or Controls()
     if isinstance(config.database_path, DatabaseUrl) and not (dry_run or to):
         # Shared state: the edition is made once, then sent by this and any other worker.
-        return send_shared(config, now, environ, edition_id, controls)
+        return send_shared(config, now, environ, edition_id, controls or Controls())
+    sending = _sending(config, environ, key, controls, dry_run)
+    config, controls = sending.config, sending.controls
+    database = config.database_path
+    # Two connections: the SMTP workers record answers through `ledger` while this thread
+    # reads the lists and variants through `store`.
+    with hold_lock(database), Store.open(database) as store, Store.open(database) as ledger:
+        fetch(config, store, now)
+        # The lists are read several times in a run: once here with their bad rows warned
+        # and counted (for the summary), quietly after.
+        rows = LoadStats()
+        weekly_readers = 0 if to else sum(s.frequency == "weekly"
+                                          for s in subscribers(config, store, stats=rows))
+        target = edition_id or edition_id_for(config, now)
+        retried = () if (dry_run or to) else _retry(sending, store, ledger, skip=target)
+        if edition_id and edition_id.startswith("weekly-"):
+            weekly_only = _send_edition(sending, store, ledger, now, edition_id, "weekly", to)
+            return dataclasses.replace(weekly_only, retried=retried, bad_rows=rows.skipped)
+        daily = dataclasses.replace(
+            _send_edition(sending, store, ledger, now, target, "daily", to), retried=retried,
+            bad_rows=rows.skipped)
+        if edition_id or to or not weekly_due(now, ZoneInfo(config.schedule.timezone),
+                                              config.subscribers.weekly_day):
+            return daily
+        if not weekly_readers:
+            return daily  # no weekly readers: build no weekly edition
+        if controls.stop.is_set():
+            return daily
+        weekly = _send_edition(sending, store, ledger, now,
+                               edition_id_for(config, now, "weekly"), "weekly", None)
+        return dataclasses.replace(daily, weekly=weekly)
+
+
+def retry_deferred(
+    config: Config,
+    environ: Mapping[str, str],
+    *,
+    key: bytes | None = None,
+    controls: Controls | None = None,
+) -> tuple[SendSummary, ...]:
+    """Retry the deferred deliveries of every edition that are due again, under the lock.
+
+    A deferred delivery first tried more than `[smtp] give_up_after_hours` ago is failed
+    with its last reply instead. Only rows already in the ledger are sent: an earlier
+    edition is not sent to who joined since.
+
+    Returns:
+        One summary per edition retried.
+    Raises:
+        LockHeld: another run holds the lock.
+        ConfigError, SendError: as for `send`.
+    """
+    sending = _sending(config, environ, key, controls, False)
+    database = sending.config.database_path
+    with hold_lock(database), Store.open(database) as store, Store.open(database) as ledger:
+        return _retry(sending, store, ledger)
+
+
+def _sending(config: Config, environ: Mapping[str, str], key: bytes | None,
+             controls: Controls | None, dry_run: bool) -> _Sending:
+    """What every edition of one run shares; checks the secrets first.
+
+    Raises:
+        ConfigError: the token key, the SMTP password or the DKIM key is missing or unusable.
+    """
     key = key or token_key(config, environ)
     password = environ.get(config.smtp.password_env, "")
     if config.smtp.username and not password and not dry_run:
@@ -214,27 +235,27 @@ def send(
     smtp = config.smtp
     if smtp.tls_ca_file:
         smtp = dataclasses.replace(smtp, tls_ca_file=str(config.resolve(smtp.tls_ca_file)))
-    sending = _Sending(dataclasses.replace(config, smtp=smtp), key, password,
-                       dkim_signer(config), controls, dry_run)
-    database = config.database_path
-    # Two connections: the SMTP workers record answers through `ledger` while this thread
-    # reads the lists and variants through `store`.
-    with hold_lock(database), Store.open(database) as store, Store.open(database) as ledger:
-        fetch(config, store, now)
-        if edition_id and edition_id.startswith("weekly-"):
-            return _send_edition(sending, store, ledger, now, edition_id, "weekly", to)
-        daily = _send_edition(sending, store, ledger, now,
-                              edition_id or edition_id_for(config, now), "daily", to)
-        if edition_id or to or not weekly_due(now, ZoneInfo(config.schedule.timezone),
-                                              config.subscribers.weekly_day):
-            return daily
-        if next(subscribers(config, store, "weekly"), None) is None:
-            return daily  # no weekly readers: build no weekly edition
-        if controls.stop.is_set():
-            return daily
-        weekly = _send_edition(sending, store, ledger, now,
-                               edition_id_for(config, now, "weekly"), "weekly", None)
-        return dataclasses.replace(daily, weekly=weekly)
+    return _Sending(dataclasses.replace(config, smtp=smtp), key, password,
+                    dkim_signer(config), controls or Controls(), dry_run)
+
+
+def _retry(sending: _Sending, store: Store, ledger: Store,
+           skip: str = "") -> tuple[SendSummary, ...]:
+    """Give up the deferrals past `give_up_after_hours`; retry those due in each edition."""
+    clock = sending.controls.clock
+    now = clock()
+    limit = timedelta(hours=sending.config.smtp.give_up_after_hours)
+    for given_up in ledger.give_up_deferred(now - limit, now):
+        log.warning("%s: %s: still deferred %s after its first try: failed (%s)",
+                    given_up.edition_id, given_up.email, limit, given_up.reply)
+    summaries = []
+    for edition_id in ledger.editions_to_retry(now):
+        if edition_id == skip or sending.controls.stop.is_set():
+            continue  # the edition this run continues anyway
+        frequency: Frequency = "weekly" if edition_id.startswith("weekly-") else "daily"
+        summaries.append(_send_edition(sending, store, ledger, clock(), edition_id, frequency,
+                                       None, retrying=True))
+    return tuple(summaries)
 
 
 @dataclass(frozen=True)
@@ -251,29 +272,35 @@ class _Sending:
 
 def _send_edition(
     sending: _Sending, store: Store, ledger: Store, now: datetime, edition_id: str,
-    frequency: Frequency, to: str | None,
+    frequency: Frequency, to: str | None, *, retrying: bool = False,
 ) -> SendSummary:
-    """Build (or reload) one edition and send each of its subscribers their variant."""
+    """Build (or reload) one edition and send each of its readers their stored variant.
+
+    `retrying`: only continue the rows the ledger has for a stored edition (never build it).
+    """
     config, key, dry_run = sending.config, sending.key, sending.dry_run
     rendered = store.edition(edition_id)
-    edition = None
+    content = store.edition_content(edition_id) if rendered is not None else None
     if rendered is None:
+        if retrying:
+            return SendSummary(edition_id, note="no such edition stored")
         # A weekly ranks the last seven days' stories, whether or not a daily carried them.
         week = store.weekly_stories(now - timedelta(days=7), now) if frequency == "weekly" \
             else None
-        edition = build_edition(config, store, now, edition_id, week)
-        count = len(edition.clusters)
+        built = build_edition(config, store, now, edition_id, week)
+        count = len(built.clusters)
         if count < config.ranking.min_stories:
             note = (f"only {count} new stories (fewer than ranking.min_stories = "
                     f"{config.ranking.min_stories}); no edition sent")
             log.info("%s: %s", edition_id, note)
             return SendSummary(edition_id, stories=count, note=note)
-        fitted = render_fitted(config, edition)
-        rendered, edition = fitted.rendered, fitted.edition
+        fitted = render_fitted(config, built)
+        rendered, content = fitted.rendered, fitted.edition
         if not (dry_run or to):
-            # Only what was rendered counts as sent: stories cut for size stay unsent.
-            store.save_edition(rendered, now, edition.stories)
-            write_archive(config, rendered, sender_for(config, key))
+            # Only what was rendered counts as sent: stories cut for size stay unsent. The
+            # edition's contents are kept with it: every variant of it is built from them.
+            store.save_edition(rendered, now, content.stories, content)
+            write_archive(config, rendered, sender_for(config, key), content)
     sender = sender_for(config, key)
     clock = sending.controls.clock
     prepared: dict[int, tuple[Rendered, PreparedMessage]] = {}  # encoded once per variant
@@ -292,37 +319,35 @@ def _send_edition(
         return SendSummary(edition_id, {"sent": test.sent, "deferred": test.deferred,
                                         "failed": test.failed, "unknown": test.unknown},
                            progress=test)
-    variants = VariantRenders(
-        rendered, edition, lambda e: render(config, e),
-        lambda v: store.variant(edition_id, v),
-        (lambda v, r: None) if dry_run else store.save_variant)
+    # Every variant this edition's readers need is stored before the first message goes out;
+    # the sending below only looks them up.
+    variants = prepare_variants(store, rendered, content,
+                                subscribers(config, store, frequency, quiet=True),
+                                lambda e: render(config, e), keep=not dry_run)
 
     def readers() -> Iterator[Subscriber]:
-        # Subscribers whose topics have no news in this edition get nothing (no ledger row).
-        return (s for s in subscribers(config, store, frequency)
+        # Readers whose topics have no story in this edition get nothing (no ledger row).
+        return (s for s in subscribers(config, store, frequency, quiet=True)
                 if variants.for_subscriber(s) is not None)
 
     def variant_message(subscriber: Subscriber) -> PreparedMessage:
-        return message_for(variants.for_subscriber(subscriber) or rendered)
+        variant = variants.for_subscriber(subscriber)
+        assert variant is not None, "readers() yields only readers with a stored variant"
+        return message_for(variant)
 
-    if dry_run:
-        built = sum(len(variant_message(s).wire(s)) > 0 for s in readers())
-        return SendSummary(edition_id, {"skipped": built},
-                           note=f"dry run: {built} messages built, none sent")
+    if dry_run:  # who a real run would send to: readers with no row yet, and rows due
+        rows = store.delivery_status(edition_id)
+        due = store.due_addresses(edition_id, clock())
+        built_count = sum(len(variant_message(s).wire(s)) > 0 for s in readers()
+                          if s.email not in rows or s.email in due)
+        note = (f"dry run: {built_count} messages built, none sent" if built_count else
+                "dry run: every reader of this edition has had it")
+        return SendSummary(edition_id, {"skipped": built_count}, note=note)
     progress = send_edition(ledger, edition_id, readers, variant_message, config.smtp,
                             sending.password, envelope_from(config, key, edition_id, sender),
-                            sending.controls)
+                            sending.controls, add_new=not retrying)
     return SendSummary(edition_id, ledger.delivery_counts(edition_id), progress=progress,
                        next_try=ledger.next_try(edition_id))
-
-
-def write_archive(config: Config, rendered: Rendered, sender: Sender) -> Path:
-    """Write the edition's "view in browser" page under the state folder."""
-    archive = config.state_folder / "archive"
-    archive.mkdir(parents=True, exist_ok=True)
-    path = archive / f"{archive_name(rendered.edition_id)}.html"
-    path.write_text(archive_page(rendered, sender.base_url), encoding="utf-8")
-    return path
 
 
 # Last, because the rehearsals are built from the functions above.
@@ -332,6 +357,7 @@ from digest.pipeline.workers import send_shared, work  # noqa: E402
 __all__ = [
     "DemoResult", "FeedReport", "FetchSummary", "PreviewFiles", "SendSummary", "Store",
     "build_edition", "demo", "edition_id_for", "fetch", "parse_workers", "preview", "render",
-    "render_fitted", "send", "sender_for", "subscribers", "token_key", "work",
+    "render_fitted", "retry_deferred", "send", "sender_for", "subscribers", "token_key",
+    "work",
     "write_archive",
 ]

@@ -14,8 +14,8 @@ from datetime import datetime
 
 from digest.config import Config, FetchConfig
 from digest.errors import ParseError
-from digest.ingest.fetch import fetch_feeds, next_attempt
-from digest.ingest.parse import FeedParser
+from digest.ingest.fetch import describe_exception, fetch_feeds, next_attempt
+from digest.ingest.workers import FeedParser
 from digest.model import (
     Feed,
     FetchResult,
@@ -81,15 +81,16 @@ def fetch(config: Config, store: Store, now: datetime) -> FetchSummary:
             due.append(dataclasses.replace(feed, url=target))
             if feed.url in known:
                 validators[target] = known[feed.url]
-    by_target = {f.url: c for f, c in zip(due, (c for c in config.feeds
-                                                  if c.url not in skipped), strict=True)}
+    # Each result goes with its configured feed by position, not by URL: a server can move
+    # one feed (301) onto the URL of another, and then two feeds are fetched at one URL.
+    configured = [c for c in config.feeds if c.url not in skipped]
     fetched = {}
-    with FeedParser(now, parse_workers(config.fetch, len(due))) as parser:
-        for result in fetch_feeds(due, validators, config.fetch, parser.submit):
-            fetched[by_target[result.feed.url].url] = _ingest(
-                result, by_target[result.feed.url], parser, store, now,
-                config.fetch.backoff_seconds,
-            )
+    with FeedParser(now, parse_workers(config.fetch, len(due)),
+                    config.fetch.parse_seconds) as parser:
+        results = fetch_feeds(due, validators, config.fetch, parser.submit)
+        for feed, result in zip(configured, results, strict=True):
+            fetched[feed.url] = _ingest(result, feed, parser, store, now,
+                                        config.fetch.backoff_seconds)
     reports = tuple(skipped.get(f.url) or fetched[f.url] for f in config.feeds)
     summary = FetchSummary(reports)
     log.info("fetched %d feeds: %d new stories, %d failed, %d skipped", len(reports),
@@ -118,20 +119,20 @@ def _ingest(
     """
     new = 0
     if result.status == "ok":
+        # The feed's edge: whatever parsing or storing its stories raises costs this feed,
+        # never the run; the reason is one line, the traceback only for --debug.
         try:
             stories = parser.stories(result)
-        except ParseError as e:
-            log.warning("%s", e)
-            result = dataclasses.replace(result, status="failed", error=str(e))
-        except Exception as e:  # a bug of ours must cost this feed, not the run
-            log.exception("feed %s: parsing failed", result.feed.url)
-            result = dataclasses.replace(
-                result, status="failed", error=f"internal error while parsing: {e!r}"
-            )
-        else:
             if result.feed.url != feed.url:  # fetched where the feed moved to
                 stories = [dataclasses.replace(s, feed_url=feed.url) for s in stories]
             new = store.upsert_stories(stories, now)
+        except ParseError as e:
+            log.warning("%s", e)
+            result = dataclasses.replace(result, status="failed", error=str(e))
+        except Exception as e:
+            log.warning("feed %s: %s", feed.url, describe_exception(e))
+            log.debug("feed %s: parsing or storing raised", feed.url, exc_info=True)
+            result = dataclasses.replace(result, status="failed", error=describe_exception(e))
     result = dataclasses.replace(result, feed=feed)
     if result.permanent_url and result.status != "failed":
         log.warning("feed %s (%s) moved permanently to %s; fetching it there from now on "

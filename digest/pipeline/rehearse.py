@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from digest.audience.subscribers import normalize_address
 from digest.config import Config
-from digest.deliver.message import build_message
+from digest.deliver.dispatch import Controls
+from digest.deliver.message import PreparedMessage, build_message
 from digest.model import (
     Edition,
     Subscriber,
@@ -30,7 +32,7 @@ from digest.pipeline import (
     sender_for,
     subscribers,
 )
-from digest.render.variants import VariantRenders
+from digest.pipeline.variants import prepare_variants
 from digest.sink.server import running_sink
 from digest.store import Store
 from digest.store.lock import hold_lock
@@ -46,6 +48,11 @@ class PreviewFiles:
     text: Path
     eml: Path
     stories: int
+    note: str = ""  # why nothing was written, when nothing was
+
+    @property
+    def written(self) -> bool:
+        return not self.note
 
 
 def preview(
@@ -70,7 +77,15 @@ def preview(
         if rendered is None:
             fetch(config, store, now)
             edition_id = edition_id or edition_id_for(config, now)
-            fitted = render_fitted(config, build_edition(config, store, now, edition_id))
+            built = build_edition(config, store, now, edition_id)
+            if not built.clusters:  # a blank newsletter previews nothing
+                since = now - timedelta(hours=config.ranking.lookback_hours)
+                local = since.astimezone(ZoneInfo(config.schedule.timezone))
+                return PreviewFiles(out / "preview.html", out / "preview.txt",
+                                    out / "preview.eml", 0,
+                                    note=f"nothing to send: 0 stories since "
+                                         f"{local:%Y-%m-%d %H:%M %Z}; nothing written")
+            fitted = render_fitted(config, built)
             rendered, edition = fitted.rendered, fitted.edition
             stories = len(edition.clusters)
         recipient = Subscriber(email="preview@example.com", name="Preview")
@@ -84,16 +99,17 @@ def preview(
                             address)
             recipient = listed or Subscriber(email=address)
             # The subscriber's own variant (their topics), as `send` would pick it.
-            stored_id = rendered.edition_id
-            variant = VariantRenders(rendered, edition, lambda e: render(config, e),
-                                     lambda v: store.variant(stored_id, v),
-                                     lambda v, r: None).for_subscriber(recipient)
+            content = edition or store.edition_content(rendered.edition_id)
+            variant = prepare_variants(store, rendered, content, [recipient],
+                                       lambda e: render(config, e), keep=False
+                                       ).for_subscriber(recipient)
             if variant is None:
                 log.warning("preview: none of %s's topics (%s) has news in this edition; "
                             "send would skip them. Showing the whole edition",
                             address, ", ".join(recipient.topics))
             rendered = variant or rendered
-    message = build_message(rendered, recipient, sender_for(config, key), now)
+    sender = sender_for(config, key)
+    message = build_message(rendered, recipient, sender, now)
     out.mkdir(parents=True, exist_ok=True)
     files = PreviewFiles(out / "preview.html", out / "preview.txt", out / "preview.eml", stories)
     html_body = message.get_body(("html",))
@@ -101,7 +117,10 @@ def preview(
     assert isinstance(html_body, EmailMessage) and isinstance(text_body, EmailMessage)
     files.html.write_text(html_body.get_content(), encoding="utf-8")
     files.text.write_text(text_body.get_content(), encoding="utf-8")
-    files.eml.write_bytes(bytes(message))
+    # The .eml is the message as `send` puts it on the wire, header for header: the email
+    # package's own serialisation would RFC 2047-encode the long List-Unsubscribe, which no
+    # mail client or provider would then read as a URL.
+    files.eml.write_bytes(PreparedMessage(rendered, sender, now).wire(recipient))
     return files
 
 
@@ -117,7 +136,8 @@ class DemoResult:
 DEMO_KEY = b"digest-demo-key: not a secret, demo links only"
 
 
-def demo(config: Config, directory: Path, environ: Mapping[str, str]) -> DemoResult:
+def demo(config: Config, directory: Path, environ: Mapping[str, str],
+         controls: Controls | None = None) -> DemoResult:
     """The whole pipeline on the config's feeds into an in-process sink, all under `directory`.
 
     The edition is built as of one hour after the newest story, so sample feeds from any day
@@ -138,7 +158,7 @@ def demo(config: Config, directory: Path, environ: Mapping[str, str]) -> DemoRes
             fetch(demo_config, store, fetched_at)
             newest = store.newest_published()
         now = (newest or fetched_at) + timedelta(hours=1)
-        summary = send(demo_config, now, environ, key=DEMO_KEY)
+        summary = send(demo_config, now, environ, key=DEMO_KEY, controls=controls)
         files = preview(demo_config, now, directory, environ, edition_id=summary.edition)
         with Store.open(demo_config.database_path) as store:
             listed = sum(1 for _ in subscribers(demo_config, store))

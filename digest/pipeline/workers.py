@@ -28,6 +28,7 @@ from digest.pipeline import (
     SendSummary,
     build_edition,
     edition_id_for,
+    envelope_from,
     fetch,
     render,
     render_fitted,
@@ -37,7 +38,8 @@ from digest.pipeline import (
     write_archive,
 )
 from digest.pipeline.upkeep import Counts, Heartbeat, SharedRate, linked_stop
-from digest.render.variants import VariantRenders, variant_of, weekly_due
+from digest.pipeline.variants import prepare_variants
+from digest.render.variants import variant_key, weekly_due
 from digest.store import Store
 from digest.store.backend import identity
 
@@ -93,40 +95,40 @@ def create_sending(config: Config, store: Store, key: bytes, now: datetime, edit
     """
     with store.edition_lock(edition_id):
         rendered = store.edition(edition_id)
-        edition = None
+        content = store.edition_content(edition_id) if rendered is not None else None
         if rendered is None:
             week = (store.weekly_stories(now - timedelta(days=7), now)
                     if frequency == "weekly" else None)
-            edition = build_edition(config, store, now, edition_id, week)
-            if len(edition.clusters) < config.ranking.min_stories:
-                note = (f"only {len(edition.clusters)} new stories (fewer than "
+            built = build_edition(config, store, now, edition_id, week)
+            if len(built.clusters) < config.ranking.min_stories:
+                note = (f"only {len(built.clusters)} new stories (fewer than "
                         f"ranking.min_stories = {config.ranking.min_stories}); no edition sent")
                 log.info("%s: %s", edition_id, note)
-                return note, len(edition.clusters)
-            fitted = render_fitted(config, edition)
-            rendered, edition = fitted.rendered, fitted.edition
-            store.save_edition(rendered, now, edition.stories)
-            write_archive(config, rendered, sender_for(config, key))
-        base = rendered
-        variants = VariantRenders(base, edition, lambda e: render(config, e),
-                                  lambda v: store.variant(edition_id, v), store.save_variant)
+                return note, len(built.clusters)
+            fitted = render_fitted(config, built)
+            rendered, content = fitted.rendered, fitted.edition
+            store.save_edition(rendered, now, content.stories, content)
+            write_archive(config, rendered, sender_for(config, key), content)
+        # Every variant the readers need is stored now, by this process, once; the workers
+        # only look the renders up.
+        variants = prepare_variants(store, rendered, content,
+                                    subscribers(config, store, frequency, quiet=True),
+                                    lambda e: render(config, e), keep=True)
         listed: set[str] = set()
 
         def readers() -> Iterator[tuple[str, str, str, str]]:
-            for s in subscribers(config, store, frequency):
-                got = variants.for_subscriber(s)
-                if got is not None:  # none of their topics has news: no row
+            for s in subscribers(config, store, frequency, quiet=True):
+                if variants.for_subscriber(s) is not None:  # else no story for them: no row
                     listed.add(s.email)
-                    topics = "" if got is base else ";".join(variant_of(s).topics)
-                    yield s.email, s.name, s.list_name, topics
+                    yield s.email, s.name, s.list_name, variant_key(s.topics)
 
         at = clock() if clock else now
         store.add_readers(edition_id, readers(), at)
         gone = store.due_addresses(edition_id, at) - listed
         if gone:  # left the lists (or were suppressed) since the edition began
             store.skip_deliveries(edition_id, sorted(gone), at)
-        store.open_sending(edition_id, clock() if clock else now)
-    return "", len(edition.clusters) if edition else 0
+        store.open_sending(edition_id, at)
+    return "", len(content.clusters) if content else 0
 
 
 def work(config: Config, environ: Mapping[str, str], controls: Controls, *,
@@ -181,6 +183,7 @@ class _Job:
         # process; the rate limit is paced by `_SharedRate` on PostgreSQL.
         self.smtp = dataclasses.replace(smtp, retry_backoff_seconds=[], rate_per_second=0.0)
         self.waits = [float(w) for w in config.smtp.retry_backoff_seconds]
+        self.key = key
         self.sender = sender_for(config, key)
         self.signer = dkim_signer(config)
         self.password = password
@@ -266,7 +269,8 @@ class _Job:
         pace = SharedRate(store, rate, stop) if rate and store.backend == "postgresql" else None
         settings = self.smtp if pace else dataclasses.replace(self.smtp, rate_per_second=rate)
         deliver(jobs(), _ClaimedLedger(ledger, self.waits, attempts, self.counts), settings,
-                self.password, self.sender.address, edition_id, progress, clock=clock,
+                self.password, envelope_from(self.config, self.key, edition_id, self.sender),
+                edition_id, progress, clock=clock,
                 stop=stop, report=self.controls.report, pace=pace)
         return claimed
 

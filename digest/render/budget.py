@@ -15,19 +15,22 @@ from __future__ import annotations
 import dataclasses
 import html
 import logging
+import statistics
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
+from digest.errors import RenderError
 from digest.ingest.sanitize import cap
 from digest.model import Cluster, Edition, Rendered, Section, Story
-from digest.render.edition import render_edition
+from digest.render.edition import html_value, render_edition
 
 log = logging.getLogger(__name__)
 
 HTML_BUDGET = 100_000  # bytes; Gmail clips at about 102 KB, and this leaves room for headers
+OVERSIZE = 4  # a cluster this many times the median cluster's bytes is dropped before others
 SUMMARY_STEPS = (400, 200, 100, 0)  # characters a summary is cut to, one step at a time
 
 # Stand-ins for a subscriber's values when measuring: as long as real ones get (an unsubscribe
@@ -67,7 +70,7 @@ def html_size(rendered: Rendered, values: Mapping[str, str]) -> int:
     """Bytes of the HTML part as it goes out: placeholders filled (HTML-escaped), UTF-8."""
     page = rendered.html
     for field, mark in rendered.placeholders.items():
-        page = page.replace(mark, html.escape(values.get(field, ""), quote=True))
+        page = page.replace(mark, html_value(field, values.get(field, "")))
     return len(page.encode("utf-8"))
 
 
@@ -100,7 +103,11 @@ def render_within_budget(
         rendered = render_edition(candidate, templates, timezone, nonce, extra)
         return rendered, html_size(rendered, values)
 
-    rendered, size = attempt(edition)
+    try:
+        rendered, size = attempt(edition)
+    except Exception:
+        edition = without_unrenderable(edition, lambda e: attempt(e)[0])
+        rendered, size = attempt(edition)
     original = size
     if size <= budget:
         return Fitted(edition, rendered, size, original)
@@ -118,10 +125,20 @@ def render_within_budget(
         return _log_cut(Fitted(shortest, shortest_rendered, shortest_size, original,
                                SUMMARY_STEPS[-1]), budget)
 
-    # Then drop the lowest-ranked clusters. The most that can stay is estimated from the bytes
-    # a cluster costs, then found by galloping from the estimate and bisecting: a few renders.
+    # Then drop clusters: first any far larger than the typical one (one bloated story must
+    # not push out several good ones), then the lowest-ranked. The most that can stay is
+    # estimated from the bytes a cluster costs, then found by galloping from the estimate and
+    # bisecting: a few renders.
     ranked = sorted(shortest.clusters, key=lambda c: -c.score)
     _, frame = attempt(keep_clusters(shortest, []))
+    bloated = _oversized(ranked, lambda c: attempt(keep_clusters(shortest, [c]))[1] - frame)
+    if bloated:
+        ranked = [c for c in ranked if all(c is not b for b in bloated)]
+        shortest = keep_clusters(shortest, ranked)
+        shortest_rendered, shortest_size = attempt(shortest)
+        if shortest_size <= budget:
+            return _log_cut(Fitted(shortest, shortest_rendered, shortest_size, original,
+                                   SUMMARY_STEPS[-1], bloated), budget)
     per_cluster = max((shortest_size - frame) / max(len(ranked), 1), 1.0)
     fits, over = 0, len(ranked)  # this many clusters fit (0 trivially); this many do not
     best: tuple[Edition, Rendered, int] | None = None
@@ -155,7 +172,62 @@ def render_within_budget(
                     "the %d-byte budget; Gmail will clip it. Check the templates for bulk",
                     edition.id, best[2], budget)
     return _log_cut(Fitted(best[0], best[1], best[2], original, SUMMARY_STEPS[-1],
-                           tuple(ranked[low:])), budget)
+                           (*bloated, *ranked[low:])), budget)
+
+
+def _oversized(clusters: list[Cluster], cost: Callable[[Cluster], int]) -> tuple[Cluster, ...]:
+    """The clusters costing more than `OVERSIZE` times the median cluster, largest first."""
+    if len(clusters) < 3:
+        return ()
+    costs = [(cost(c), i) for i, c in enumerate(clusters)]
+    typical = max(statistics.median(c for c, _ in costs), 1)
+    return tuple(clusters[i] for c, i in sorted(costs, reverse=True) if c > OVERSIZE * typical)
+
+
+def without_unrenderable(edition: Edition, render: Callable[[Edition], object]) -> Edition:
+    """The edition without the stories whose fields break rendering, each named in the log.
+
+    The story's edge of the render stage: one story cannot stop an edition, whatever its
+    fields make a template or filter raise. Each cluster is tried alone, and a cluster that
+    fails alone keeps only those of its stories that render alone.
+
+    Raises:
+        RenderError: the edition fails even with no story: the templates are at fault.
+    """
+    try:
+        render(keep_clusters(edition, []))
+    except RenderError:
+        raise
+    except Exception as e:
+        raise RenderError(f"rendering an edition with no stories failed: {type(e).__name__}: "
+                          f"{e}; check the templates") from e
+
+    def renders(cluster: Cluster) -> bool:
+        alone = dataclasses.replace(edition, sections=(Section(cluster.section, (cluster,)),))
+        try:
+            render(alone)
+        except Exception as e:
+            if len(cluster.stories) == 1:
+                story = cluster.lead
+                log.warning("edition %s: story %r of feed %s left out: it breaks rendering "
+                            "(%s: %s)", edition.id, cap(story.title, 80), story.feed_url,
+                            type(e).__name__, cap(" ".join(str(e).split()), 200))
+            return False
+        return True
+
+    def repaired(cluster: Cluster) -> Cluster | None:
+        if renders(cluster):
+            return cluster
+        stories = tuple(s for s in cluster.stories
+                        if renders(dataclasses.replace(cluster, stories=(s,))))
+        return dataclasses.replace(cluster, stories=stories) if stories else None
+
+    sections = []
+    for section in edition.sections:
+        clusters = tuple(c for c in map(repaired, section.clusters) if c is not None)
+        if clusters:
+            sections.append(Section(section.name, clusters))
+    return dataclasses.replace(edition, sections=tuple(sections))
 
 
 def shorten_summaries(edition: Edition, limit: int) -> Edition:

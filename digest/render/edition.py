@@ -15,20 +15,32 @@ import functools
 import html
 import logging
 import re
-import textwrap
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 import jinja2
+from markupsafe import Markup
 
 from digest.errors import RenderError
 from digest.ingest.sanitize import absolute_http_url, cap, clean_html, one_line
-from digest.model import Edition, Image, Rendered, Story
+from digest.model import Edition, Rendered, Story
+from digest.render.brand import DEFAULT_BRAND, Brand
+from digest.render.images import THUMB_WIDTH, image_box, lead_box, thumb_box
+from digest.render.periods import absolute_time, day_label, is_weekly, period_label
+from digest.render.words import (
+    BREAK,
+    PREHEADER_SPACER,
+    breakable,
+    breakable_html,
+    shorten,
+    subject_line,
+    text_paragraphs,
+    wrap,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -37,15 +49,28 @@ T = TypeVar("T")
 RECIPIENT_FIELDS = ("name", "email", "unsubscribe_url", "preferences_url", "browser_url")
 TEXT_WIDTH = 72
 TITLE_LIMIT = 300  # characters of a headline; a 10,000-character title is an attack, not news
-ALT_LIMIT = 200
-CONTENT_WIDTH = 536  # the 600 px container less its 32 px padding on each side
-THUMB_WIDTH = 120
 _STYLE_BLOCK = re.compile(r"(<style[^>]*>)(.*?)(</style>)", re.S | re.I)
+_ADDRESS_BREAKS = re.compile(r"([@.])")
+_BODY_TAG = re.compile(r"</?body\b[^>]*>\n?", re.I)
 
 
 def placeholders(nonce: str) -> dict[str, str]:
     """Markers for the per-subscriber values; the nonce makes them unguessable by feeds."""
     return {field: f"@@digest-{nonce}-{field}@@" for field in RECIPIENT_FIELDS}
+
+
+def html_value(name: str, value: str) -> str:
+    """One per-subscriber value as the HTML part carries it: escaped, and the address given
+    break points (zero-width spaces) after its @ and dots, so a long one wraps on a phone in
+    clients that ignore word-break (Gmail, Yahoo). Templates show `recipient.email` as text,
+    never in an attribute."""
+    value = html.escape(value, quote=True)
+    return _ADDRESS_BREAKS.sub(r"\1" + BREAK, value) if name == "email" else value
+
+
+def html_values(values: Mapping[str, str]) -> dict[str, str]:
+    """Every per-subscriber value as the HTML part carries it (see `html_value`)."""
+    return {name: html_value(name, value) for name, value in values.items()}
 
 
 def render_edition(
@@ -54,6 +79,7 @@ def render_edition(
     timezone: tzinfo,
     nonce: str,
     extra: Mapping[str, Any] | None = None,
+    archive: bool = False,
 ) -> Rendered:
     """Render an edition's subject, HTML (CSS inlined) and text, with no size budget.
 
@@ -62,13 +88,14 @@ def render_edition(
         templates: the operator's folder of template overrides, or None for the bundled ones.
         timezone: the zone the edition's date is shown in.
         nonce: makes the placeholders unique to this render.
-        extra: more template values (newsletter address, base URL...).
+        extra: more template values (base_url; brand, a `Brand`, else the default one).
+        archive: for the archive page, read any time later: absolute story times.
     Returns:
         The rendered edition with placeholders for each recipient's values.
     Raises:
         RenderError: a template is missing or fails, named with its file and line.
     """
-    raw = render_templates(edition, templates, timezone, nonce, extra)
+    raw = render_templates(edition, templates, timezone, nonce, extra, archive)
     return dataclasses.replace(raw, html=inline_css(raw.html))
 
 
@@ -78,6 +105,7 @@ def render_templates(
     timezone: tzinfo,
     nonce: str,
     extra: Mapping[str, Any] | None = None,
+    archive: bool = False,
 ) -> Rendered:
     """The templates' output before inlining: what `render_edition` hands to premailer.
 
@@ -85,16 +113,38 @@ def render_templates(
     """
     env = environment(templates)
     marks = placeholders(nonce)
-    lead = edition.clusters[0].lead if edition.clusters else None
+    clusters = edition.clusters
+    lead = clusters[0].lead if clusters else None
+    brand = (extra or {}).get("brand", DEFAULT_BRAND)
+    period = period_label(edition.id, edition.created, timezone)
+    date = period  # a day, or a week for a weekly edition
+    weekly = is_weekly(edition.id)
+    following = [_headline(c.lead.title) for c in clusters[1:3]]
+
+    def story_time(story: Story) -> str:
+        if archive:  # read any time later: never "4 h ago"
+            return absolute_time(story.published, timezone)
+        return day_label(story.published, timezone) if weekly else _age(story, edition.created)
+
+    # Per edition, so macros (imported without context) see it too.
+    env.globals["story_time"] = _strict(story_time)
     context = {
         "edition": edition,
         "newsletter": edition.newsletter,
-        "date": _date(edition.created, timezone),
-        "story_count": len(edition.clusters),
+        "date": date,
+        "period": period,
+        "weekly": weekly,
+        "masthead": f"{period} · {len(clusters)} stories",
+        "story_count": len(clusters),
         "lead": lead,
-        "lead_image": _lead_image(edition),
+        "lead_image": lead_box(lead),
+        # The inbox's second line: what the subject (the lead headline) does not say yet.
+        "preheader": " · ".join(following) or f"{one_line(edition.newsletter)}, {date}",
+        "preheader_spacer": PREHEADER_SPACER,
         "recipient": marks,
         "base_url": "",
+        "brand": brand,
+        "logo_url": absolute_http_url(brand.logo_url) if isinstance(brand, Brand) else "",
         **(extra or {}),
     }
     subject = one_line(_render(env, "subject.txt.j2", context))
@@ -129,13 +179,16 @@ def inline_css(markup: str) -> str:
                 # premailer would copy CSS widths into width= and height= attributes, turning
                 # an image's width="536" height="302" into width="100%" height="auto", which
                 # Outlook (it reads only the attributes) draws wrongly. The templates set them.
-                disable_basic_attributes=["width", "height"],
+                disable_basic_attributes=["width", "height", "bgcolor"],
                 cssutils_logging_level=logging.CRITICAL,
             ).transform(pretty_print=False)
         )
     except Exception as e:  # premailer raises bare exceptions from lxml and cssutils
         raise RenderError(f"inlining the edition's CSS failed: {type(e).__name__}: {e}; "
                           "check the templates' <style> block") from e
+    # lxml writes the <body> the template leaves out; Outlook for Mac drops that element and
+    # Gmail and Yahoo replace it, so the template carries everything on its wrapper instead.
+    inlined = _BODY_TAG.sub("", inlined)
     # cssutils pretty-prints what it keeps; the indentation would go to every subscriber.
     # One declaration a line stays: lines are kept far below SMTP's 998-byte limit.
     return _STYLE_BLOCK.sub(lambda m: m[1] + "\n".join(
@@ -160,7 +213,7 @@ def archive_page(rendered: Rendered, base_url: str) -> str:
     }
     page = rendered.html
     for field, mark in rendered.placeholders.items():
-        page = page.replace(mark, html.escape(values.get(field, ""), quote=True))
+        page = page.replace(mark, html_value(field, values.get(field, "")))
     return page
 
 
@@ -194,7 +247,12 @@ def environment(templates: Path | None) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters["wrap"] = _strict(_wrap)
+    env.filters["wrap"] = _strict(wrap)
+    env.filters["breakable"] = _strict(breakable)
+    env.filters["breakable_html"] = _strict(_breakable_summary)
+    env.filters["shorten"] = _strict(shorten)
+    env.globals["subject_line"] = _strict(subject_line)
+    env.globals["paragraphs"] = _strict(text_paragraphs)
     env.filters["one_line"] = _strict(one_line)
     env.filters["http_url"] = _strict(_http_url)
     env.filters["allowlisted"] = _strict(_allowlisted)
@@ -202,6 +260,7 @@ def environment(templates: Path | None) -> jinja2.Environment:
     env.globals["age"] = _strict(_age)
     env.globals["clip"] = _strict(cap)
     env.globals["image_box"] = _strict(image_box)
+    env.globals["thumb_box"] = _strict(thumb_box)
     env.globals["thumb_width"] = THUMB_WIDTH
     return env
 
@@ -220,43 +279,6 @@ def _strict(function: Callable[..., T]) -> Callable[..., T]:
     return checked
 
 
-@dataclass(frozen=True)
-class ImageBox:
-    """An image as the templates show it: safe URL, the size to draw it, alt text."""
-
-    url: str
-    width: int
-    height: int
-    alt: str
-
-
-def image_box(image: Image | None, width: int, story: Story | None = None) -> ImageBox | None:
-    """An image scaled to `width` px wide, or None when it must not be shown.
-
-    Only absolute http(s) images are shown, and never a 1x1 (a tracking pixel). Without known
-    dimensions the height assumes 3:2, the commonest news photo shape; the stylesheet then
-    lets clients that can keep the real proportions do so.
-    """
-    if image is None:
-        return None
-    url = absolute_http_url(image.url)
-    if not url or (image.width is not None and image.width <= 1) or (
-        image.height is not None and image.height <= 1
-    ):
-        return None
-    if image.width and image.height:
-        height = max(1, round(image.height * width / image.width))
-    else:
-        height = round(width * 2 / 3)
-    alt = one_line(image.alt) or (_headline(story.title) if story else "")
-    return ImageBox(url=url, width=width, height=height, alt=cap(alt, ALT_LIMIT))
-
-
-def _lead_image(edition: Edition) -> ImageBox | None:
-    lead = edition.clusters[0].lead if edition.clusters else None
-    return image_box(lead.image, CONTENT_WIDTH, lead) if lead else None
-
-
 def _http_url(url: str) -> str:
     """The URL if it is absolute http(s), else "" (templates then show text, not a link)."""
     return absolute_http_url(url)
@@ -266,6 +288,11 @@ def _allowlisted(markup: str) -> str:
     """Summary HTML through the allow-list again: a Story built anywhere cannot inject.
     Templates mark the result `| safe`; only this filter's output may be."""
     return clean_html(markup)
+
+
+def _breakable_summary(markup: str) -> Markup:
+    """Summary HTML through the allow-list again, then given break points in long words."""
+    return breakable_html(clean_html(markup))
 
 
 def _headline(title: str) -> str:
@@ -287,7 +314,7 @@ def _render(env: jinja2.Environment, name: str, context: Mapping[str, Any]) -> s
     except jinja2.UndefinedError as e:
         where = _template_frame(e) or name
         raise RenderError(f"{where}: template error: {e.message}; check the name's spelling "
-                          "(see the templates' context in digest/render.py)") from e
+                          "(see the templates' context in digest/render/edition.py)") from e
     except Exception as e:
         where = _template_frame(e) or name
         raise RenderError(f"{where}: template error: {type(e).__name__}: {e}") from e
@@ -299,11 +326,6 @@ def _template_frame(error: BaseException) -> str:
     return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else ""
 
 
-def _date(when: datetime, timezone: tzinfo) -> str:
-    local = when.astimezone(timezone)
-    return f"{local:%A}, {local:%B} {local.day}, {local.year}"
-
-
 def _age(story: Story, now: datetime) -> str:
     """How long ago a story was published, as a reader would say it."""
     minutes = int(max((now - story.published).total_seconds(), 0) // 60)
@@ -313,10 +335,3 @@ def _age(story: Story, now: datetime) -> str:
     if hours < 48:
         return f"{hours} h ago"
     return f"{hours // 24} days ago"
-
-
-def _wrap(text: str, width: int = TEXT_WIDTH, indent: str = "") -> str:
-    return textwrap.fill(
-        text, width=width, initial_indent=indent, subsequent_indent=indent,
-        break_long_words=True, break_on_hyphens=False,
-    )

@@ -1,22 +1,18 @@
 """Variants: what each subscriber gets, decided from what they asked for.
 
 In: subscribers (from the lists), their saved preferences (which win), an `Edition`. Out: each
-subscriber's `Variant` (topics, frequency), the edition filtered to a variant's topics, and a
-cache that renders each variant once per edition. Pure functions, except `VariantRenders`,
-which calls the render and store functions it is given.
+subscriber's `Variant` (topics, frequency), the edition filtered to a variant's topics, the
+plan of what each variant carries, and the lookup of each reader's stored render. Pure.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import logging
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
 from digest.model import Edition, Frequency, Rendered, Subscriber
-
-log = logging.getLogger(__name__)
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -94,54 +90,47 @@ def weekly_due(now: datetime, timezone: tzinfo, weekday: str) -> bool:
     return now.astimezone(timezone).weekday() >= WEEKDAYS.index(weekday.lower())
 
 
-class VariantRenders:
-    """Each variant of one edition rendered once, on first need, and kept.
+def variant_key(topics: Iterable[str]) -> str:
+    """The name a variant's render is stored under: its topics, sorted; "" for all topics."""
+    return ";".join(sorted(topics))
+
+
+def plan_variants(edition: Edition, keys: Iterable[str]) -> dict[str, Edition | None]:
+    """What each variant (by `variant_key`) of an edition carries.
+
+    Returns:
+        For each key but "" (the whole edition): the edition filtered to its topics, or None
+        when none of its topics has a story in the edition (its readers get nothing).
+    """
+    plan: dict[str, Edition | None] = {}
+    for key in keys:
+        if key and key not in plan:
+            filtered = filter_edition(edition, key.split(";"))
+            plan[key] = filtered if filtered.clusters else None
+    return plan
+
+
+class EditionVariants:
+    """The renders every reader of one edition is sent: the whole edition's, and each stored
+    variant's (or its mark that it is empty). Nothing here renders: a variant not prepared
+    before the run sends to nobody, so any process sends exactly what was stored.
 
     Args:
-        base: the whole edition as rendered (for subscribers of every topic).
-        edition: the edition, when it was built in this run; None on a re-run, when only
-            stored renders exist.
-        render: renders an edition (the pipeline's `render`).
-        saved: a stored render of this edition's variant, by variant key, or None.
-        save: stores a variant's render.
+        base: the whole edition as rendered (for readers of every topic).
+        stored: by `variant_key`, each prepared variant's render, or None when it is empty.
     """
 
-    def __init__(
-        self,
-        base: Rendered,
-        edition: Edition | None,
-        render: Callable[[Edition], Rendered],
-        saved: Callable[[str], Rendered | None],
-        save: Callable[[str, Rendered], None],
-    ) -> None:
-        self._base = base
-        self._edition = edition
-        self._render = render
-        self._saved = saved
-        self._save = save
-        self._cache: dict[tuple[str, ...], Rendered | None] = {(): base}
+    def __init__(self, base: Rendered, stored: Mapping[str, Rendered | None]) -> None:
+        self.base = base
+        self._stored = stored
 
     def for_subscriber(self, subscriber: Subscriber) -> Rendered | None:
-        """The render this subscriber gets, or None when none of their topics has news."""
-        topics = variant_of(subscriber).topics
-        if topics not in self._cache:
-            self._cache[topics] = self._make(topics)
-        return self._cache[topics]
+        """The render this subscriber gets; None when their topics have no story in the
+        edition, or their variant was never prepared."""
+        key = variant_key(subscriber.topics)
+        return self._stored.get(key) if key else self.base
 
-    def _make(self, topics: tuple[str, ...]) -> Rendered | None:
-        key = ";".join(topics)
-        stored = self._saved(key)
-        if stored is not None:
-            return stored
-        if self._edition is None:
-            # A re-run whose first run never needed this variant: the whole edition is the
-            # honest fallback (the stories are no longer all unsent, so it cannot be rebuilt).
-            log.info("edition %s: no stored render for topics %s; sending the whole edition",
-                     self._base.edition_id, key)
-            return self._base
-        filtered = filter_edition(self._edition, topics)
-        if not filtered.clusters:
-            return None
-        rendered = self._render(filtered)
-        self._save(key, rendered)
-        return rendered
+    def prepared(self, subscriber: Subscriber) -> bool:
+        """Whether the subscriber's variant is known: rendered, or known to be empty."""
+        key = variant_key(subscriber.topics)
+        return not key or key in self._stored

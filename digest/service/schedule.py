@@ -17,6 +17,9 @@ How it keeps its promises:
   scheduler over when the holder stops or dies), the jobs lock per job (a cron `digest send`
   exits 3 while a job runs; a send job that finds the lock held waits for it, up to the
   grace).
+- **deferrals retried**: the `retry` job (`[schedule] retry`) sends the deferred deliveries
+  of every edition that are due again, under the same lock and into the same ledger, until
+  `[smtp] give_up_after_hours`, and then fails them with their last reply.
 - **stops cleanly**: after the stop event (SIGTERM), the running job finishes (every delivery
   is committed to the ledger as the server answers), queued jobs are dropped, and it returns.
 """
@@ -51,7 +54,7 @@ from digest.store.lock import hold_lock
 
 log = logging.getLogger(__name__)
 
-JobKind = Literal["fetch", "send", "bounces"]
+JobKind = Literal["fetch", "send", "bounces", "retry"]
 Clock = Callable[[], datetime]
 
 
@@ -59,7 +62,7 @@ Clock = Callable[[], datetime]
 class Job:
     """One scheduled job: what it does and when."""
 
-    id: str  # "fetch", "send-daily", "send-weekly", "send-once"
+    id: str  # "fetch", "send-daily", "send-weekly", "send-once", "retry"
     kind: JobKind
     expression: str  # the cron, or "once at ..." for a one-off
     trigger: Any  # an APScheduler trigger
@@ -80,6 +83,7 @@ def plan(config: Config, send_at: datetime | None = None) -> list[Job]:
         ("send-daily", "send", schedule.send, "daily"),
         ("send-weekly", "send", schedule.send_weekly, "weekly"),
         ("bounces", "bounces", schedule.bounces, "daily"),
+        ("retry", "retry", schedule.retry, "daily"),
     )
     jobs = []
     for job_id, kind, expression, frequency in crons:
@@ -138,6 +142,8 @@ class Jobs:
                 self.fetch(job)
             elif job.kind == "bounces":
                 self.bounces(job)
+            elif job.kind == "retry":
+                self.retry(job)
             else:
                 self.send(job, at_slot)
         except DigestError as e:
@@ -174,6 +180,26 @@ class Jobs:
                  ", ".join(f"{n} {k}" for k, n in sorted(summary.counts.items())) or "none",
                  len(summary.suppressed), extra={"job": job.id})
         return summary
+    def retry(self, job: Job) -> tuple[pipeline.SendSummary, ...] | None:
+        """Retry the deferred deliveries that are due (and give up the too old ones), under
+        the jobs lock; skipped when another process holds it (the next run retries)."""
+        try:
+            summaries = pipeline.retry_deferred(self.config, self.environ,
+                                                controls=self.controls())
+        except LockHeld as e:
+            log.info("%s skipped: %s", job.id, e, extra={"job": job.id})
+            return None
+        for summary in summaries:
+            counts = {s: summary.count(s) for s in ("sent", "deferred", "failed", "unknown")}
+            log.log(logging.INFO if summary.ok else logging.WARNING, "%s: edition %s: %s",
+                    job.id, summary.edition, ", ".join(f"{n} {s}" for s, n in counts.items()),
+                    extra={"job": job.id, "edition": summary.edition, **counts})
+        return summaries
+
+    def controls(self) -> Controls:
+        """A send's controls: the scheduler's clock (the ledger's times and the deferrals'
+        next tries are on it); a stop of its own, since a running job finishes whole."""
+        return Controls(clock=self.clock)
 
     def send(self, job: Job, at_slot: datetime | None = None) -> pipeline.SendSummary | None:
         """Send (or continue) the edition of the job's slot.
@@ -193,7 +219,7 @@ class Jobs:
         while True:
             try:
                 summary = pipeline.send(self.config, self.clock(), self.environ,
-                                        edition_id=named)
+                                        edition_id=named, controls=self.controls())
                 break
             except LockHeld as e:
                 if self.clock() - when > self.grace or self.stop.is_set():

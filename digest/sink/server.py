@@ -1,7 +1,8 @@
 """Sink: a local SMTP server (aiosmtpd) that keeps every message it receives in a Maildir.
 
 In: a host, a port and a Maildir folder. Out: every accepted message stored as one Maildir
-file (readable by mutt or any mail client), and one line per message reported to a callback.
+file with LF line endings (readable by mutt or any mail client), and one line per message
+reported to a callback.
 Editors preview editions here; `digest demo` and the tests send to it like to any server.
 """
 
@@ -49,12 +50,15 @@ class MaildirHandler:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         content: bytes = envelope.original_content or envelope.content
         envelope_header = (
-            f"X-Sink-Envelope-From: {envelope.mail_from}\r\n"
-            f"X-Sink-Envelope-To: {', '.join(envelope.rcpt_tos)}\r\n"
+            f"X-Sink-Envelope-From: {envelope.mail_from}\n"
+            f"X-Sink-Envelope-To: {', '.join(envelope.rcpt_tos)}\n"
         ).encode()
         message = message_from_bytes(content, policy=policy.default)
+        # SMTP carries CRLF; a Maildir holds the local line ending, LF, as Postfix and
+        # Dovecot deliver it (mutt shows every CR as "^M").
+        stored = envelope_header + content.replace(b"\r\n", b"\n")
         with self._lock:
-            key = self.maildir.add(envelope_header + content)
+            key = self.maildir.add(stored)
             self.count += 1
         if self.report is not None:
             self.report(Received(

@@ -42,9 +42,14 @@ class Store(FeedStore, StoryStore, EditionStore, LedgerStore, SuppressionStore,
 
     @classmethod
     @contextmanager
-    def open(cls, location: Location, application: str = "digest") -> Iterator[Store]:
+    def open(cls, location: Location, application: str = "digest",
+             read_only: bool = False) -> Iterator[Store]:
         """Open (creating and migrating as needed) the database at `location`: a SQLite
         file's path, or a PostgreSQL URL (`Config.database_path` is either).
+
+        With `read_only`, the database itself refuses every write through this connection
+        (SQLite's `PRAGMA query_only`, PostgreSQL's read-only transactions): for code that
+        must not change state, whatever it calls.
 
         Args:
             application: how PostgreSQL lists this connection (pg_stat_activity).
@@ -54,6 +59,9 @@ class Store(FeedStore, StoryStore, EditionStore, LedgerStore, SuppressionStore,
         db = connect(location, application)
         try:
             migrate(db)
+            if read_only:
+                db.execute("PRAGMA query_only = ON" if db.kind == "sqlite"
+                           else "SET default_transaction_read_only = on")
             yield cls(db)
         except database_errors() as e:
             raise StoreError(f"{db.where}: the state database failed: {e}; if the server "

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from digest.model import Rendered, Story
+from digest.model import Edition, Rendered, Story
+from digest.store.contents import edition_from_json, edition_json
 from digest.store.convert import Tables, dt, iso
 
 
@@ -24,13 +25,17 @@ class EditionSummary:
 class EditionStore(Tables):
     """Methods of `Store` about editions."""
 
-    def save_edition(self, rendered: Rendered, created: datetime, stories: Sequence[Story]) -> None:
-        """Keep an edition as rendered, and mark its stories as sent in it."""
+    def save_edition(self, rendered: Rendered, created: datetime, stories: Sequence[Story],
+                     content: Edition | None = None) -> None:
+        """Keep an edition as rendered (and `content`, what was rendered), and mark its
+        stories as sent in it."""
         with self._transaction():
             self._db.execute(
-                "INSERT INTO editions VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO editions (id, created, subject, html, text, placeholders, content) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (rendered.edition_id, iso(created), rendered.subject, rendered.html,
-                 rendered.text, json.dumps(dict(rendered.placeholders))),
+                 rendered.text, json.dumps(dict(rendered.placeholders)),
+                 edition_json(content) if content is not None else ""),
             )
             self._db.executemany(
                 "INSERT OR IGNORE INTO edition_stories VALUES (?, ?, ?)",
@@ -46,6 +51,25 @@ class EditionStore(Tables):
             edition_id=row["id"], subject=row["subject"], html=row["html"], text=row["text"],
             placeholders=json.loads(row["placeholders"]),
         )
+
+    def edition_content(self, edition_id: str) -> Edition | None:
+        """What a stored edition carried, as ranked and fitted; None for an edition stored
+        by a digest that did not keep it (or an unknown id).
+
+        Raises:
+            StoreError: the stored contents are damaged.
+        """
+        row = self._db.execute("SELECT content FROM editions WHERE id = ?",
+                               (edition_id,)).fetchone()
+        if row is None or not row["content"]:
+            return None
+        return edition_from_json(row["content"], edition_id)
+
+    def edition_created(self, edition_id: str) -> datetime | None:
+        """When a stored edition was built as of, or None."""
+        row = self._db.execute("SELECT created FROM editions WHERE id = ?",
+                               (edition_id,)).fetchone()
+        return dt(row["created"]) if row else None
 
     def edition_story_keys(self, edition_id: str) -> list[tuple[str, str]]:
         """The (feed URL, story id) of every story an edition carried."""

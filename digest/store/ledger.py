@@ -162,6 +162,33 @@ class LedgerStore(Tables):
             )
             return cursor.rowcount
 
+    def editions_to_retry(self, now: datetime) -> list[str]:
+        """The editions with a deferred delivery due again by `now`, oldest first."""
+        rows = self._db.execute(
+            "SELECT DISTINCT edition_id FROM deliveries WHERE status = 'deferred' AND "
+            "next_try <= ? ORDER BY edition_id", (iso(now),))
+        return [r["edition_id"] for r in rows]
+
+    def give_up_deferred(self, tried_before: datetime, now: datetime) -> list[Delivery]:
+        """Fail the deferred deliveries first tried before `tried_before`, with their last
+        reply; the address is not suppressed (a server that kept saying "later" may take
+        the next edition).
+
+        Returns:
+            The deliveries given up on.
+        """
+        first = "CASE first_try WHEN '' THEN updated ELSE first_try END"
+        with self._transaction():
+            rows = self._db.execute(
+                f"SELECT * FROM deliveries WHERE status = 'deferred' AND {first} < ? "
+                "ORDER BY edition_id, email", (iso(tried_before),)).fetchall()
+            self._db.executemany(
+                "UPDATE deliveries SET status = 'failed', updated = ?, next_try = '' "
+                "WHERE edition_id = ? AND email = ? AND status = 'deferred'",
+                [(iso(now), r["edition_id"], r["email"]) for r in rows])
+        return [Delivery(r["edition_id"], r["email"], "failed", r["reply"], r["message_id"],
+                         r["attempts"]) for r in rows]
+
     def delivery_counts(self, edition_id: str) -> dict[str, int]:
         """How many rows of the edition are in each status."""
         rows = self._db.execute(

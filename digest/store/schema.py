@@ -184,7 +184,14 @@ CREATE TABLE IF NOT EXISTS forgotten (
     created TEXT NOT NULL
 );
     """,
-    # 7: many workers sending one edition: what each ledger row needs to be sent by any
+    # 7: an edition's contents (its stories as ranked), so a variant first needed by a later
+    # run is built from the edition and not from that day's stories; a variant whose topics
+    # have no story in the edition is kept as empty, so every run skips its readers
+    """
+ALTER TABLE editions ADD COLUMN content TEXT NOT NULL DEFAULT '';
+ALTER TABLE edition_variants ADD COLUMN empty INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 8: many workers sending one edition: what each ledger row needs to be sent by any
     # process (the subscriber's name, list and variant), who holds it and until when;
     # the editions being sent, the live workers, and the rate limit all of them share
     """

@@ -55,13 +55,14 @@ class Blocked(Container[str]):
     """Addresses never to send an edition to: suppressed, or deleted at their owner's wish."""
 
     def __init__(self, suppressed: set[str], forgotten: set[str]) -> None:
-        self._suppressed = suppressed
+        # Case-folded: addresses that differ only in case are one reader.
+        self._suppressed = {email.strip().casefold() for email in suppressed}
         self._forgotten = forgotten
 
     def __contains__(self, email: object) -> bool:
         if not isinstance(email, str):
             return False
-        return email in self._suppressed or (
+        return email.strip().casefold() in self._suppressed or (
             bool(self._forgotten) and address_hash(email) in self._forgotten)
 
 
