@@ -327,3 +327,22 @@ def test_a_password_in_the_database_url_is_refused_and_the_worker_needs_postgres
                         'database = "postgresql://digest:hunter2@db.example.com/digest"'})
     with pytest.raises(ConfigError, match=r"state\.database.*DIGEST_DB_PASSWORD"):
         load_config(config)
+
+
+def test_the_retry_job_on_postgresql_hands_due_deferrals_to_the_workers(
+    project: Path, postgres_url: DatabaseUrl,
+) -> None:
+    slow = addresses(6)[2]
+    with mail_server(Behaviour(greylist={slow: 4})) as (server, port):
+        config = shared(project, port, postgres_url, 6)
+        first = pipeline.send(config, NOW, ENV)
+        assert first.count("deferred") == 1
+        with Store.open(postgres_url) as store:
+            assert store.open_sendings() == []  # its tries used up in that round
+        assert pipeline.retry_deferred(config, ENV) == ()  # sends nothing itself
+        with Store.open(postgres_url) as store:
+            assert store.open_sendings() == [EDITION]  # a new round, for the workers
+        _serve_until(digest(project, "worker", "--once"), 60)
+    assert server.counts() == dict.fromkeys(addresses(6), 1)
+    with Store.open(postgres_url) as store:
+        assert store.delivery_counts(EDITION) == {"sent": 6}

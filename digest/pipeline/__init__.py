@@ -216,6 +216,18 @@ def retry_deferred(
     """
     sending = _sending(config, environ, key, controls, False)
     database = sending.config.database_path
+    if isinstance(database, DatabaseUrl):
+        # Shared state: the workers send. Reopening an edition gives its due deferrals a new
+        # round of tries there; sending them here too could send one twice.
+        with Store.open(database) as store:
+            now = sending.controls.clock()
+            limit = timedelta(hours=sending.config.smtp.give_up_after_hours)
+            for given_up in store.give_up_deferred(now - limit, now):
+                log.warning("%s: %s: still deferred %s after its first try: failed (%s)",
+                            given_up.edition_id, given_up.email, limit, given_up.reply)
+            for edition_id in store.editions_to_retry(now):
+                store.open_sending(edition_id, now)
+        return ()
     with hold_lock(database), Store.open(database) as store, Store.open(database) as ledger:
         return _retry(sending, store, ledger)
 
