@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from digest import configrules as rules
 from digest.errors import ConfigError
-from digest.model import Feed
+from digest.model import DatabaseUrl, Feed, is_database_url
 from digest.tomltables import fail, read_table
 
 Security = Literal["none", "starttls", "ssl"]
@@ -62,6 +62,8 @@ class SmtpConfig:
     max_per_connection: int = 0  # reconnect after this many messages; 0 = no limit
     rate_per_second: float = 0.0  # messages per second at most, all connections; 0 = no limit
     tls_ca_file: str = ""  # extra CA certificates (PEM) to trust, for a private server's TLS
+    lease_seconds: float = 60.0  # PostgreSQL: a dead worker's claimed messages go to others then
+    claim_batch: int = 50  # PostgreSQL: deliveries a worker claims at a time
     give_up_after_hours: float = 48.0  # a deferred delivery is retried until then, then failed
     allow_plaintext_auth: bool = False  # log in without TLS (security = "none"): this machine only
 
@@ -84,7 +86,8 @@ class BouncesConfig:
 
 @dataclass(frozen=True)
 class StateConfig:
-    database: str = "state/digest.sqlite3"  # stories, editions, the ledger; archive beside it
+    database: str = "state/digest.sqlite3"  # a path (SQLite) or postgresql://user@host/db
+    password_env: str = "DIGEST_DB_PASSWORD"  # a PostgreSQL URL's password comes from this
 
 
 @dataclass(frozen=True)
@@ -199,8 +202,18 @@ class Config:
         return (self.folder / relative).resolve()
 
     @property
-    def database_path(self) -> Path:
+    def database_path(self) -> Path | DatabaseUrl:
+        """The state database: a SQLite file, or a PostgreSQL server's URL."""
+        if is_database_url(self.state.database):
+            return DatabaseUrl(self.state.database, self.state.password_env)
         return self.resolve(self.state.database)
+
+    @property
+    def state_folder(self) -> Path:
+        """Where local state lives beside the database (the archive pages): the SQLite
+        file's folder, or `state/` beside the config for a PostgreSQL database."""
+        database = self.database_path
+        return database.parent if isinstance(database, Path) else self.resolve("state")
 
     @property
     def templates_path(self) -> Path | None:
@@ -341,12 +354,13 @@ def secret_env_names(path: Path) -> tuple[str, ...]:
     For the log redaction, which is set up before the config is validated: any problem with
     the file yields the defaults, and the command then reports it properly.
     """
-    names = {NewsletterConfig.secret_env, SmtpConfig.password_env}
+    names = {NewsletterConfig.secret_env, SmtpConfig.password_env, StateConfig.password_env}
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return tuple(sorted(names))
-    for table, key in (("newsletter", "secret_env"), ("smtp", "password_env")):
+    for table, key in (("newsletter", "secret_env"), ("smtp", "password_env"),
+                       ("state", "password_env")):
         value = data.get(table, {}).get(key) if isinstance(data.get(table), dict) else None
         if isinstance(value, str) and value:
             names.add(value)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import typing
+from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -36,6 +37,8 @@ _POSITIVE: list[tuple[str, typing.Callable[[Config], bool], str]] = [
      "must not be negative (0 = no limit)"),
     ("smtp.rate_per_second", lambda c: c.smtp.rate_per_second >= 0,
      "must not be negative (0 = no limit)"),
+    ("smtp.lease_seconds", lambda c: c.smtp.lease_seconds >= 1, "must be at least 1"),
+    ("smtp.claim_batch", lambda c: c.smtp.claim_batch >= 1, "must be at least 1"),
     ("smtp.tls_ca_file", lambda c: not c.smtp.tls_ca_file or c.resolve(c.smtp.tls_ca_file)
      .is_file(), "no such file; give a PEM file of CA certificates, or leave it empty"),
     ("dkim.key_file", lambda c: not c.dkim.key_file or c.resolve(c.dkim.key_file).is_file(),
@@ -131,8 +134,14 @@ def check(config: Config, text: str) -> None:
         fail(config.path, text, "subscribers.weekly_day",
               f"{config.subscribers.weekly_day!r} is not a day such as 'monday'")
     _check_brand(config, text)
+    if config.state.database.startswith(("postgresql://", "postgres://")) and \
+            urlsplit(config.state.database).password:
+        fail(config.path, text, "state.database",
+              "must not contain a password; put it in the environment variable named by "
+              f"state.password_env (${config.state.password_env})")
     for key, name in (("newsletter.secret_env", config.newsletter.secret_env),
-                      ("smtp.password_env", config.smtp.password_env)):
+                      ("smtp.password_env", config.smtp.password_env),
+                      ("state.password_env", config.state.password_env)):
         if not _ENV_NAME.fullmatch(name):
             fail(config.path, text, key,
                   "must be the name of an environment variable, not the secret itself")
@@ -146,10 +155,10 @@ def check_paths(config: Config, text: str, named: set[str]) -> None:
             fail(config.path, text, "subscribers.lists",
                   f"{raw!r} ({path}) is not a file; create it with the header row "
                   "email,name,topics,frequency, or take it out of the lists")
-    if config.database_path.is_dir():
+    database = config.database_path
+    if isinstance(database, Path) and database.is_dir():
         fail(config.path, text, "state.database",
-              f"{config.database_path} is a folder; name the database file, e.g. "
-              "state/digest.sqlite3")
+              f"{database} is a folder; name the database file, e.g. state/digest.sqlite3")
 
 
 def _check_brand(config: Config, text: str) -> None:

@@ -166,3 +166,20 @@ class Delivery:
     reply: str = ""
     message_id: str = ""
     attempts: int = 0
+
+
+@dataclass(frozen=True)
+class DatabaseUrl:
+    """A PostgreSQL state database: its URL (without a password) and the environment
+    variable that holds the password, read when a connection is opened."""
+
+    url: str
+    password_env: str
+
+    def __str__(self) -> str:
+        return self.url
+
+
+def is_database_url(text: str) -> bool:
+    """Whether `[state] database` names a PostgreSQL server rather than a SQLite file."""
+    return text.startswith(("postgresql://", "postgres://"))

@@ -194,3 +194,7 @@ def set_config(config: Path, replacements: dict[str, str]) -> None:
         assert old in text, f"{old!r} not in {config}"
         text = text.replace(old, new)
     config.write_text(text)
+
+
+# A real PostgreSQL (once per session) and the store tests' backend parameter.
+pytest_plugins = ["pg"]

@@ -55,7 +55,7 @@ from digest.audience.signup import signup_routes
 from digest.audience.subscribers import find_subscriber, parse_topics, read_token
 from digest.config import Config
 from digest.errors import DigestError, InputError, SubscriberError
-from digest.model import Frequency
+from digest.model import DatabaseUrl, Frequency
 from digest.render.archive import public_page
 from digest.render.brand import Brand, brand_for
 from digest.render.edition import archive_name
@@ -108,7 +108,7 @@ class Endpoint:
 class StoreAccess:
     """Runs work against the state database in a worker thread; read-only unless writable."""
 
-    def __init__(self, path: Path, writable: bool) -> None:
+    def __init__(self, path: Path | DatabaseUrl, writable: bool) -> None:
         self._path = path
         self._writable = writable
 
@@ -220,7 +220,7 @@ def create_app(config: Config, key: bytes, clock: Callable[[], datetime], mail: 
             raise HTTPException(404, f"There is no edition {edition_id!r} in the archive.")
         # The page `digest send` wrote to the archive folder when it made the edition; for an
         # edition whose page is gone, the stored render made public.
-        written = config.database_path.parent / "archive" / f"{archive_name(edition_id)}.html"
+        written = config.state_folder / "archive" / f"{archive_name(edition_id)}.html"
         try:
             html = await run_in_threadpool(lambda: written.read_text(encoding="utf-8"))
         except OSError:
@@ -246,7 +246,8 @@ def create_app(config: Config, key: bytes, clock: Callable[[], datetime], mail: 
     return app_of(endpoints, config.database_path, newsletter, brand, routes)
 
 
-def app_of(endpoints: Sequence[Endpoint], database: Path, newsletter: str, brand: Brand,
+def app_of(endpoints: Sequence[Endpoint], database: Path | DatabaseUrl, newsletter: str,
+           brand: Brand,
            routes: Sequence[BaseRoute] = ()) -> Starlette:
     """The Starlette app serving `endpoints`: `show` on GET and HEAD with a read-only
     database, `act` on POST with a writable one; `routes` as they are; errors are pages for

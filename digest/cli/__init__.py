@@ -27,6 +27,7 @@ from digest.cli import (
     sink,
     status,
     subscribers,
+    worker,
 )
 from digest.cli.options import EXIT_FAILURES, EXIT_OK, Handler, make_options
 from digest.config import secret_env_names
@@ -45,6 +46,7 @@ MODULES = (  # in the order `digest --help` lists them
     bounces,
     form,
     run,
+    worker,
 )
 
 

@@ -1,5 +1,5 @@
 """`digest status`: is the scheduler up, how each feed's last fetch went and when it is tried
-next, and the latest editions with their delivery counts."""
+next, the latest editions with their delivery counts, and the live workers."""
 
 from __future__ import annotations
 
@@ -37,7 +37,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         bounces = {e.id: store.bounce_counts(e.id) for e in editions}
         signups = store.signup_counts(now - SIGNUP_WINDOW, now,
                                       timedelta(hours=config.signup.confirm_hours))
+        # live: a heartbeat within three of its intervals (a lease)
+        workers = store.workers(now - timedelta(seconds=config.smtp.lease_seconds))
     report = _report(config, now, states, editions)
+    report["workers"] = [dataclasses.asdict(w) for w in workers]
     for edition in report["editions"]:
         edition["bounces"] = edition_rates(edition, bounces[edition["id"]])
     report["signups"] = {"days": SIGNUP_WINDOW.days, **dataclasses.asdict(signups)}
@@ -149,6 +152,11 @@ def _print(report: dict[str, Any], zone: ZoneInfo) -> None:
         print(f"\nSignups (last {s['days']} days): {s['signups']} requests, {s['mailed']} "
               f"confirmation emails sent, {s['confirmed']} confirmed, {s['expired']} links "
               "expired unconfirmed")
+    if report["workers"]:
+        print("\nWorkers (live):")
+    for w in report["workers"]:
+        print(f"  {w['host'][:24]:24} PID {w['pid']:<8} claimed {w['claimed']:<8} "
+              f"sent {w['sent']:<8} heartbeat {when(w['heartbeat'])}")
 
 
 def register(commands: Commands, options: Options) -> None:

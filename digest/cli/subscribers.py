@@ -60,8 +60,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         blocked = store.blocked()
         for r in store.subscriber_rows():
             if r.status != "active" or r.email in blocked:
-                status = "unsubscribed" if r.email in blocked else r.status
-                rows.append((status, r.source, r.email, r.name, r.topics, r.frequency, ""))
+                shown: str = "unsubscribed" if r.email in blocked else r.status
+                rows.append((shown, r.source, r.email, r.name, r.topics, r.frequency, ""))
         suppressed = len(store.suppressed())
     for status, source, email, name, topics, frequency, list_name in rows:
         if args.json:

@@ -90,6 +90,7 @@ def deliver(
     clock: Clock,
     stop: threading.Event,
     report: Callable[[Progress], None] = lambda p: None,
+    pace: Callable[[], None] | None = None,
 ) -> Progress:
     """Send every job, recording each answer in the ledger before that connection goes on.
 
@@ -105,6 +106,8 @@ def deliver(
         clock: the wall clock, for the ledger's times.
         stop: set to stop gracefully.
         report: called after every answer.
+        pace: called before each message starts, to wait for its turn under a rate limit
+            shared with other processes; None paces to `rate_per_second` in this process.
     Returns:
         `progress`, updated.
     Raises:
@@ -112,6 +115,8 @@ def deliver(
             login; nothing was sent.
     """
     loop = _Loop(ledger, settings, edition_id, progress, clock, stop, report)
+    if pace is not None:
+        loop.pace = pace
     # A thread whose answer has arrived waits for the GIL up to the switch interval (5 ms)
     # while another runs Python code; that wait sits between two messages on a connection.
     # Shorter turns while sending (restored after) keep the connections busy.
@@ -165,6 +170,7 @@ class _Loop:
         self._order = itertools.count()
         self._drops: dict[str, int] = {}
         self._next_slot = 0.0
+        self.pace: Callable[[], None] = self._pace
 
     def run(self, stream: Iterator[tuple[Subscriber, Outgoing]], pool: Pool) -> None:
         exhausted = False
@@ -182,7 +188,7 @@ class _Loop:
                 else:
                     job = Job(*pair)
             if job is not None:
-                self._pace()
+                self.pace()
                 with self._changed:
                     self._in_flight += 1
                 pool.submit(job)

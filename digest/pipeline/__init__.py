@@ -25,7 +25,7 @@ from digest.deliver.dispatch import Controls, dkim_signer, send_edition, send_te
 from digest.deliver.message import DkimSigner, PreparedMessage, Sender
 from digest.deliver.send import EnvelopeFrom
 from digest.errors import ConfigError
-from digest.model import Frequency, Rendered, Subscriber
+from digest.model import DatabaseUrl, Frequency, Rendered, Subscriber
 from digest.pipeline.editions import (
     build_edition,
     edition_id_for,
@@ -160,6 +160,9 @@ def send(
         ConfigError: the token key, the SMTP password or the DKIM key is missing or unusable.
         SendError: the SMTP server cannot be reached at all, or refuses the login.
     """
+    if isinstance(config.database_path, DatabaseUrl) and not (dry_run or to):
+        # Shared state: the edition is made once, then sent by this and any other worker.
+        return send_shared(config, now, environ, edition_id, controls or Controls())
     sending = _sending(config, environ, key, controls, dry_run)
     config, controls = sending.config, sending.controls
     database = config.database_path
@@ -213,6 +216,18 @@ def retry_deferred(
     """
     sending = _sending(config, environ, key, controls, False)
     database = sending.config.database_path
+    if isinstance(database, DatabaseUrl):
+        # Shared state: the workers send. Reopening an edition gives its due deferrals a new
+        # round of tries there; sending them here too could send one twice.
+        with Store.open(database) as store:
+            now = sending.controls.clock()
+            limit = timedelta(hours=sending.config.smtp.give_up_after_hours)
+            for given_up in store.give_up_deferred(now - limit, now):
+                log.warning("%s: %s: still deferred %s after its first try: failed (%s)",
+                            given_up.edition_id, given_up.email, limit, given_up.reply)
+            for edition_id in store.editions_to_retry(now):
+                store.open_sending(edition_id, now)
+        return ()
     with hold_lock(database), Store.open(database) as store, Store.open(database) as ledger:
         return _retry(sending, store, ledger)
 
@@ -349,10 +364,12 @@ def _send_edition(
 
 # Last, because the rehearsals are built from the functions above.
 from digest.pipeline.rehearse import DemoResult, PreviewFiles, demo, preview  # noqa: E402
+from digest.pipeline.workers import send_shared, work  # noqa: E402
 
 __all__ = [
     "DemoResult", "FeedReport", "FetchSummary", "PreviewFiles", "SendSummary", "Store",
     "build_edition", "demo", "edition_id_for", "fetch", "parse_workers", "preview", "render",
     "render_fitted", "retry_deferred", "send", "sender_for", "subscribers", "token_key",
+    "work",
     "write_archive",
 ]

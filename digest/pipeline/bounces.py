@@ -35,7 +35,7 @@ def bounce_key(config: Config, environ: Mapping[str, str]) -> bytes:
 def spool_path(config: Config) -> Path:
     """The Maildir `bounces serve` stores each message in before its 250: beside the state
     database, like the archive."""
-    return config.database_path.parent / "bounces"
+    return config.state_folder / "bounces"
 
 
 def scan_bounces(config: Config, path: Path, environ: Mapping[str, str], clock: Clock,

@@ -81,7 +81,7 @@ def write_archive(config: Config, rendered: Rendered, sender: Sender,
     `content`, what the edition carried) story times as absolute times in the newsletter's
     zone, since the page is read any time later.
     """
-    archive = config.database_path.parent / "archive"
+    archive = config.state_folder / "archive"
     archive.mkdir(parents=True, exist_ok=True)
     path = archive / f"{archive_name(rendered.edition_id)}.html"
     zone = ZoneInfo(config.schedule.timezone)

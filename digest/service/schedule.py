@@ -13,8 +13,10 @@ How it keeps its promises:
   runs coalesce); later than that it is skipped with a log line saying how to send it anyway.
   At start, a send slot that passed less than the grace ago is caught up.
 - **one run at a time**: the scheduler lock for the process's life (a second `digest run`
-  exits 3), the jobs lock per job (a cron `digest send` exits 3 while a job runs; a send job
-  that finds the lock held waits for it, up to the grace).
+  exits 3; on a shared PostgreSQL database it stands by as a worker instead, and takes the
+  scheduler over when the holder stops or dies), the jobs lock per job (a cron `digest send`
+  exits 3 while a job runs; a send job that finds the lock held waits for it, up to the
+  grace).
 - **deferrals retried**: the `retry` job (`[schedule] retry`) sends the deferred deliveries
   of every edition that are due again, under the same lock and into the same ledger, until
   `[smtp] give_up_after_hours`, and then fails them with their last reply.
@@ -24,10 +26,11 @@ How it keeps its promises:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, TextIO
@@ -44,7 +47,7 @@ from digest.config import Config
 from digest.cron import cron_trigger, next_fire_times, slot_of
 from digest.deliver.dispatch import Controls
 from digest.errors import ConfigError, DigestError, LockHeld
-from digest.model import Frequency
+from digest.model import DatabaseUrl, Frequency
 from digest.pipeline.bounces import scan_bounces
 from digest.store import Store
 from digest.store.lock import hold_lock
@@ -308,7 +311,13 @@ def run(config: Config, environ: Mapping[str, str], clock: Clock, stop: threadin
         check_ready(config, environ)
     zone = ZoneInfo(config.schedule.timezone)
     database = config.database_path
-    with hold_lock(database, kind="scheduler"):
+    with contextlib.ExitStack() as held:
+        if isinstance(database, DatabaseUrl):
+            held.enter_context(_working(config, environ, clock, stop))
+            if not _take_scheduler(held, database, stop, config.smtp.lease_seconds / 3):
+                return
+        else:
+            held.enter_context(hold_lock(database, kind="scheduler"))
         with Store.open(database):
             pass  # migrate the state database now, so a problem shows at start
         jobs = Jobs(config, environ, clock, stop)
@@ -333,6 +342,45 @@ def run(config: Config, environ: Mapping[str, str], clock: Clock, stop: threadin
         log.info("stopping: letting the running job finish")
         scheduler.shutdown(wait=True)
         log.info("stopped")
+
+
+@contextlib.contextmanager
+def _working(config: Config, environ: Mapping[str, str], clock: Clock,
+             stop: threading.Event) -> Iterator[None]:
+    """On a shared database every `digest run` is also a worker, scheduler or not."""
+
+    def work() -> None:
+        try:
+            pipeline.work(config, environ, Controls(clock=clock, stop=stop), once=False)
+        except DigestError as e:
+            log.error("this digest run sends nothing as a worker: %s", e)
+
+    thread = threading.Thread(target=work, name="worker", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _take_scheduler(held: contextlib.ExitStack, database: DatabaseUrl, stop: threading.Event,
+                    every: float) -> bool:
+    """Hold the scheduler lock of a shared database: at once when it is free, else when its
+    holder stops or dies (the server frees a dead session's lock). False: stopped first."""
+    said = False
+    while not stop.is_set():
+        try:
+            held.enter_context(hold_lock(database, "digest run", kind="scheduler"))
+            if said:
+                log.info("took over the scheduler")
+            return True
+        except LockHeld as e:
+            if not said:
+                log.info("standing by as a worker: %s; this one takes over if it stops", e)
+                said = True
+        stop.wait(every)
+    return False
 
 
 def _catch_up(config: Config, planned: list[Job], now: datetime) -> list[tuple[Job, datetime]]:

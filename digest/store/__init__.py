@@ -1,20 +1,21 @@
-"""Store: the state database (SQLite): feeds' validators, stories, editions and the ledger.
+"""Store: the state database (SQLite embedded, or PostgreSQL shared): feeds' validators,
+stories, editions and the ledger.
 
 In: stories, fetch results, editions, deliveries. Out: the same values read back. Every write
 is committed before the method returns, so a process killed at any moment loses at most the
-call in progress. `sqlite3.Row` never leaves this package. One module per noun (feeds,
-stories, editions, ledger, suppressions, preferences, variants, subscribers, signups);
-`schema.py` holds the migrations.
+call in progress. Database rows never leave this package. One module per noun (feeds,
+stories, editions, ledger, suppressions, preferences, variants, subscribers, signups,
+workers); `schema.py` holds the migrations, the same on both backends; `backend.py` the
+one connection API they all use.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from contextlib import AbstractContextManager, contextmanager
 
 from digest.errors import StoreError
+from digest.store.backend import Database, Location, connect, database_errors
 from digest.store.bounces import BounceStore
 from digest.store.editions import EditionStore, EditionSummary
 from digest.store.feeds import FeedState, FeedStore
@@ -27,57 +28,53 @@ from digest.store.stories import StoryStore
 from digest.store.subscribers import SubscriberStore
 from digest.store.suppressions import SuppressionStore
 from digest.store.variants import VariantStore
+from digest.store.workers import WorkerStore
 
 __all__ = ["SCHEMA_VERSION", "EditionSummary", "FeedState", "Store"]
 
 
 class Store(FeedStore, StoryStore, EditionStore, LedgerStore, SuppressionStore,
             PreferenceStore, VariantStore, BounceStore, SubscriberStore, SignupStore,
-            PickStore):
+            PickStore, WorkerStore):
     """The state database. Open it with `Store.open(path)` as a context manager."""
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(self, connection: Database) -> None:
         self._db = connection
 
     @classmethod
     @contextmanager
-    def open(cls, path: Path, read_only: bool = False) -> Iterator[Store]:
-        """Open (creating and migrating as needed) the database at `path`.
+    def open(cls, location: Location, application: str = "digest",
+             read_only: bool = False) -> Iterator[Store]:
+        """Open (creating and migrating as needed) the database at `location`: a SQLite
+        file's path, or a PostgreSQL URL (`Config.database_path` is either).
 
-        With `read_only`, SQLite itself refuses every write through this connection
-        (`PRAGMA query_only`): for code that must not change state, whatever it calls.
+        With `read_only`, the database itself refuses every write through this connection
+        (SQLite's `PRAGMA query_only`, PostgreSQL's read-only transactions): for code that
+        must not change state, whatever it calls.
 
+        Args:
+            application: how PostgreSQL lists this connection (pg_stat_activity).
         Raises:
-            StoreError: the file cannot be created, opened or migrated.
+            StoreError: the database cannot be created, opened, reached or migrated.
         """
+        db = connect(location, application)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # check_same_thread=False: delivery's SMTP workers record their answers through
-            # this connection, one at a time under delivery's own lock.
-            db = sqlite3.connect(path, timeout=30, isolation_level=None,
-                                 check_same_thread=False)
-        except (OSError, sqlite3.Error) as e:
-            raise StoreError(f"{path}: cannot open the state database: {e}") from e
-        try:
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            migrate(db, path)
+            migrate(db)
             if read_only:
-                db.execute("PRAGMA query_only = ON")
+                db.execute("PRAGMA query_only = ON" if db.kind == "sqlite"
+                           else "SET default_transaction_read_only = on")
             yield cls(db)
-        except sqlite3.DatabaseError as e:
-            raise StoreError(f"{path}: the state database failed: {e}") from e
+        except database_errors() as e:
+            raise StoreError(f"{db.where}: the state database failed: {e}; if the server "
+                             "went away, run the command again once it is back") from e
         finally:
             db.close()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
+    @property
+    def backend(self) -> str:
+        """"sqlite" or "postgresql"."""
+        return self._db.kind
+
+    def _transaction(self) -> AbstractContextManager[None]:
         """One write transaction; rolled back if the block raises."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        return self._db.transaction()

@@ -1,14 +1,14 @@
-"""Conversions between our values and SQLite's columns; used by every store module."""
+"""Conversions between our values and the database's columns; used by every store module."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
 
 from digest.model import Image, Story
+from digest.store.backend import Database
 
 
 def story_values(s: Story, now: datetime) -> tuple[Any, ...]:
@@ -19,7 +19,7 @@ def story_values(s: Story, now: datetime) -> tuple[Any, ...]:
     )
 
 
-def story_from_row(r: sqlite3.Row) -> Story:
+def story_from_row(r: Any) -> Story:
     image = json.loads(r["image"]) if r["image"] else None
     return Story(
         feed_url=r["feed_url"], source=r["source"], section=r["section"], id=r["story_id"],
@@ -50,7 +50,7 @@ def dt(text: str) -> datetime:
 class Tables:
     """What every store module's methods share: the connection and write transactions."""
 
-    _db: sqlite3.Connection
+    _db: Database
 
     def _transaction(self) -> AbstractContextManager[None]:
         raise NotImplementedError  # provided by Store

@@ -54,13 +54,14 @@ class FeedStore(Tables):
                                   failures, moved_to, disabled, next_try)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (url) DO UPDATE SET
-                 etag = CASE WHEN ? THEN excluded.etag ELSE etag END,
-                 last_modified = CASE WHEN ? THEN excluded.last_modified ELSE last_modified END,
+                 etag = CASE WHEN ? THEN excluded.etag ELSE feeds.etag END,
+                 last_modified = CASE WHEN ? THEN excluded.last_modified
+                                 ELSE feeds.last_modified END,
                  last_fetch = excluded.last_fetch, last_status = excluded.last_status,
                  last_error = excluded.last_error,
-                 failures = CASE WHEN ? THEN 0 ELSE failures + 1 END,
+                 failures = CASE WHEN ? THEN 0 ELSE feeds.failures + 1 END,
                  moved_to = CASE WHEN excluded.moved_to != '' THEN excluded.moved_to
-                                 ELSE moved_to END,
+                                 ELSE feeds.moved_to END,
                  disabled = excluded.disabled, next_try = excluded.next_try""",
             (
                 result.feed.url, headers.get("etag", ""), headers.get("last-modified", ""),

@@ -32,9 +32,10 @@ _RECORD = """INSERT INTO deliveries (edition_id, email, status, reply, message_i
              VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)
              ON CONFLICT (edition_id, email) DO UPDATE SET status = excluded.status,
                reply = excluded.reply, message_id = excluded.message_id,
-               attempts = attempts + 1, updated = excluded.updated,
+               attempts = deliveries.attempts + 1, updated = excluded.updated,
                next_try = excluded.next_try,
-               first_try = CASE first_try WHEN '' THEN excluded.first_try ELSE first_try END"""
+               first_try = CASE deliveries.first_try WHEN '' THEN excluded.first_try
+                           ELSE deliveries.first_try END"""
 
 
 class LedgerStore(Tables):
@@ -51,6 +52,9 @@ class LedgerStore(Tables):
         kernel has the bytes when the commit returns) and a passive checkpoint every `every`
         seconds copies them back, so the WAL is reused instead of growing.
         """
+        if self._db.kind != "sqlite":  # PostgreSQL checkpoints on its own, off our commits
+            yield
+            return
         path = self._db.execute("PRAGMA database_list").fetchone()[2]
         if not path:  # an in-memory database has no WAL
             yield

@@ -1,4 +1,5 @@
-"""The run locks: OS file locks beside the state database that a crash releases.
+"""The run locks: OS file locks beside a SQLite state database, or PostgreSQL advisory locks
+on a shared one; a crash releases either.
 
 Two locks, two files:
 
@@ -9,7 +10,10 @@ Two locks, two files:
 
 `digest run` takes the jobs lock per job, not for its life, so a cron `digest send` or a
 hand-run `digest fetch` still works while the scheduler is idle; while a job runs they exit 3.
-Each lock file holds the holder's PID (and what it is doing) for the message.
+Each lock file holds the holder's PID (and what it is doing) for the message. On PostgreSQL
+the lock is a session advisory lock on a connection of its own, named (host, PID, doing) in
+`application_name`, so the holder is found in pg_stat_activity; the server releases it when
+that connection closes: when the holder exits, dies, or its machine goes away.
 """
 
 from __future__ import annotations
@@ -24,8 +28,13 @@ from pathlib import Path
 from typing import Literal
 
 from digest.errors import LockHeld
+from digest.model import DatabaseUrl
+from digest.store.backend import Database, Location, connect, identity
 
 LockKind = Literal["jobs", "scheduler"]
+# Advisory lock keys: any numbers, the same in every digest, apart from the migration's.
+_KEYS: dict[str, int] = {"jobs": 7_412_002, "scheduler": 7_412_003}
+_APP = "digest lock "
 
 
 @dataclass(frozen=True)
@@ -47,7 +56,7 @@ def lock_path(database: Path, kind: LockKind = "jobs") -> Path:
 
 
 @contextmanager
-def hold_lock(database: Path, doing: str = "", kind: LockKind = "jobs") -> Iterator[None]:
+def hold_lock(database: Location, doing: str = "", kind: LockKind = "jobs") -> Iterator[None]:
     """Hold a lock beside the state database for as long as the block runs.
 
     An OS lock (flock) that the kernel releases when the process dies, so a crash never
@@ -60,6 +69,10 @@ def hold_lock(database: Path, doing: str = "", kind: LockKind = "jobs") -> Itera
     Raises:
         LockHeld: another process holds it; the message names that process's PID.
     """
+    if isinstance(database, DatabaseUrl):
+        with _advisory(database, doing, kind, wait=False):
+            yield
+        return
     path = lock_path(database, kind)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -80,12 +93,18 @@ def hold_lock(database: Path, doing: str = "", kind: LockKind = "jobs") -> Itera
         os.close(fd)
 
 
-def lock_holder(database: Path, kind: LockKind = "jobs") -> Holder | None:
+def lock_holder(database: Location, kind: LockKind = "jobs") -> Holder | None:
     """Who holds the lock now, or None when it is free (for `digest status`).
 
     Probes with a non-blocking lock taken and released at once, so a process that starts at
     that very instant could find the lock held; it is never held for longer than the probe.
     """
+    if isinstance(database, DatabaseUrl):
+        db = connect(database, "digest status")
+        try:
+            return _advisory_holder(db, _KEYS[kind])
+        finally:
+            db.close()
     path = lock_path(database, kind)
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -124,3 +143,50 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+@contextmanager
+def _advisory(database: DatabaseUrl, doing: str, kind: LockKind,
+              wait: bool) -> Iterator[None]:
+    db = connect(database, f"{_APP}{identity()} {doing}".strip())
+    try:
+        # A holder whose machine vanishes sends no FIN: the server notices by keepalives
+        # (about 25 s, not the OS's 2 hours) and frees the lock for another to take over.
+        for setting, value in (("idle", 10), ("interval", 5), ("count", 3)):
+            db.execute(f"SET tcp_keepalives_{setting} = {value}")
+        key = _KEYS[kind]
+        if wait:
+            db.execute("SELECT pg_advisory_lock(?)", (key,))
+        elif not db.execute("SELECT pg_try_advisory_lock(?)", (key,)).fetchone()[0]:
+            holder = _advisory_holder(db, key)
+            what = "`digest run`" if kind == "scheduler" else "digest process"
+            who = holder.describe() if holder else "a process that just left"
+            raise LockHeld(f"another {what} ({who}) holds the {kind} lock of "
+                           f"{database.url}; wait for it to finish")
+        yield
+    finally:
+        db.close()  # closing the session releases its advisory locks
+
+
+@contextmanager
+def wait_for_lock(database: DatabaseUrl, doing: str, kind: LockKind) -> Iterator[None]:
+    """Hold a PostgreSQL lock of `kind`, waiting for it as long as another holds it (the
+    schedulers of several `digest run` that take over from each other)."""
+    with _advisory(database, doing, kind, wait=True):
+        yield
+
+
+def _advisory_holder(db: Database, key: int) -> Holder | None:
+    row = db.execute(
+        "SELECT a.pid, a.application_name, a.client_addr FROM pg_locks l "
+        "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' "
+        "AND l.granted AND l.objid = ? AND l.classid = 0", (key,),
+    ).fetchone()
+    if row is None:
+        return None
+    name = str(row[1])
+    # application_name is "digest lock HOST:PID doing": the holder's own PID on its machine.
+    host, _, rest = name.removeprefix(_APP).partition(":")
+    pid, _, doing = rest.partition(" ")
+    return Holder(int(pid) if pid.isdigit() else None,
+                  f"on {host}, {doing}".rstrip(", ") if name.startswith(_APP) else name)

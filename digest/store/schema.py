@@ -1,8 +1,10 @@
-"""The state database's schema, as an ordered list of migrations.
+"""The state database's schema, as an ordered list of migrations, the same on both backends.
 
-`PRAGMA user_version` records how many have run; opening a database runs the rest, each in
-one transaction, after keeping a copy of the old file. Append new steps at the end; never
-edit a step that has shipped.
+On SQLite `PRAGMA user_version` records how many have run; on PostgreSQL the one row of
+`digest_schema` does. Opening a database runs the rest, each in one transaction (on SQLite
+after keeping a copy of the old file). Append new steps at the end; never edit a step that
+has shipped. A step is portable SQL: `backend.translate_ddl` turns SQLite's REAL, INTEGER
+PRIMARY KEY and BLOB into PostgreSQL's, and nothing else.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from digest.errors import StoreError
+from digest.store.backend import Database, SqliteDatabase, translate_ddl
 
 MIGRATIONS: list[str] = [
     # 1: stories, editions, the ledger, suppressions
@@ -200,12 +203,90 @@ CREATE TABLE IF NOT EXISTS editor_picks (
     PRIMARY KEY (edition_id, story)
 );
     """,
+    # 9: many workers sending one edition: what each ledger row needs to be sent by any
+    # process (the subscriber's name, list and variant), who holds it and until when;
+    # the editions being sent, the live workers, and the rate limit all of them share
+    """
+ALTER TABLE deliveries ADD COLUMN name TEXT NOT NULL DEFAULT '';
+ALTER TABLE deliveries ADD COLUMN list_name TEXT NOT NULL DEFAULT '';
+ALTER TABLE deliveries ADD COLUMN variant TEXT NOT NULL DEFAULT '';
+ALTER TABLE deliveries ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE deliveries ADD COLUMN lease_until TEXT NOT NULL DEFAULT '';
+ALTER TABLE deliveries ADD COLUMN round_tries INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX IF NOT EXISTS deliveries_claimed ON deliveries (claimed_by);
+CREATE TABLE IF NOT EXISTS sendings (
+    edition_id TEXT PRIMARY KEY,
+    opened TEXT NOT NULL,
+    closed TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS workers (
+    id TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    started TEXT NOT NULL,
+    heartbeat TEXT NOT NULL,
+    claimed INTEGER NOT NULL DEFAULT 0,
+    sent INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS send_budget (
+    name TEXT PRIMARY KEY,
+    next_slot REAL NOT NULL
+);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def migrate(db: sqlite3.Connection, path: Path, migrations: Sequence[str] = MIGRATIONS) -> None:
+# Any number, the same in every digest: the advisory lock that queues two processes
+# migrating one PostgreSQL database at the same time.
+_MIGRATION_LOCK = 7_412_001
+
+
+def migrate(db: Database | sqlite3.Connection, path: Path | None = None,
+            migrations: Sequence[str] = MIGRATIONS) -> None:
+    """Bring the state database up to the last of `migrations` (normally `SCHEMA_VERSION`).
+
+    Args:
+        db: an open connection: the store's, or a bare sqlite3 one with its `path`.
+    Raises:
+        StoreError: the database was made by a newer digest, or it cannot be backed up.
+    """
+    if isinstance(db, sqlite3.Connection):
+        _migrate_sqlite(db, path or Path(db.execute("PRAGMA database_list").fetchone()[2]),
+                        migrations)
+    elif isinstance(db, SqliteDatabase):
+        _migrate_sqlite(db.raw, db.path, migrations)
+    else:
+        _migrate_postgres(db, migrations)
+
+
+def _migrate_postgres(db: Database, migrations: Sequence[str]) -> None:
+    """The same steps on PostgreSQL, each in a transaction under an advisory lock."""
+    target = len(migrations)
+    with db.transaction():
+        db.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
+        db.execute("CREATE TABLE IF NOT EXISTS digest_schema (version INTEGER NOT NULL)")
+        if db.execute("SELECT version FROM digest_schema").fetchone() is None:
+            db.execute("INSERT INTO digest_schema VALUES (0)")
+    for number in range(target + 1):
+        with db.transaction():
+            db.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
+            version = int(db.execute("SELECT version FROM digest_schema").fetchone()[0])
+            if version > target:
+                raise StoreError(
+                    f"{db.where}: made by a newer digest (schema {version}, this one knows "
+                    f"{target}); upgrade digest on this machine")
+            if version > number or number == target:
+                continue  # done by another process while we waited, or nothing left
+            for statement in migrations[number].split(";"):
+                if statement.strip():
+                    db.execute(translate_ddl(statement))
+            db.execute("UPDATE digest_schema SET version = ?", (number + 1,))
+
+
+def _migrate_sqlite(db: sqlite3.Connection, path: Path,
+                    migrations: Sequence[str] = MIGRATIONS) -> None:
     """Bring the database at `path` up to the last of `migrations` (normally `SCHEMA_VERSION`).
 
     Before changing a database made by an older digest, a copy of it is kept beside it

@@ -125,7 +125,8 @@ class SubscriberStore(Tables):
                                            created, updated, signup_id)
                    VALUES (?, ?, ?, ?, 'active', 'web', ?, ?, ?)
                    ON CONFLICT (email) DO UPDATE SET status = 'active',
-                     name = CASE excluded.name WHEN '' THEN name ELSE excluded.name END,
+                     name = CASE excluded.name WHEN '' THEN subscribers.name
+                            ELSE excluded.name END,
                      topics = excluded.topics, frequency = excluded.frequency,
                      updated = excluded.updated, signup_id = excluded.signup_id""",
                 (signup.email, signup.name, topics, signup.frequency, iso(now), iso(now),
