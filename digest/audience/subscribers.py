@@ -10,11 +10,9 @@ bound to the list and the address.
 
 from __future__ import annotations
 
-import base64
 import codecs
 import csv
 import dataclasses
-import hashlib
 import hmac
 import logging
 import re
@@ -25,6 +23,7 @@ from typing import BinaryIO
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
+from digest.audience.tokens import b64, sign, unb64
 from digest.errors import SubscriberError
 from digest.model import Frequency, Subscriber
 
@@ -354,7 +353,7 @@ def make_token(key: bytes, list_name: str, email: str) -> str:
     `v1.<base64url(list NUL address)>.<base64url(HMAC-SHA256(key, "v1" NUL payload))>`.
     """
     payload = f"{list_name}\0{email}".encode()
-    return f"{TOKEN_VERSION}.{_b64(payload)}.{_b64(_sign(key, payload))}"
+    return f"{TOKEN_VERSION}.{b64(payload)}.{b64(_sign(key, payload))}"
 
 
 def read_token(key: bytes, token: str) -> tuple[str, str]:
@@ -373,12 +372,12 @@ def read_token(key: bytes, token: str) -> tuple[str, str]:
     if version != TOKEN_VERSION:
         raise SubscriberError("this link was made by an unknown version")
     try:
-        payload = _unb64(payload_text)
-        signature = _unb64(signature_text)
+        payload = unb64(payload_text)
+        signature = unb64(signature_text)
     except ValueError:
         raise SubscriberError("this link is incomplete or damaged") from None
     # Re-encoding must give back the same text: no second spelling of one token.
-    canonical = _b64(payload) == payload_text and _b64(signature) == signature_text
+    canonical = b64(payload) == payload_text and b64(signature) == signature_text
     if not hmac.compare_digest(signature, _sign(key, payload)) or not canonical:
         raise SubscriberError("this link was not made by us or was changed")
     list_name, _, email = payload.decode("utf-8", errors="replace").partition("\0")
@@ -386,15 +385,4 @@ def read_token(key: bytes, token: str) -> tuple[str, str]:
 
 
 def _sign(key: bytes, payload: bytes) -> bytes:
-    return hmac.new(key, TOKEN_VERSION.encode() + b"\0" + payload, hashlib.sha256).digest()
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (ValueError, TypeError) as e:
-        raise ValueError(str(e)) from e
+    return sign(key, TOKEN_VERSION, payload)

@@ -72,7 +72,7 @@ def _seal(key: bytes, version: str, fields: list[str]) -> str:
     if any("\0" in f for f in fields):
         raise ValueError("a token field cannot hold NUL")
     payload = "\0".join(fields).encode()
-    return f"{version}.{_b64(payload)}.{_b64(_sign(key, version, payload))}"
+    return f"{version}.{b64(payload)}.{b64(sign(key, version, payload))}"
 
 
 def _open(key: bytes, version: str, token: str) -> list[str]:
@@ -80,12 +80,12 @@ def _open(key: bytes, version: str, token: str) -> list[str]:
     if match is None or match[1] != version:
         raise SubscriberError("this link is incomplete or damaged")
     try:
-        payload = _unb64(match[2])
-        signature = _unb64(match[3])
+        payload = unb64(match[2])
+        signature = unb64(match[3])
     except ValueError:
         raise SubscriberError("this link is incomplete or damaged") from None
-    canonical = _b64(payload) == match[2] and _b64(signature) == match[3]
-    if not hmac.compare_digest(signature, _sign(key, version, payload)) or not canonical:
+    canonical = b64(payload) == match[2] and b64(signature) == match[3]
+    if not hmac.compare_digest(signature, sign(key, version, payload)) or not canonical:
         raise SubscriberError("this link was not made by us or was changed")
     try:
         return payload.decode("utf-8").split("\0")
@@ -93,15 +93,22 @@ def _open(key: bytes, version: str, token: str) -> list[str]:
         raise SubscriberError("this link is incomplete or damaged") from None
 
 
-def _sign(key: bytes, version: str, payload: bytes) -> bytes:
+def sign(key: bytes, version: str, payload: bytes) -> bytes:
+    """The HMAC-SHA256 of a token kind's version tag and its payload."""
     return hmac.new(key, version.encode() + b"\0" + payload, hashlib.sha256).digest()
 
 
-def _b64(data: bytes) -> str:
+def b64(data: bytes) -> str:
+    """URL-safe base64 without padding: the one spelling a token may have."""
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def _unb64(text: str) -> bytes:
+def unb64(text: str) -> bytes:
+    """`b64` undone.
+
+    Raises:
+        ValueError: not base64.
+    """
     try:
         return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (ValueError, TypeError) as e:
