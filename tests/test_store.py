@@ -219,3 +219,12 @@ def test_signups_subscribers_and_bounces_round_trip(state_location: Path | Datab
         assert store.data_of(email)["subscription"]["email"] == email
         store.forget(email, T)
         assert store.is_forgotten(email) and store.subscriber_row(email) is None
+
+
+def test_editor_picks_keep_the_order_pinned_on_both(state_location: Path | DatabaseUrl) -> None:
+    with Store.open(state_location) as store:
+        for story_id, action in (("b", "pin"), ("x", "drop"), ("a", "pin"), ("b", "pin")):
+            store.pick("daily-2026-11-20", story_id, action, T)  # same second: order by seq
+        assert store.picks("daily-2026-11-20") == (["a", "b"], ["x"])
+        assert store.unpick("daily-2026-11-20") == 3
+        assert store.picks("daily-2026-11-20") == ([], [])

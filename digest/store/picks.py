@@ -23,8 +23,12 @@ class PickStore(Tables):
         with self._transaction():
             self._db.execute("DELETE FROM editor_picks WHERE edition_id = ? AND story = ?",
                              (edition_id, story))
-            self._db.execute("INSERT INTO editor_picks VALUES (?, ?, ?, ?)",
-                             (edition_id, story, action, iso(now)))
+            # The order pinned is kept in a number of our own: SQLite's rowid has no
+            # PostgreSQL twin, and two picks can share a second.
+            last = self._db.execute("SELECT MAX(seq) FROM editor_picks WHERE edition_id = ?",
+                                    (edition_id,)).fetchone()[0]
+            self._db.execute("INSERT INTO editor_picks VALUES (?, ?, ?, ?, ?)",
+                             (edition_id, story, action, iso(now), (last or 0) + 1))
 
     def unpick(self, edition_id: str) -> int:
         """Forget every pin and drop of an edition; returns how many there were."""
@@ -35,7 +39,7 @@ class PickStore(Tables):
     def picks(self, edition_id: str) -> tuple[list[str], list[str]]:
         """The pinned stories in the order pinned, and the dropped ones, of an edition."""
         rows = self._db.execute(
-            "SELECT story, action FROM editor_picks WHERE edition_id = ? ORDER BY rowid",
+            "SELECT story, action FROM editor_picks WHERE edition_id = ? ORDER BY seq",
             (edition_id,)).fetchall()
         return ([r["story"] for r in rows if r["action"] == "pin"],
                 [r["story"] for r in rows if r["action"] == "drop"])

@@ -200,6 +200,7 @@ CREATE TABLE IF NOT EXISTS editor_picks (
     story TEXT NOT NULL,
     action TEXT NOT NULL,
     created TEXT NOT NULL,
+    seq INTEGER NOT NULL,
     PRIMARY KEY (edition_id, story)
 );
     """,
