@@ -9,6 +9,8 @@ repository root:
     .venv/bin/python bench/rank_quality.py               # the default [ranking] settings
     .venv/bin/python bench/rank_quality.py --threshold 0.3
     .venv/bin/python bench/rank_quality.py --verbose     # also the wrong and missed merges
+    .venv/bin/python bench/rank_quality.py --semantic    # [ranking] semantic = true (the
+                                                         # semantic extra must be installed)
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from labelled import b_cubed, load_days, score  # noqa: E402
 from digest.config import RankingConfig  # noqa: E402
 from digest.rank.cluster import cluster_indices  # noqa: E402
 from digest.rank.score import rank  # noqa: E402
+from digest.rank.semantic import load_semantics  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "feeds"
 TOP = 5
@@ -37,22 +40,27 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--threshold", type=float, default=None)
     parser.add_argument("--verbose", action="store_true")
     parser.add_argument("--corpus", type=Path, default=CORPUS)
+    parser.add_argument("--semantic", action="store_true",
+                        help="join reports in different languages by meaning")
     args = parser.parse_args(argv)
-    settings = RankingConfig()
+    settings = RankingConfig(semantic=args.semantic)
+    semantics = load_semantics() if args.semantic else None
     if args.threshold is not None:
         settings = dataclasses.replace(settings, similarity_threshold=args.threshold)
     days = load_days(args.corpus)
-    print(f"threshold {settings.similarity_threshold}; top {TOP} of each edition")
+    print(f"threshold {settings.similarity_threshold}; semantic "
+          f"{settings.semantic_threshold if semantics else 'off'}; top {TOP} of each edition")
     print(f"{'day':44} {'stories':>7} {'feeds':>5} {'P':>5} {'R':>5} {'F1':>5} "
           f"{'apart':>5} {'x-lang':>6} {'leads':>5} {'s':>5}")
     ok = True
     for day in days:
         start = time.perf_counter()
-        groups = cluster_indices(day.stories, settings.similarity_threshold)
+        groups = cluster_indices(day.stories, settings.similarity_threshold, semantics,
+                                 settings.semantic_threshold)
         seconds = time.perf_counter() - start
         p, r, f1 = b_cubed(day, groups)
         pairs = score([day], [groups])
-        edition = rank(day.stories, settings, day.now, "bench", "Bench")
+        edition = rank(day.stories, settings, day.now, "bench", "Bench", semantics=semantics)
         index = {(s.feed_url, s.id): i for i, s in enumerate(day.stories)}
         top_indices = {index[(s.feed_url, s.id)] for c in edition.clusters[:TOP]
                        for s in c.stories if (s.feed_url, s.id) in index}
