@@ -55,6 +55,12 @@ def test_english_and_german_reports_of_one_event_join(corpus: Path,
     assert sum(1 for lead in day.leads if lead & top) >= 4  # 2 of 5 without
     ukraine = next(c for c in edition.clusters if any(UKRAINE[0] in s.url for s in c.stories))
     assert ukraine.components["sources"] == 2  # BBC and tagesschau: the strongest signal
+    mali = next(c for c in edition.clusters if any(MALI[0] in s.url for s in c.stories))
+    # tagesschau has it higher in its feed, but an English edition leads in English...
+    assert MALI[0] in mali.lead.url and MALI[1] in mali.also[0].url
+    german = rank(day.stories, settings, day.now, "e", "E", semantics=semantics, language="de")
+    mali = next(c for c in german.clusters if any(MALI[0] in s.url for s in c.stories))
+    assert MALI[1] in mali.lead.url  # ...and a German one in German
 
 
 def test_within_one_language_words_decide(corpus: Path, semantics: Semantics) -> None:

