@@ -42,6 +42,9 @@ from digest.rank.linkage import UnionFind
 LEDE_WORDS = 40  # the summary's opening that is encoded with the headline
 READ = 3  # a cluster's members whose words are encoded
 FEED_TITLES = 30  # the headlines of a feed its language is read from
+# The languages of the multilingual Universal Sentence Encoder v3 (ISO 639-1).
+ENCODED = ("ar", "de", "en", "es", "fr", "it", "ja", "ko", "nl", "pl", "pt", "ru", "th", "tr",
+           "zh")
 NEIGHBOURS = 4  # a cluster's nearest in other languages, that its match must stand out from
 MARGIN = 1.6  # how many times as alike as those a match must be
 BLOCK = 512  # rows of the similarity matrix worked out at once (memory: BLOCK x clusters)
@@ -90,6 +93,9 @@ def load_semantics() -> Semantics:
             "ranking.semantic = true needs the semantic extra: pip install 'digest[semantic]'"
         ) from e
     identifier = langid.LanguageIdentifier.from_modelpath(langid.MODEL_DIR / langid.MODEL_FILE)
+    # Only the languages the encoder reads: a guess among 97 (Aragonese for a feed of short
+    # English headlines) would split one language in two.
+    identifier.set_languages(list(ENCODED))
     return _Models(encoder.USE(), identifier)
 
 
