@@ -15,7 +15,8 @@ from typing import Any
 from digest.ingest.parse import parse_feed
 from digest.model import Feed, FetchResult, Story
 
-LABELS = Path(__file__).resolve().parent / "data" / "labelled_days.json"
+DATA = Path(__file__).resolve().parent / "data"
+LABELS = DATA / "labelled_days.json"
 
 
 @dataclass
@@ -33,6 +34,7 @@ class Day:
     group_of: list[int] = field(default_factory=list)
     leads: list[set[int]] = field(default_factory=list)  # the day's lead stories, as indices
     feeds: int = 0
+    synthetic: bool = False  # big stories made up from real wordings were added
 
 
 @dataclass
@@ -86,15 +88,40 @@ def _synthetic(raw: dict[str, Any], now: datetime) -> list[tuple[Story, int, int
     return out
 
 
+def _link_archive_as_json_feed(body: bytes, title: str) -> bytes:
+    """A day file of a link archive (a JSON list of the links one feed gave that day: title,
+    description, link, date_published), as the JSON Feed those links came from, so that it
+    goes through the same parsing as every other feed."""
+    items = [{"id": e["link"], "url": e["link"], "title": e.get("title") or "",
+              "content_html": e.get("description") or "",
+              "date_published": e.get("date_published"), "image": e.get("thumbnail") or None}
+             for e in json.loads(body)]
+    return json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": title,
+                       "items": [{k: v for k, v in item.items() if v is not None}
+                                 for item in items]}).encode()
+
+
+def _feed_result(corpus: Path, name: str) -> FetchResult:
+    """A labelled day's feed: a corpus file name, or a path under tests/data ("days/...")."""
+    if "/" in name:
+        path = DATA / name
+        feed = Feed(url=str(path), name=path.stem, section="News")
+        body = path.read_bytes()
+        if path.suffix == ".json" and body.lstrip().startswith(b"["):
+            body = _link_archive_as_json_feed(body, path.stem)
+        return FetchResult(feed=feed, status="ok", body=body)
+    path = corpus / name
+    feed = Feed(url=str(path), name=name.rsplit("-", 1)[0], section="News")
+    return FetchResult(feed=feed, status="ok", body=path.read_bytes())
+
+
 def load_days(corpus: Path, lookback_hours: float = 36) -> list[Day]:
     days = []
     for raw in json.loads(LABELS.read_text())["days"]:
         now = datetime.fromisoformat(raw["now"])
         stories: list[Story] = []
         for name in raw["feeds"]:
-            path = corpus / name
-            feed = Feed(url=str(path), name=name.rsplit("-", 1)[0], section="News")
-            result = FetchResult(feed=feed, status="ok", body=path.read_bytes())
+            result = _feed_result(corpus, name)
             stories += [s for s in parse_feed(result, now)
                         if now - timedelta(hours=lookback_hours) <= s.published <= now]
         where: dict[str, list[int]] = {}
@@ -155,6 +182,7 @@ def load_days(corpus: Path, lookback_hours: float = 36) -> list[Day]:
             day.apart.append((where[a][0], where[b][0]))
         day.leads = [{i for url in lead for i in where[url]} for lead in raw.get("leads", [])]
         day.feeds = len({s.feed_url for s in stories})
+        day.synthetic = "synthetic" in raw
         days.append(day)
     return days
 

@@ -1,5 +1,6 @@
 """Clustering measured on the labelled days of real feeds (tests/data/labelled_days.json): the
-real days, and the days with big stories (50 to 200 articles each) built from them.
+real days (one of them 21 publishers' feeds of one day), and the days with big stories (50 to
+200 articles each) built from them.
 
 The floors are the target, 0.9, at the default threshold; docs/ranking.md gives the
 figures (bench/rank_quality.py prints them).
@@ -39,9 +40,14 @@ def test_a_lower_threshold_trades_precision_for_recall(corpus: Path) -> None:
     assert strict.recall < loose.recall and strict.precision >= loose.precision
 
 
+def test_a_real_day_of_twenty_publishers_is_labelled(corpus: Path) -> None:
+    days = load_days(corpus)
+    assert any(d.feeds >= 20 and not d.synthetic for d in days)
+
+
 def test_b_cubed_f1_on_every_labelled_day_big_stories_included(corpus: Path) -> None:
     days = load_days(corpus)
-    assert any(len(d.stories) > 400 and d.feeds >= 20 for d in days)  # a big-story day
+    assert any(d.synthetic and len(d.stories) > 400 and d.feeds >= 20 for d in days)  # big stories
     for day in days:
         groups = cluster_indices(day.stories, THRESHOLD)
         precision, recall, f1 = b_cubed(day, groups)
