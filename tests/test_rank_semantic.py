@@ -55,6 +55,7 @@ def test_english_and_german_reports_of_one_event_join(corpus: Path,
     assert sum(1 for lead in day.leads if lead & top) >= 4  # 2 of 5 without
     ukraine = next(c for c in edition.clusters if any(UKRAINE[0] in s.url for s in c.stories))
     assert ukraine.components["sources"] == 2  # BBC and tagesschau: the strongest signal
+    assert "told in de, en: joined by meaning" in ukraine.why  # what --explain prints
     mali = next(c for c in edition.clusters if any(MALI[0] in s.url for s in c.stories))
     # tagesschau has it higher in its feed, but an English edition leads in English...
     assert MALI[0] in mali.lead.url and MALI[1] in mali.also[0].url
@@ -145,3 +146,5 @@ def test_digest_rank_joins_languages_with_the_setting_on(
     told = [{s["source"] for s in c["stories"]} for c in top]
     joined = [c for c, sources in zip(top, told, strict=True) if sources == {"BBC", "tagesschau"}]
     assert len(joined) >= 2  # the attack on Ukraine and the attacks in Mali, each one story
+    assert all("told in de, en: joined by meaning" in c["why"] for c in joined)
+    assert all(c["stories"][0]["source"] == "BBC" for c in joined)  # the edition is English

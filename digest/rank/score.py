@@ -39,7 +39,7 @@ from digest.config import RankingConfig, SectionRule
 from digest.model import Cluster, Edition, Story
 from digest.rank.cluster import cluster_indices, link_key
 from digest.rank.select import sections, select
-from digest.rank.semantic import Semantics, in_language
+from digest.rank.semantic import Semantics, in_language, story_text
 from digest.rank.signals import matching, soft_reason, source_of
 from digest.rank.summary import Editor
 
@@ -91,6 +91,8 @@ def rank(
         clusters = [in_language(c, semantics, language) for c in clusters]
     featured = frozenset(c.casefold() for c in settings.featured_categories)
     scored = [score(c, settings, now, featured) for c in clusters]
+    if semantics is not None:
+        scored = [_languages_said(c, semantics) for c in scored]
     ranked = sorted(_soft_below_covered(scored), key=_order)
     chosen, cut = select(ranked, settings, rules, pinned, dropped)
     # Summaries are edited for the stories shown, not for every candidate.
@@ -199,6 +201,17 @@ def score(
     }
     return Cluster(stories=stories, score=round(total, 6), components=components,
                    why=tuple(why))
+
+
+def _languages_said(cluster: Cluster, semantics: Semantics) -> Cluster:
+    """A cluster told in several languages says so (`--explain`): meaning joined them."""
+    if len(cluster.stories) == 1:
+        return cluster
+    spoken = sorted({semantics.language(story_text(s)) for s in cluster.stories})
+    if len(spoken) == 1:
+        return cluster
+    return dataclasses.replace(cluster, why=(
+        *cluster.why, f"told in {', '.join(spoken)}: joined by meaning"))
 
 
 def _texts(stories: Sequence[Story]) -> list[str]:
