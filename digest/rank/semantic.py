@@ -30,11 +30,9 @@ wrong ones at most 1.5.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from digest.configrules import SEMANTIC_PACKAGES
 from digest.errors import ConfigError
 from digest.model import Story
 from digest.rank.linkage import UnionFind
@@ -71,11 +69,6 @@ class _Models:
 
     def language(self, text: str) -> str:
         return str(self._identifier.classify(text)[0])
-
-
-def available() -> bool:
-    """Whether the semantic extra is installed."""
-    return all(importlib.util.find_spec(name) is not None for name in SEMANTIC_PACKAGES)
 
 
 def load_semantics() -> Semantics:
