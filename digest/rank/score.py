@@ -207,8 +207,8 @@ def _languages_said(cluster: Cluster, semantics: Semantics) -> Cluster:
     """A cluster told in several languages says so (`--explain`): meaning joined them."""
     if len(cluster.stories) == 1:
         return cluster
-    spoken = sorted({semantics.language(story_text(s)) for s in cluster.stories})
-    if len(spoken) == 1:
+    spoken = sorted({semantics.language(story_text(s)) for s in cluster.stories} - {""})
+    if len(spoken) < 2:
         return cluster
     return dataclasses.replace(cluster, why=(
         *cluster.why, f"told in {', '.join(spoken)}: joined by meaning"))

@@ -44,6 +44,9 @@ FEED_TITLES = 30  # the headlines of a feed its language is read from
 ENCODED = ("ar", "de", "en", "es", "fr", "it", "ja", "ko", "nl", "pl", "pt", "ru", "th", "tr",
            "zh")
 NEIGHBOURS = 4  # a cluster's nearest in other languages, that its match must stand out from
+# A language guess this sure or more counts: "Dall-E 2" reads as French at 0.42, and a story
+# of unsure language takes no part (it would bridge two reports of one language).
+SURE = 0.9
 MARGIN = 1.6  # how many times as alike as those a match must be
 BLOCK = 512  # rows of the similarity matrix worked out at once (memory: BLOCK x clusters)
 
@@ -55,7 +58,7 @@ class Semantics(Protocol):
         """Unit vectors, one row per text (a numpy array)."""
 
     def language(self, text: str) -> str:
-        """The text's language as an ISO 639-1 code ("en", "de")."""
+        """The text's language as an ISO 639-1 code ("en", "de"), or "" if unsure."""
 
 
 class _Models:
@@ -68,7 +71,8 @@ class _Models:
         return self._encoder.encode(texts)
 
     def language(self, text: str) -> str:
-        return str(self._identifier.classify(text)[0])
+        language, probability = self._identifier.classify(text)
+        return str(language) if probability >= SURE else ""
 
 
 def load_semantics() -> Semantics:
@@ -85,7 +89,8 @@ def load_semantics() -> Semantics:
         raise ConfigError(
             "ranking.semantic = true needs the semantic extra: pip install 'digest[semantic]'"
         ) from e
-    identifier = langid.LanguageIdentifier.from_modelpath(langid.MODEL_DIR / langid.MODEL_FILE)
+    identifier = langid.LanguageIdentifier.from_modelpath(langid.MODEL_DIR / langid.MODEL_FILE,
+                                                          norm_probs=True)
     # Only the languages the encoder reads: a guess among 97 (Aragonese for a feed of short
     # English headlines) would split one language in two.
     identifier.set_languages(list(ENCODED))
@@ -139,7 +144,7 @@ def join_meanings(stories: Sequence[Story], sets: UnionFind, semantics: Semantic
 
     if len(stories) < 2:
         return
-    if len(set(_feed_languages(stories, semantics).values())) < 2:
+    if len(set(_feed_languages(stories, semantics).values()) - {""}) < 2:
         return  # one language (the common case, found in one guess per feed): words said all
     members: dict[int, list[int]] = {}
     for i in range(len(stories)):
@@ -157,15 +162,17 @@ def join_meanings(stories: Sequence[Story], sets: UnionFind, semantics: Semantic
             sums[k] += vectors[where[story_text(stories[i])]]
     # Feeds of several languages: each story's own (an aggregator's feed mixes them).
     language = {t: semantics.language(t) for t in dict.fromkeys(map(story_text, stories))}
-    spoken = [{language[story_text(stories[i])] for i in members[r]} for r in roots]
+    spoken = [{language[story_text(stories[i])] for i in members[r]} - {""} for r in roots]
     norms = np.linalg.norm(sums, axis=1, keepdims=True)
     units = sums / np.where(norms > 0, norms, 1.0)
-    main = np.array([min(s) for s in spoken])
+    main = np.array([min(s, default="") for s in spoken])
+    sure = main != ""
     nearest = np.zeros(len(roots), dtype=np.float32)
     found: list[tuple[int, int, float]] = []
     for start in range(0, len(roots), BLOCK):
         alike = units[start:start + BLOCK] @ units.T
-        other = main[start:start + BLOCK, None] != main[None, :]
+        other = ((main[start:start + BLOCK, None] != main[None, :])
+                 & sure[start:start + BLOCK, None] & sure[None, :])
         # How alike each cluster is to its few nearest in other languages: a topic many
         # stories share (a war, a leader) makes every pair of its stories alike.
         crossed = np.where(other, alike, -1.0)
