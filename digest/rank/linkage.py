@@ -29,7 +29,7 @@ import math
 import re
 from collections import Counter
 from itertools import chain, repeat
-from operator import add, mul, truediv
+from operator import add, attrgetter, mul, truediv
 
 from digest.rank.similar import LEDE_WORDS, NEAR, Scorer
 from digest.rank.wording import STEM_LENGTH, folded_words
@@ -168,20 +168,24 @@ def join_similar(alike: Scorer, sets: UnionFind) -> None:
     postings: dict[str, list[int]] = {}
     common: set[str] = set()  # words in more clusters than the cap: they block nothing
     of_set: dict[int, int] = {}  # the cluster of each set that links and ids made
-    vectors: dict[int, dict[str, float]] = {}
-    order = sorted(range(n), key=lambda i: (stories[i].published, stories[i].feed_url,
-                                            stories[i].id, i))
+    # Each distinct headline and summary's unit vector and blocking words (a headline and
+    # summary said again in another feed has the same).
+    known: dict[int, tuple[dict[str, float], list[str]]] = {}
+    # Oldest first (ties by feed, id, then index: the sort is stable).
+    order = sorted(range(n), key=list(map(attrgetter("published", "feed_url", "id"),
+                                          stories)).__getitem__)
     for i in order:
-        vector = vectors.get(alike.same[i])  # a headline and summary said again: the same
-        if vector is None:
-            vector = vectors[alike.same[i]] = _unit(alike.docs[i], idf)
+        found_before = known.get(alike.same[i])
+        if found_before is None:
+            # Blocking looks at the rarest words of the headline and lede (the commonest say
+            # least, and cost most: their lists are the longest).
+            lead = [w for w in alike.leads[i] if df[w] > 1]
+            if len(lead) > BLOCKING:  # (a stable sort: ties keep the text's order)
+                lead = sorted(lead, key=df.__getitem__)[:BLOCKING]
+            found_before = known[alike.same[i]] = (_unit(alike.docs[i], idf), lead)
+        vector, lead = found_before
         feed = stories[i].feed_url
         root = sets.find(i)
-        # Blocking looks at the rarest words of the headline and lede (the commonest say
-        # least, and cost most: their lists are the longest).
-        lead = [w for w in alike.leads[i] if df[w] > 1]
-        if len(lead) > BLOCKING:  # (a stable sort: ties keep the text's order)
-            lead = sorted(lead, key=df.__getitem__)[:BLOCKING]
         k = of_set.get(root, -1)
         if k >= 0:  # a link or id joined it already
             clusters.add(k, i, vector, feed, _dot(vector, clusters.centroid[k]))
