@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence, Set
-from itertools import chain
+from itertools import chain, repeat
 
 from digest.model import Story
 from digest.rank.wording import (
@@ -107,7 +107,7 @@ class Scorer:
         self.by_feed: dict[str, list[int]] = {}
         for k, feed in enumerate(self.feeds):
             self.by_feed.setdefault(feed, []).append(k)
-        self.in_feed: dict[tuple[str, bool], Counter[str]] = {}  # filled when stories meet
+        self.in_feed: dict[tuple[str, bool], Counter[str]] = {}  # filled as stories meet
         self.full_idf: dict[str, float] = {}  # stems and 5-grams, filled at the first need
         self.full_docs: dict[int, Features] = {}
         self.full_norms: dict[int, float] = {}
@@ -157,21 +157,39 @@ class Scorer:
             self._gram_rarity()
         idf = self.full_idf if grams else self.idf
         if self.feeds[i] == self.feeds[j]:
-            key = (a.feed_url, grams)
-            if key not in self.in_feed:
-                self.in_feed[key] = Counter(chain.from_iterable(
-                    self._features(k, grams) for k in self.by_feed[a.feed_url]))
             if kicker_words(a.title) & kicker_words(b.title):
                 # A rubric two stories of one feed repeat says nothing: compare the rest.
                 doc = self.wording.features(headline_body(a.title), a.summary_text, grams)[0]
                 other = self.wording.features(headline_body(b.title), b.summary_text, grams)[0]
             else:
                 doc, other = self._features(i, grams), self._features(j, grams)
-            return similarity(doc, other, _house_style(idf, self.in_feed[key], doc, other))
+            in_feed = self._in_feed(a.feed_url, grams, doc.keys() | other.keys())
+            return similarity(doc, other, _house_style(idf, in_feed, doc, other))
         doc, other = self._features(i, grams=True), self._features(j, grams=True)
         norm_a, norm_b = self._gram_norm(i), self._gram_norm(j)
         dot = sum([doc[w] * other[w] * idf[w] ** 2 for w in doc.keys() & other.keys()])
         return dot / (norm_a * norm_b) if norm_a and norm_b else 0.0
+
+    def _in_feed(self, feed: str, grams: bool, needed: set[str]) -> Counter[str]:
+        """How many stories of a feed say each word (or 5-gram) of `needed`. Counted for the
+        words two of its stories that meet need, not for every word of the feed's stories:
+        those of a hundred stories, 5-grams and all, were most of the cost of house style."""
+        counts = self.in_feed.setdefault((feed, grams), Counter())
+        missing = needed.difference(counts)
+        if missing:
+            stories = self.by_feed[feed]
+            keys = (map(self._gram_keys, stories) if grams
+                    else map(dict.keys, map(self.docs.__getitem__, stories)))
+            counts.update(chain.from_iterable(map(missing.intersection, keys)))
+        return counts
+
+    def _gram_keys(self, i: int) -> set[str]:
+        """The stems and 5-grams of story i (the keys of its features with 5-grams, without
+        weighing them)."""
+        keys = set(self.wording.summary(self.stories[i].summary_text, grams=True)[0])
+        keys.update(chain.from_iterable(map(self.wording.word, self.texts[i][0],
+                                            repeat(True))))
+        return keys
 
     def norm(self, i: int) -> float:
         """Story i's norm (that of the first story with its headline and summary)."""
