@@ -24,6 +24,7 @@ import math
 from collections import Counter
 from collections.abc import Sequence, Set
 from itertools import chain, repeat
+from operator import add, attrgetter
 
 from digest.model import Story
 from digest.rank.wording import (
@@ -76,6 +77,7 @@ class Scorer:
         # The same headline and summary often come in several feeds (and a feed's copies of a
         # story): their features, words and norm are the first such story's, worked out once.
         first: dict[tuple[str, str], int] = {}
+        extra: list[list[str]] = []  # the headline's stems its summary does not say
         # For each story, the first story with its headline and summary.
         self.same: list[int] = []
         same = self.same
@@ -86,6 +88,7 @@ class Scorer:
                 docs.append(docs[k])
                 texts.append(texts[k])
                 leads.append(leads[k])
+                extra.append(extra[k])
                 continue
             known = summaries.get(s.summary_text)
             if known is None:
@@ -94,10 +97,12 @@ class Scorer:
                     features, words, [w[:STEM_LENGTH] for w in words[:LEDE_WORDS]])
             title = folded_words(s.title)
             stems = [w[:STEM_LENGTH] for w in title]
-            docs.append(Wording.add_headline(known[0], dict.fromkeys(stems, 1.0)))
+            headline = dict.fromkeys(stems, 1.0)
+            docs.append(Wording.add_headline(known[0], headline))
             texts.append((title, known[1]))
             leads.append(dict.fromkeys(stems + known[2]))
-        self.df = Counter(chain.from_iterable(self.docs))
+            extra.append([w for w in headline if w not in known[0]])
+        self.df = self._stories_with(extra)
         # Rarity weight: a word in every story weighs ~0, a word in one story the most.
         self.idf = self._rarity(self.df)
         self.idf2 = self._rarity(self.df, squared=True)
@@ -111,6 +116,18 @@ class Scorer:
         self.full_idf: dict[str, float] = {}  # stems and 5-grams, filled at the first need
         self.full_docs: dict[int, Features] = {}
         self.full_norms: dict[int, float] = {}
+
+    def _stories_with(self, extra: list[list[str]]) -> dict[str, int]:
+        """How many stories of the batch say each stem: those whose summary says it, counted
+        once per distinct summary (many stories share one), and those whose headline adds it
+        (`extra`, for each story)."""
+        df = dict(Counter(chain.from_iterable(extra)))
+        get = df.get
+        for text, count in Counter(map(attrgetter("summary_text"), self.stories)).items():
+            stems = self.summaries[text][0]
+            df.update(zip(stems, map(add, map(get, stems, repeat(0)), repeat(count)),
+                          strict=True))
+        return df
 
     def _rarity(self, df: dict[str, int], squared: bool = False) -> dict[str, float]:
         """Each word's rarity weight (or its square) from the number of stories it is in."""
@@ -234,9 +251,9 @@ class Scorer:
             if len(w) >= GRAM:
                 by_stem.setdefault(w[:STEM_LENGTH], []).append(w)
         df: dict[str, int] = {}  # a plain dict: Counter calls Python for every new key
-        stem_df, get, grams = self.df, df.get, Wording.grams
+        stem_df, get, grams = self.df.get, df.get, Wording.grams
         for stem, words in by_stem.items():
-            count = stem_df[stem]
+            count = stem_df(stem, 0)
             if count:
                 for gram in set(grams(words[0]) if len(words) == 1
                                 else chain.from_iterable(map(grams, words))):
