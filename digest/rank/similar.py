@@ -29,6 +29,8 @@ from operator import add, attrgetter
 from digest.model import Story
 from digest.rank.wording import (
     GRAM,
+    GRAM_PREFIX,
+    LONG_WORD,
     STEM_LENGTH,
     Features,
     Wording,
@@ -254,10 +256,16 @@ class Scorer:
         stem_df, get, grams = self.df.get, df.get, Wording.grams
         for stem, words in by_stem.items():
             count = stem_df(stem, 0)
-            if count:
-                for gram in set(grams(words[0]) if len(words) == 1
-                                else chain.from_iterable(map(grams, words))):
-                    df[gram] = get(gram, 0) + count
+            if not count:
+                continue
+            if len(words) == 1 and len(words[0]) < LONG_WORD:
+                # Most stems: one word too short to be a compound, whose one 5-gram is its start.
+                gram = GRAM_PREFIX + words[0][:GRAM]
+                df[gram] = get(gram, 0) + count
+                continue
+            for gram in set(grams(words[0]) if len(words) == 1
+                            else chain.from_iterable(map(grams, words))):
+                df[gram] = get(gram, 0) + count
         self.full_idf = {**self.idf, **self._rarity(df)}
 
     def one_name(self, i: int, j: int, shared: Set[str]) -> bool:
