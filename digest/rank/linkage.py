@@ -93,13 +93,14 @@ def names(texts: list[tuple[str, str]]) -> frozenset[str]:
                 1 for t in found if t[:1].isupper()) >= TITLE_CASE * len(found):
             continue  # title case
         tokens.update(found)
-    votes: Counter[str] = Counter()
+    votes: dict[str, int] = {}  # a plain dict: a Counter calls Python for every new stem
+    get = votes.get
     named: set[str] = set()
     for token, count in tokens.items():
         vote = count if token[:1].isupper() else -count
         for word in folded_words(token):
             stem = word[:STEM_LENGTH]
-            votes[stem] += vote
+            votes[stem] = get(stem, 0) + vote
             if not word.isalpha():
                 named.add(stem)  # a number, or a word with digits
     named.update(stem for stem, vote in votes.items() if vote > 0)
