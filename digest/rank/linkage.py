@@ -28,7 +28,8 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from itertools import chain
+from itertools import chain, repeat
+from operator import add, attrgetter, mul, truediv
 
 from digest.rank.similar import LEDE_WORDS, NEAR, Scorer
 from digest.rank.wording import STEM_LENGTH, folded_words
@@ -92,13 +93,14 @@ def names(texts: list[tuple[str, str]]) -> frozenset[str]:
                 1 for t in found if t[:1].isupper()) >= TITLE_CASE * len(found):
             continue  # title case
         tokens.update(found)
-    votes: Counter[str] = Counter()
+    votes: dict[str, int] = {}  # a plain dict: a Counter calls Python for every new stem
+    get = votes.get
     named: set[str] = set()
     for token, count in tokens.items():
         vote = count if token[:1].isupper() else -count
         for word in folded_words(token):
             stem = word[:STEM_LENGTH]
-            votes[stem] += vote
+            votes[stem] = get(stem, 0) + vote
             if not word.isalpha():
                 named.add(stem)  # a number, or a word with digits
     named.update(stem for stem, vote in votes.items() if vote > 0)
@@ -127,20 +129,14 @@ class _Clusters:
         return len(self.members) - 1
 
     def add(self, k: int, i: int, vector: dict[str, float], feed: str, dot: float) -> None:
-        centroid = self.centroid[k]
-        get = centroid.get
-        for w, v in vector.items():
-            centroid[w] = get(w, 0.0) + v
+        _accumulate(self.centroid[k], vector)
         self.square[k] += 2 * dot + 1.0
         self.members[k].append(i)
         self.feeds[k].setdefault(feed, i)
 
     def join(self, k: int, gone: int, dot: float) -> None:
         """Cluster `gone` joins cluster `k` (`dot`: their centroids' dot product)."""
-        centroid = self.centroid[k]
-        get = centroid.get
-        for w, v in self.centroid[gone].items():
-            centroid[w] = get(w, 0.0) + v
+        _accumulate(self.centroid[k], self.centroid[gone])
         self.square[k] += 2 * dot + self.square[gone]
         self.members[k] += self.members[gone]
         for feed, i in self.feeds[gone].items():
@@ -148,6 +144,13 @@ class _Clusters:
         self.words[k] |= self.words[gone]
         self.members[gone], self.centroid[gone], self.words[gone] = [], {}, set()
         self.into.parent[gone] = k
+
+
+def _accumulate(centroid: dict[str, float], vector: dict[str, float]) -> None:
+    """Add a vector to a centroid in place (the loop in C; each word is read before it is
+    written, once)."""
+    centroid.update(zip(vector, map(add, map(centroid.get, vector, repeat(0.0)),
+                                    vector.values()), strict=True))
 
 
 def join_similar(alike: Scorer, sets: UnionFind) -> None:
@@ -166,25 +169,27 @@ def join_similar(alike: Scorer, sets: UnionFind) -> None:
     postings: dict[str, list[int]] = {}
     common: set[str] = set()  # words in more clusters than the cap: they block nothing
     of_set: dict[int, int] = {}  # the cluster of each set that links and ids made
-    vectors: dict[int, dict[str, float]] = {}
-    order = sorted(range(n), key=lambda i: (stories[i].published, stories[i].feed_url,
-                                            stories[i].id, i))
+    # Each distinct headline and summary's unit vector and blocking words (a headline and
+    # summary said again in another feed has the same).
+    known: dict[int, tuple[dict[str, float], list[str]]] = {}
+    # Oldest first (ties by feed, id, then index: the sort is stable).
+    order = sorted(range(n), key=list(map(attrgetter("published", "feed_url", "id"),
+                                          stories)).__getitem__)
     for i in order:
-        vector = vectors.get(alike.same[i])  # a headline and summary said again: the same
-        if vector is None:
-            vector = vectors[alike.same[i]] = _unit(alike.docs[i], idf)
+        found_before = known.get(alike.same[i])
+        if found_before is None:
+            # Blocking looks at the rarest words of the headline and lede (the commonest say
+            # least, and cost most: their lists are the longest).
+            lead = [w for w in alike.leads[i] if df[w] > 1]
+            if len(lead) > BLOCKING:  # (a stable sort: ties keep the text's order)
+                lead = sorted(lead, key=df.__getitem__)[:BLOCKING]
+            found_before = known[alike.same[i]] = (_unit(alike.docs[i], idf), lead)
+        vector, lead = found_before
         feed = stories[i].feed_url
         root = sets.find(i)
-        # Blocking looks at the rarest words of the headline and lede (the commonest say
-        # least, and cost most: their lists are the longest).
-        lead = [w for w in alike.leads[i] if df[w] > 1]
-        if len(lead) > BLOCKING:  # (a stable sort: ties keep the text's order)
-            lead = sorted(lead, key=df.__getitem__)[:BLOCKING]
         k = of_set.get(root, -1)
         if k >= 0:  # a link or id joined it already
-            centroid = clusters.centroid[k]
-            clusters.add(k, i, vector, feed,
-                         sum([v * centroid.get(w, 0.0) for w, v in vector.items()]))
+            clusters.add(k, i, vector, feed, _dot(vector, clusters.centroid[k]))
         else:
             found = [postings[w] for w in lead if w in postings]
             need = min(MIN_SHARED, len(lead))
@@ -193,15 +198,13 @@ def join_similar(alike: Scorer, sets: UnionFind) -> None:
                 # The clusters sharing the most of its rare words, and those one short: a
                 # cluster that shares fewer is not the best one.
                 most = max(hits.values(), default=0)
-                k = _best(alike, clusters,
-                          [c for c, h in hits.items() if h >= need and h >= most - 1], i,
-                          vector, named)
+                k, dot = _best(alike, clusters,
+                               [c for c, h in hits.items() if h >= need and h >= most - 1], i,
+                               vector, named)
             if k < 0:
                 k = clusters.start(i, vector, feed)
             else:
-                centroid = clusters.centroid[k]
-                clusters.add(k, i, vector, feed,
-                             sum([v * centroid.get(w, 0.0) for w, v in vector.items()]))
+                clusters.add(k, i, vector, feed, dot)
             of_set[root] = k
         words = clusters.words[k]
         for w in lead:
@@ -221,29 +224,38 @@ def join_similar(alike: Scorer, sets: UnionFind) -> None:
 
 def _unit(doc: dict[str, float], idf: dict[str, float]) -> dict[str, float]:
     """A story's stems weighted by their rarity, scaled to length 1 (empty if it has none)."""
-    vector = {w: t * idf[w] for w, t in doc.items()}
-    norm = math.sqrt(sum([v * v for v in vector.values()]))
-    return {w: v / norm for w, v in vector.items()} if norm else {}
+    # map() keeps the per-word arithmetic in C (the same products and sums, in the same order).
+    weights = list(map(mul, doc.values(), map(idf.__getitem__, doc)))
+    norm = math.sqrt(sum(map(mul, weights, weights)))
+    return dict(zip(doc, map(truediv, weights, repeat(norm)), strict=True)) if norm else {}
+
+
+def _dot(vector: dict[str, float], centroid: dict[str, float]) -> float:
+    """A unit vector's dot product with a centroid. (The words the centroid lacks add 0.0 to
+    a sum of positive terms, which leaves it as it is: the same sum as over the words both
+    have, with the loop in C.)"""
+    dot: float = sum(map(mul, vector.values(), map(centroid.get, vector, repeat(0.0))))
+    return dot
 
 
 def _best(alike: Scorer, clusters: _Clusters, candidates: list[int], i: int,
-          vector: dict[str, float], named: frozenset[str]) -> int:
-    """The cluster story i (its unit `vector`) belongs in, or -1: of the candidates that pass
-    the rules, the one whose centroid is most like it. The cosines are cheap; the rules,
-    which may compare 5-grams, are asked in order of cosine until one cluster passes."""
-    threshold = alike.threshold
-    near = threshold * NEAR
+          vector: dict[str, float], named: frozenset[str]) -> tuple[int, float]:
+    """The cluster story i (its unit `vector`) belongs in, or -1, and the dot product of its
+    vector with that cluster's centroid: of the candidates that pass the rules, the one whose
+    centroid is most like it. The cosines are cheap; the rules, which may compare 5-grams,
+    are asked in order of cosine until one cluster passes."""
+    near = alike.threshold * NEAR
     scored = []
     for k in candidates:
-        centroid = clusters.centroid[k]
-        shared = [w for w in vector if w in centroid]
-        cosine = sum([vector[w] * centroid[w] for w in shared]) / math.sqrt(clusters.square[k])
+        dot = _dot(vector, clusters.centroid[k])
+        cosine = dot / math.sqrt(clusters.square[k])
         if cosine >= near:
-            scored.append((-cosine, k, shared))
-    for minus, k, shared in sorted(scored):
-        if _fits(alike, clusters, k, i, -minus, not any(w in named for w in shared)):
-            return k
-    return -1
+            scored.append((-cosine, k, dot))
+    mine = named.intersection(vector)  # its names: does it share one with the cluster?
+    for minus, k, dot in sorted(scored):
+        if _fits(alike, clusters, k, i, -minus, clusters.centroid[k].keys().isdisjoint(mine)):
+            return k, dot
+    return -1, 0.0
 
 
 def _fits(alike: Scorer, clusters: _Clusters, k: int, i: int, cosine: float,

@@ -33,6 +33,13 @@ _SOFT_PHRASE = re.compile(
     r"([-–—:|]\s*in (pictures|photos)\s*$)|(\bin pictures\b)|(\b(quiz|podcast|crossword)\b)|"
     r"(\bim test\b)|(\bbilder der woche\b)|(\|\s*c't\b)",
     re.IGNORECASE)
+# What every branch of _SOFT_PHRASE spells. The pattern matches these letters in either case,
+# and otherwise only as the letters below (which str.lower does not turn into them): a
+# headline without those that holds none of these once lower-cased is not searched (the
+# pattern is slow: it is tried at every position of the headline).
+_SOFT_PHRASE_WORDS = ("in pictures", "in photos", "quiz", "podcast", "crossword", "im test",
+                      "bilder der woche", "c't")
+_ALSO_ASCII = "\u0130\u0131\u017f"  # "İ" and dotless "ı" match "i", long "ſ" matches "s"
 _SOFT_LINK = re.compile(
     r"/(video|videos|av|sounds|audio|podcasts?|gallery|galleries|in-pictures|picture|pictures|"
     r"photos|quiz|quizzes|opinion|opinions|commentisfree|editorials|commentary|meinung|"
@@ -54,7 +61,7 @@ def soft_reason(story: Story) -> str:
         ":" in story.title or "|" in story.title) else None
     if found:
         return f"headline kicker {found.group(1)!r}"
-    found = _SOFT_PHRASE.search(story.title)
+    found = _SOFT_PHRASE.search(story.title) if _may_be_soft_phrase(story.title) else None
     if found:
         return f"headline {found.group(0).strip(' -–—:|')!r}"
     path = story.url.split("://", 1)[-1].partition("/")[2]
@@ -69,6 +76,14 @@ def soft_reason(story: Story) -> str:
         # resist?": a headline that asks is an analysis or an explainer, not the report.
         return "headline asks a question"
     return ""
+
+
+def _may_be_soft_phrase(title: str) -> bool:
+    """Whether `_SOFT_PHRASE` may match a headline (False only when it cannot)."""
+    if not title.isascii() and any(c in title for c in _ALSO_ASCII):
+        return True  # the pattern decides
+    lower = title.lower()
+    return any(word in lower for word in _SOFT_PHRASE_WORDS)
 
 
 @lru_cache(maxsize=256)

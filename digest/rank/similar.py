@@ -23,11 +23,14 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence, Set
-from itertools import chain
+from itertools import chain, repeat
+from operator import add, attrgetter
 
 from digest.model import Story
 from digest.rank.wording import (
     GRAM,
+    GRAM_PREFIX,
+    LONG_WORD,
     STEM_LENGTH,
     Features,
     Wording,
@@ -76,6 +79,7 @@ class Scorer:
         # The same headline and summary often come in several feeds (and a feed's copies of a
         # story): their features, words and norm are the first such story's, worked out once.
         first: dict[tuple[str, str], int] = {}
+        extra: list[list[str]] = []  # the headline's stems its summary does not say
         # For each story, the first story with its headline and summary.
         self.same: list[int] = []
         same = self.same
@@ -86,6 +90,7 @@ class Scorer:
                 docs.append(docs[k])
                 texts.append(texts[k])
                 leads.append(leads[k])
+                extra.append(extra[k])
                 continue
             known = summaries.get(s.summary_text)
             if known is None:
@@ -94,10 +99,12 @@ class Scorer:
                     features, words, [w[:STEM_LENGTH] for w in words[:LEDE_WORDS]])
             title = folded_words(s.title)
             stems = [w[:STEM_LENGTH] for w in title]
-            docs.append(Wording.add_headline(known[0], dict.fromkeys(stems, 1.0)))
+            headline = dict.fromkeys(stems, 1.0)
+            docs.append(Wording.add_headline(known[0], headline))
             texts.append((title, known[1]))
             leads.append(dict.fromkeys(stems + known[2]))
-        self.df = Counter(chain.from_iterable(self.docs))
+            extra.append([w for w in headline if w not in known[0]])
+        self.df = self._stories_with(extra)
         # Rarity weight: a word in every story weighs ~0, a word in one story the most.
         self.idf = self._rarity(self.df)
         self.idf2 = self._rarity(self.df, squared=True)
@@ -107,10 +114,22 @@ class Scorer:
         self.by_feed: dict[str, list[int]] = {}
         for k, feed in enumerate(self.feeds):
             self.by_feed.setdefault(feed, []).append(k)
-        self.in_feed: dict[tuple[str, bool], Counter[str]] = {}  # filled when stories meet
+        self.in_feed: dict[tuple[str, bool], Counter[str]] = {}  # filled as stories meet
         self.full_idf: dict[str, float] = {}  # stems and 5-grams, filled at the first need
         self.full_docs: dict[int, Features] = {}
         self.full_norms: dict[int, float] = {}
+
+    def _stories_with(self, extra: list[list[str]]) -> dict[str, int]:
+        """How many stories of the batch say each stem: those whose summary says it, counted
+        once per distinct summary (many stories share one), and those whose headline adds it
+        (`extra`, for each story)."""
+        df = dict(Counter(chain.from_iterable(extra)))
+        get = df.get
+        for text, count in Counter(map(attrgetter("summary_text"), self.stories)).items():
+            stems = self.summaries[text][0]
+            df.update(zip(stems, map(add, map(get, stems, repeat(0)), repeat(count)),
+                          strict=True))
+        return df
 
     def _rarity(self, df: dict[str, int], squared: bool = False) -> dict[str, float]:
         """Each word's rarity weight (or its square) from the number of stories it is in."""
@@ -157,21 +176,39 @@ class Scorer:
             self._gram_rarity()
         idf = self.full_idf if grams else self.idf
         if self.feeds[i] == self.feeds[j]:
-            key = (a.feed_url, grams)
-            if key not in self.in_feed:
-                self.in_feed[key] = Counter(chain.from_iterable(
-                    self._features(k, grams) for k in self.by_feed[a.feed_url]))
             if kicker_words(a.title) & kicker_words(b.title):
                 # A rubric two stories of one feed repeat says nothing: compare the rest.
                 doc = self.wording.features(headline_body(a.title), a.summary_text, grams)[0]
                 other = self.wording.features(headline_body(b.title), b.summary_text, grams)[0]
             else:
                 doc, other = self._features(i, grams), self._features(j, grams)
-            return similarity(doc, other, _house_style(idf, self.in_feed[key], doc, other))
+            in_feed = self._in_feed(a.feed_url, grams, doc.keys() | other.keys())
+            return similarity(doc, other, _house_style(idf, in_feed, doc, other))
         doc, other = self._features(i, grams=True), self._features(j, grams=True)
         norm_a, norm_b = self._gram_norm(i), self._gram_norm(j)
         dot = sum([doc[w] * other[w] * idf[w] ** 2 for w in doc.keys() & other.keys()])
         return dot / (norm_a * norm_b) if norm_a and norm_b else 0.0
+
+    def _in_feed(self, feed: str, grams: bool, needed: set[str]) -> Counter[str]:
+        """How many stories of a feed say each word (or 5-gram) of `needed`. Counted for the
+        words two of its stories that meet need, not for every word of the feed's stories:
+        those of a hundred stories, 5-grams and all, were most of the cost of house style."""
+        counts = self.in_feed.setdefault((feed, grams), Counter())
+        missing = needed.difference(counts)
+        if missing:
+            stories = self.by_feed[feed]
+            keys = (map(self._gram_keys, stories) if grams
+                    else map(dict.keys, map(self.docs.__getitem__, stories)))
+            counts.update(chain.from_iterable(map(missing.intersection, keys)))
+        return counts
+
+    def _gram_keys(self, i: int) -> set[str]:
+        """The stems and 5-grams of story i (the keys of its features with 5-grams, without
+        weighing them)."""
+        keys = set(self.wording.summary(self.stories[i].summary_text, grams=True)[0])
+        keys.update(chain.from_iterable(map(self.wording.word, self.texts[i][0],
+                                            repeat(True))))
+        return keys
 
     def norm(self, i: int) -> float:
         """Story i's norm (that of the first story with its headline and summary)."""
@@ -216,13 +253,19 @@ class Scorer:
             if len(w) >= GRAM:
                 by_stem.setdefault(w[:STEM_LENGTH], []).append(w)
         df: dict[str, int] = {}  # a plain dict: Counter calls Python for every new key
-        stem_df, get, grams = self.df, df.get, Wording.grams
+        stem_df, get, grams = self.df.get, df.get, Wording.grams
         for stem, words in by_stem.items():
-            count = stem_df[stem]
-            if count:
-                for gram in set(grams(words[0]) if len(words) == 1
-                                else chain.from_iterable(map(grams, words))):
-                    df[gram] = get(gram, 0) + count
+            count = stem_df(stem, 0)
+            if not count:
+                continue
+            if len(words) == 1 and len(words[0]) < LONG_WORD:
+                # Most stems: one word too short to be a compound, whose one 5-gram is its start.
+                gram = GRAM_PREFIX + words[0][:GRAM]
+                df[gram] = get(gram, 0) + count
+                continue
+            for gram in set(grams(words[0]) if len(words) == 1
+                            else chain.from_iterable(map(grams, words))):
+                df[gram] = get(gram, 0) + count
         self.full_idf = {**self.idf, **self._rarity(df)}
 
     def one_name(self, i: int, j: int, shared: Set[str]) -> bool:
