@@ -307,7 +307,8 @@ class _Loop:
                 wait = float(waits[-1]) if waits and not stopping else 0.0
                 write("deferred", reply, now + timedelta(seconds=wait))
                 self._progress.deferred += 1
-                log.warning("%s: %s; left deferred for the next run", email, reply)
+                # Due again after `wait`: for the next run, or for any worker of the edition.
+                log.warning("%s: %s; left deferred, due again in %gs", email, reply, wait)
         else:
             write(result, reply, None)
             if result == "failed":
