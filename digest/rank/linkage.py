@@ -37,7 +37,8 @@ from digest.rank.wording import STEM_LENGTH, folded_words
 MIN_SHARED = 2  # a story must share at least this many rare words with a cluster to be compared
 NAMELESS = 2.0  # sharing no name or number, a story must be this many times the threshold alike
 BLOCKING = 8  # the rarest words of a story's headline and lede that blocking looks up
-MERGING = 8  # a cluster this big looks for other clusters of its story (a big story's parts)
+MERGING = 8  # a cluster this big is a big story's part: it joins others at the threshold
+SMALL = 1.25  # two clusters smaller than that join at this many times the threshold
 ASKED = 3  # members of a cluster asked one by one when a story comes near it
 TITLE_CASE = 0.6  # a headline with this share of its words capitalised says nothing of names
 # Capitalised but no name: days and months (EN, DE) say when, not which event.
@@ -286,19 +287,25 @@ def _merge_clusters(clusters: _Clusters, postings: dict[str, list[int]],
                     named: frozenset[str], threshold: float) -> None:
     """Join clusters of one story that began apart (its first articles worded differently):
     two clusters whose centroids are as alike as the threshold asks of a story, sharing a
-    name. Biggest first, until nothing joins."""
+    name. Biggest first; then again for the clusters that grew, until nothing joins."""
     find = clusters.into.find
+    members = clusters.members
+    todo = [c for c in range(len(members)) if len(members[c]) >= 2]
     for _ in range(3):
-        joined = False
-        for c in sorted(range(len(clusters.members)),
-                        key=lambda r: (-len(clusters.members[r]), r)):
-            if len(clusters.members[c]) < MERGING:
-                continue
+        grew: set[int] = set()
+        asked: set[int] = set()  # a pair is asked once a round (its answer is symmetric)
+        for c in sorted(todo, key=lambda r: (-len(members[r]), r)):
+            size = len(members[c])
+            if size < 2:
+                continue  # it joined a bigger one this round
+            asked.add(c)
             hits = Counter(find(x) for w in clusters.words[c] if w in postings
                            for x in postings[w])
             for other, h in sorted(hits.items()):
-                if other == c or h < MIN_SHARED or not clusters.members[other]:
-                    continue
+                if other in asked or h < MIN_SHARED or len(
+                        members[other]) < (1 if size >= MERGING else 2):
+                    continue  # a small cluster looks for others like it: stories alone
+                    # were compared with it as they came
                 a, b = clusters.centroid[c], clusters.centroid[other]
                 if len(a) > len(b):
                     a, b = b, a
@@ -306,8 +313,14 @@ def _merge_clusters(clusters: _Clusters, postings: dict[str, list[int]],
                 dot = sum([a[w] * b[w] for w in shared])
                 cosine = dot / math.sqrt(clusters.square[c] * clusters.square[other])
                 nameless = not any(w in named for w in shared)
-                if cosine >= (NAMELESS if nameless else 1.0) * threshold:
+                # A few articles say less of what their story is than many: two small
+                # clusters must be more alike than the threshold asks of one story.
+                small = max(size, len(members[other])) < MERGING
+                bar = NAMELESS if nameless else SMALL if small else 1.0
+                if cosine >= bar * threshold:
                     clusters.join(c, other, dot)
-                    joined = True
-        if not joined:
+                    size = len(members[c])
+                    grew.add(c)
+        if not grew:
             return
+        todo = sorted(grew)
