@@ -10,6 +10,9 @@ for one pair: a story that shares a word with one member of a big story but is n
 stays out, and two stories never merge through a third (the chaining of single-link). A
 cluster of one is judged by the pairwise rules (5-grams for compounds, a feed's house style,
 the one-name rule); a story that comes near a bigger cluster is asked of a few of its members.
+Then clusters of one story that began apart (its first reports worded each their own way)
+join when their centroids are alike: a big one's at the threshold, two small ones' at 1.25
+times it.
 
 Precision: two stories share an event when they share a distinctive name or number (a word
 the batch writes capitalised in running text, such as "Pistorius" or "Dublin", or a word
