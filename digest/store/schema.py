@@ -234,6 +234,12 @@ CREATE TABLE IF NOT EXISTS send_budget (
     next_slot REAL NOT NULL
 );
     """,
+    # 10: the deliveries still to send, in the order workers claim them: without it each
+    # claim read past every row already sent (at 800,000 sent of a million, a second a claim)
+    """
+CREATE INDEX IF NOT EXISTS deliveries_open ON deliveries (edition_id, email)
+    WHERE status IN ('pending', 'unknown', 'deferred');
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

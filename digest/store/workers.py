@@ -24,8 +24,11 @@ from digest.store.convert import Tables, dt, iso
 # sent again at most twice more), or a deferral whose next try has come and whose waits are
 # not used up (`tries` below). Tries are counted per round (`round_tries`): each `digest send`
 # starts a new one, as a re-run does on one machine; `attempts` counts them all.
-_CLAIMABLE = """(status = 'pending' OR (status = 'unknown' AND round_tries < 3)
-                 OR (status = 'deferred' AND next_try <= ? AND round_tries <= ?))"""
+# The first term says what the index of open rows holds (migration 10), in words SQLite's
+# planner matches (PostgreSQL's would prove it from the rest): a claim reads only open rows.
+_CLAIMABLE = """(status IN ('pending', 'unknown', 'deferred')
+                 AND (status = 'pending' OR (status = 'unknown' AND round_tries < 3)
+                 OR (status = 'deferred' AND next_try <= ? AND round_tries <= ?)))"""
 
 
 @dataclass(frozen=True)
