@@ -66,13 +66,19 @@ class _Models:
 
     def __init__(self, encoder: Any, identifier: Any) -> None:
         self._encoder, self._identifier = encoder, identifier
+        # Clustering, the lead's language and --explain ask of the same stories: one guess
+        # each (the models live for one edition).
+        self._guessed: dict[str, str] = {}
 
     def encode(self, texts: list[str]) -> Any:
         return self._encoder.encode(texts)
 
     def language(self, text: str) -> str:
-        language, probability = self._identifier.classify(text)
-        return str(language) if probability >= SURE else ""
+        found = self._guessed.get(text)
+        if found is None:
+            language, probability = self._identifier.classify(text)
+            found = self._guessed[text] = str(language) if probability >= SURE else ""
+        return found
 
 
 def load_semantics() -> Semantics:
