@@ -35,6 +35,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "bench"))
+
+from send import project as send_project  # noqa: E402
 
 NOW = datetime(2023, 11, 23, 4, 0, tzinfo=UTC)
 ENV = {"DIGEST_SECRET": "bench-secret-of-enough-length"}
@@ -69,20 +72,13 @@ def sink(port: int, ready: Any, stats: Any, delay: float) -> None:
 
 
 def project(folder: Path, port: int, url: str, n: int, connections: int, rate: float) -> Path:
-    for name in ("templates", "samples"):
-        shutil.copytree(REPO / name, folder / name, dirs_exist_ok=True)
-    (folder / "subscribers").mkdir(exist_ok=True)
-    with (folder / "subscribers" / "subscribers.csv").open("w") as f:
-        f.write("email,name\n")
-        for i in range(n):
-            f.write(f"reader{i}@example.com,Reader Number {i}\n")
-    config = (REPO / "config.toml").read_text()
-    config = config.replace("port = 1025", f"port = {port}")
-    config = config.replace("connections = 4", f"connections = {connections}\n"
-                            f"rate_per_second = {rate}\nlease_seconds = 30\nclaim_batch = 50")
-    config = config.replace('database = "state/digest.sqlite3"', f'database = "{url}"')
-    (folder / "config.toml").write_text(config)
-    return folder / "config.toml"
+    """bench/send.py's project, its state in PostgreSQL, with a lease and a rate limit."""
+    config = send_project(folder, port, n, connections)
+    text = config.read_text()
+    text = text.replace(f"connections = {connections}", f"connections = {connections}\n"
+                        f"rate_per_second = {rate}\nlease_seconds = 30\nclaim_batch = 50")
+    config.write_text(text.replace('database = "state/digest.sqlite3"', f'database = "{url}"'))
+    return config
 
 
 def create(config_path: Path) -> None:

@@ -81,19 +81,24 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 @contextmanager
-def scripted_server() -> Iterator[Scripted]:
-    """The server, on a free loopback port, for the block."""
-    state = Scripted("")
-    httpd = _QuietServer(("127.0.0.1", 0), _handler(state))
+def serving_http(httpd: ThreadingHTTPServer) -> Iterator[str]:
+    """Serve from a thread for the block; yields the server's base URL."""
     httpd.daemon_threads = True
-    state.base = f"http://127.0.0.1:{httpd.server_address[1]}"
     thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
-        yield state
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+@contextmanager
+def scripted_server() -> Iterator[Scripted]:
+    """The server, on a free loopback port, for the block."""
+    state = Scripted("")
+    with serving_http(_QuietServer(("127.0.0.1", 0), _handler(state))) as state.base:
+        yield state
 
 
 def feeds_config(tmp_path: Path, urls: dict[str, str], fetch: str = "",

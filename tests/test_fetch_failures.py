@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from scripted import serving_http
 
 from digest import cli, pipeline
 from digest.config import Config, load_config
@@ -152,17 +153,11 @@ def _handler(server: Server, stop: threading.Event) -> type[BaseHTTPRequestHandl
 def server() -> Iterator[Server]:
     stop = threading.Event()
     state = Server("")
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state, stop))
-    httpd.daemon_threads = True
-    state.base = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield state
-    finally:
-        stop.set()
-        httpd.shutdown()
-        httpd.server_close()
+    with serving_http(ThreadingHTTPServer(("127.0.0.1", 0), _handler(state, stop))) as state.base:
+        try:
+            yield state
+        finally:
+            stop.set()  # before the shutdown: handlers that hold a connection open let go
 
 
 def make_config(tmp_path: Path, urls: dict[str, str], **fetch: Any) -> Config:
