@@ -9,7 +9,10 @@ centroid (the sum of its members' unit vectors), so the threshold holds for the 
 for one pair: a story that shares a word with one member of a big story but is not about it
 stays out, and two stories never merge through a third (the chaining of single-link). A
 cluster of one is judged by the pairwise rules (5-grams for compounds, a feed's house style,
-the one-name rule); a story that comes near a bigger cluster is asked of a few of its members.
+the one-name rule); a story that comes near a bigger cluster is asked of a few of its members,
+and a small one (fewer than `MERGING`) takes it only when it is the same news as one of them
+(a few stories' centroid is mostly their shared name: "Squid Game" in a review and an essay
+on Netflix would draw in a report on the show's injured players).
 Then clusters of one story that began apart (its first reports worded each their own way)
 join when their centroids are alike: a big one's at the threshold, two small ones' at 1.25
 times it.
@@ -279,7 +282,8 @@ def _fits(alike: Scorer, clusters: _Clusters, k: int, i: int, cosine: float,
     same_feed = clusters.feeds[k].get(alike.feeds[i])
     if same_feed is not None and not alike.same_news(i, same_feed):
         return False  # a feed's house style does not join its own stories
-    if cosine >= threshold:
+    if cosine >= threshold and (len(members) >= MERGING or any(
+            alike.same_news(i, j) for j in members)):  # a small cluster: one member agrees
         return True
     step = max(1, len(members) // ASKED)
     asked = members[::step][:ASKED]
