@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,15 @@ def test_rank_on_a_real_news_day(
     assert all(len(s["clusters"]) <= 6 for s in result["sections"])
     sport = next(s for s in result["sections"] if s["name"] == "Sport")
     assert all(c["stories"][0]["source"] == "Japan Times" for c in sport["clusters"])
+    # NPR and Japan Times list their items newest first: their order is no prominence.
+    # NYT's top stories are in its editors' order.
+    only = {c["stories"][0]["source"]: c["components"] for c in clusters
+            if len(c["stories"]) == 1}
+    assert only["NPR"]["prominence"] == only["Japan Times"]["prominence"] == 1.0
+    assert only["NPR"]["position"] == -1 and only["NYT"]["position"] >= 0
+    code, out = _run(capsys, "rank", "--config", str(config), "--now",
+                     "2023-11-24T18:00:00+00:00", "--explain")
+    assert code == 0 and "(its feeds list by time)" in out and re.search(r"\(place \d+\)", out)
 
 
 def test_sections_and_new_ranking_keys_are_validated(project: Path) -> None:

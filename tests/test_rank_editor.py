@@ -78,6 +78,23 @@ def test_a_feeds_first_items_score_higher_than_its_last() -> None:
         "prominence"]
 
 
+def test_a_feed_that_lists_by_time_says_nothing_by_its_order() -> None:
+    # A wire lists its items newest first: its first item is its newest, not its most
+    # important, and recency already counts that. A front page orders by its editors' choice.
+    wire = [feed_of(f"Wire item {k}: council meets about district {k}", "wire", k, k + 1)
+            for k in range(4)]
+    front = [feed_of("Front page item about the harbour strike", "front", 0, 5),
+             feed_of("Front page item about the museum roof", "front", 1, 2),
+             feed_of("Front page item about the tram timetable", "front", 2, 3)]
+    edition = build([*wire, *front], dataclasses.replace(
+        SETTINGS, max_stories=10, max_per_source=10, max_per_section=10))
+    by_title = {c.lead.title: c.components for c in edition.clusters}
+    assert {by_title[s.title]["prominence"] for s in wire} == {1.0}
+    assert {by_title[s.title]["position"] for s in wire} == {-1.0}
+    assert by_title[front[0].title]["prominence"] == 1 + SETTINGS.prominence
+    assert by_title[front[2].title]["prominence"] > 1.0
+
+
 def test_sections_follow_the_story_not_the_feed() -> None:
     rules = (SectionRule("World", keywords=["hostages", "Gaza", "Israel"]),
              SectionRule("Sport", categories=["Football"], keywords=["Liverpool"]))

@@ -41,12 +41,15 @@ def _row(section: str, cluster: Cluster, now: datetime) -> list[str]:
 
 def _explain(cluster: Cluster) -> list[str]:
     c = cluster.components
+    place = c.get("position", 0)
+    # A place of -1: every feed of the story lists by time, so its order says nothing.
+    where = f"place {place:g}" if place >= 0 else "its feeds list by time"
     lines = ["recency {:.3f} ({:g} h old) x weight {:g} x sources {:g} ({:g} sources, {:g} "
-             "articles) x prominence {:g} (place {:g}) x velocity {:g} ({:g} sources/h) "
+             "articles) x prominence {:g} ({}) x velocity {:g} ({:g} sources/h) "
              "x featured {:g} x soft {:g} x boost {:g} = {:.3f}".format(
                  c.get("recency", 0), c.get("age_hours", 0), c.get("weight", 0),
                  c.get("sources_factor", 0), c.get("sources", 0), c.get("articles", 0),
-                 c.get("prominence", 1), c.get("position", 0), c.get("velocity", 1),
+                 c.get("prominence", 1), where, c.get("velocity", 1),
                  c.get("per_hour", 0), c.get("featured", 0), c.get("soft", 1),
                  c.get("boost", 1), cluster.score)]
     lines += list(cluster.why)

@@ -16,7 +16,9 @@ by". A cluster's score is the product of its components, each kept on `Cluster.c
                 source is a publisher when `[[feeds]] publisher` names one, else a feed.
                 With the default bonus, two sources count four times one, so coverage
                 dominates a few hours of age; a source's further articles count a quarter.
-    prominence  1 + prominence * 0.5 ** (best position / 3): feeds list what matters first
+    prominence  1 + prominence * 0.5 ** (best position / 3): feeds list what matters first,
+                unless they list by time (newest first): their order says nothing that
+                recency does not, so only feeds ordered otherwise count (`by_editor`)
     velocity    1 + velocity * log2(1 + sources per hour over the last 6 hours)
     featured    featured_boost if a story is featured (its feed, or a category listed in
                 `featured_categories`), else 1
@@ -46,6 +48,7 @@ from digest.rank.summary import Editor
 PLACES_HALF = 3.0  # a story this many places down its feed has half the prominence bonus
 ARTICLE_SHARE = 0.25  # a source's further article on a story counts this share of a source
 VELOCITY_HOURS = 6.0  # coverage growth is measured over this many hours before `now`
+BY_TIME = 0.1  # a feed with fewer of its neighbouring items out of time order lists by time
 
 
 def rank(
@@ -90,7 +93,8 @@ def rank(
     if semantics is not None:
         clusters = [in_language(c, semantics, language) for c in clusters]
     featured = frozenset(c.casefold() for c in settings.featured_categories)
-    scored = [score(c, settings, now, featured) for c in clusters]
+    ordered = by_editor(stories)
+    scored = [score(c, settings, now, featured, ordered) for c in clusters]
     if semantics is not None:
         scored = [_languages_said(c, semantics) for c in scored]
     ranked = sorted(_soft_below_covered(scored), key=_order)
@@ -142,9 +146,28 @@ def _lead_first(stories: list[Story]) -> tuple[Story, ...]:
     return tuple(ordered)
 
 
+def by_editor(stories: Sequence[Story]) -> frozenset[str]:
+    """The feeds whose order is their editors' choice: all but those that list their items
+    newest first (fewer than `BY_TIME` of the neighbours out of time order). A feed with
+    fewer than three items shows no order, and counts as its editors'."""
+    items: dict[str, list[tuple[int, float]]] = {}
+    for s in stories:
+        items.setdefault(s.feed_url, []).append((s.position, -s.published.timestamp()))
+    chosen = set()
+    for feed, listed in items.items():
+        listed.sort()
+        # Items of one place (from different fetches) say nothing of the order.
+        pairs = [(a[1], b[1]) for a, b in zip(listed, listed[1:], strict=False) if a[0] != b[0]]
+        later = sum(1 for a, b in pairs if a > b)  # an older item listed above a newer one
+        if len(pairs) < 2 or later >= BY_TIME * len(pairs):
+            chosen.add(feed)
+    return frozenset(chosen)
+
+
 def score(
     stories: tuple[Story, ...], settings: RankingConfig, now: datetime,
     featured_categories: frozenset[str] = frozenset(),
+    ordered: frozenset[str] | None = None,
 ) -> Cluster:
     """Score one cluster, keeping every component (see the module's docstring).
 
@@ -153,6 +176,7 @@ def score(
         settings: the half-life and the signals' weights.
         now: the moment ages are measured to.
         featured_categories: case-folded item categories that make a story featured.
+        ordered: the feeds whose order says what matters (`by_editor`); None: every feed.
     Returns:
         The cluster with its score (the product of the components), the components and
         what ranking noticed (`why`).
@@ -169,8 +193,9 @@ def score(
         stories) > distinct else distinct
     sources = 1 + settings.source_bonus * (distinct - 1 + ARTICLE_SHARE * max(
         0, reports - distinct))
-    place = min(s.position for s in stories)
-    prominence = 1 + settings.prominence * 0.5 ** (place / PLACES_HALF)
+    place = min((s.position for s in stories if ordered is None or s.feed_url in ordered),
+                default=-1)
+    prominence = 1 + settings.prominence * 0.5 ** (place / PLACES_HALF) if place >= 0 else 1.0
     recent = {source_of(s) for s in stories
               if (now - s.published).total_seconds() <= VELOCITY_HOURS * 3600}
     per_hour = len(recent) / VELOCITY_HOURS
