@@ -282,9 +282,12 @@ def _fits(alike: Scorer, clusters: _Clusters, k: int, i: int, cosine: float,
     same_feed = clusters.feeds[k].get(alike.feeds[i])
     if same_feed is not None and not alike.same_news(i, same_feed):
         return False  # a feed's house style does not join its own stories
-    if cosine >= threshold and (len(members) >= MERGING or any(
-            alike.same_news(i, j) for j in members)):  # a small cluster: one member agrees
-        return True
+    if cosine >= threshold:
+        # A small cluster: one member must agree, unless the story is as alike as a
+        # nameless one must be (members of other feeds only: that of its own feed agreed).
+        return (len(members) >= MERGING or same_feed is not None
+                or cosine >= NAMELESS * threshold
+                or any(alike.same_news(i, j) for j in members))
     step = max(1, len(members) // ASKED)
     asked = members[::step][:ASKED]
     return 2 * sum(1 for j in asked if alike.same_news(i, j)) > len(asked)
