@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from labelled import Day, b_cubed, load_days, score
 
 from digest.config import RankingConfig
@@ -32,7 +31,6 @@ def test_pairwise_precision_and_recall_on_the_labelled_days(corpus: Path) -> Non
 def test_near_miss_pairs_stay_apart(corpus: Path) -> None:
     days = load_days(corpus)
     assert sum(len(d.apart) for d in days) >= 20
-    days = [d for d in days if d.name != TWENTY_ONE]
     result = score(days, [cluster_indices(d.stories, THRESHOLD) for d in days])
     assert result.merged_apart == []
 
@@ -47,11 +45,13 @@ def test_a_story_joins_a_small_cluster_only_as_the_same_news_as_one_of_its_membe
     assert not [pair for pair in merged if "Squid Game" in pair[0]]
 
 
-@pytest.mark.xfail(strict=True, reason="a known gap: on the 21-publisher day two SCMP pieces "
-                   "on the Belt and Road plan (Putin's view of it; its ten-year plan) merge")
-def test_near_miss_pairs_stay_apart_on_the_day_of_21_publishers(corpus: Path) -> None:
+def test_two_stories_of_one_feed_on_its_beat_are_two_stories(corpus: Path) -> None:
+    # The SCMP's "Putin is more 'with' than 'in' China's belt and road plan" and "China's
+    # 10-year Belt and Road Initiative plan focuses on digital economy": the one name they
+    # share, China, is in 13 of the feed's 19 stories that day.
     day = next(d for d in load_days(corpus) if d.name == TWENTY_ONE)
-    assert score([day], [cluster_indices(day.stories, THRESHOLD)]).merged_apart == []
+    merged = score([day], [cluster_indices(day.stories, THRESHOLD)]).merged_apart
+    assert not [pair for pair in merged if "belt and road" in pair[0].casefold()]
 
 
 def _leads_in_top(day: Day) -> int:

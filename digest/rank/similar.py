@@ -40,6 +40,7 @@ from digest.rank.wording import (
 )
 
 HOUSE_STYLE = 3  # a word in more than this many stories of one feed starts to count less
+BEAT = 0.25  # a name more than this share of a feed's stories say is the feed's beat
 LEDE_WORDS = 12  # blocking looks at the headline and this many words of the summary
 NEAR = 0.5  # a pair whose stems reach this share of the threshold is compared by 5-grams too
 NAME_WORDS = 5  # the longest name the one-name rule looks for ("Prime Minister Fumio Kishida")
@@ -188,6 +189,16 @@ class Scorer:
         norm_a, norm_b = self._gram_norm(i), self._gram_norm(j)
         dot = sum([doc[w] * other[w] * idf[w] ** 2 for w in doc.keys() & other.keys()])
         return dot / (norm_a * norm_b) if norm_a and norm_b else 0.0
+
+    def beat(self, i: int, words: Set[str]) -> bool:
+        """Whether `words` (names story i shares with another story of its feed) are all its
+        feed's beat: each said by more than `BEAT` of the feed's stories (and more than
+        `HOUSE_STYLE`), as "China" is by the South China Morning Post. They say which beat the
+        two stories are on, not that they tell the same news."""
+        feed = self.feeds[i]
+        counts = self._in_feed(feed, False, set(words))
+        floor = max(HOUSE_STYLE, BEAT * len(self.by_feed[feed]))
+        return bool(words) and all(counts[w] > floor for w in words)
 
     def _in_feed(self, feed: str, grams: bool, needed: set[str]) -> Counter[str]:
         """How many stories of a feed say each word (or 5-gram) of `needed`. Counted for the
