@@ -112,6 +112,29 @@ def test_one_language_costs_nothing(corpus: Path, semantics: Semantics) -> None:
     assert calls == []
 
 
+def test_meaning_is_read_for_the_best_clusters_only(corpus: Path,
+                                                   semantics: Semantics) -> None:
+    """Encoding costs milliseconds a story: an edition reads the meaning of the best
+    clusters words made (5 times max_stories), not of every candidate, and still joins the
+    day's two gravest stories across languages."""
+    encoded: list[str] = []
+
+    class Counting:
+        def encode(self, texts: list[str]) -> object:
+            encoded.extend(texts)
+            return semantics.encode(texts)
+
+        def language(self, text: str) -> str:
+            return semantics.language(text)
+
+    day = next(d for d in load_days(corpus) if d.name.startswith("big stories in English"))
+    settings = RankingConfig(semantic=True, max_stories=4)
+    edition = rank(day.stories, settings, day.now, "e", "E", semantics=Counting())
+    assert 0 < len(encoded) <= 3 * 5 * settings.max_stories < len(day.stories)
+    told = [c for c in edition.clusters if any("joined by meaning" in w for w in c.why)]
+    assert told and told[0] is edition.clusters[0]
+
+
 def test_semantic_settings_are_checked(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = project / "config.toml"
     set_config(config, {"half_life_hours = 12": "half_life_hours = 12\nsemantic = true\n"

@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from digest.model import Story
 from digest.rank.linkage import UnionFind, join_similar
-from digest.rank.semantic import Semantics, join_meanings
+from digest.rank.semantic import Semantics, join_meanings, one_language
 from digest.rank.similar import Scorer
 
 _GLOBAL_ID = re.compile(r"^(https?://|tag:|urn:)|^[0-9a-f-]{32,}$", re.IGNORECASE)
@@ -70,11 +70,14 @@ def cluster_indices(stories: Sequence[Story], threshold: float, semantics: Seman
                 sets.union(i, j)
     if threshold < 1.0 and n > 1:
         join_similar(Scorer(stories, threshold), sets)
-    if semantics is not None and semantic_threshold < 1.0 and n > 1:
-        join_meanings(stories, sets, semantics, semantic_threshold)
-    groups: dict[int, list[int]] = {}
+    found: dict[int, list[int]] = {}
     for i in range(n):
-        groups.setdefault(sets.find(i), []).append(i)
-    return [groups[root] for root in sorted(groups)]
+        found.setdefault(sets.find(i), []).append(i)
+    groups = [found[root] for root in sorted(found)]
+    if semantics is not None and semantic_threshold < 1.0 and not one_language(
+            stories, semantics):
+        parts = join_meanings(stories, groups, semantics, semantic_threshold)
+        groups = [sorted(i for k in part for i in groups[k]) for part in parts]
+    return groups
 
 

@@ -41,13 +41,14 @@ from digest.config import RankingConfig, SectionRule
 from digest.model import Cluster, Edition, Story
 from digest.rank.cluster import cluster_indices, link_key
 from digest.rank.select import sections, select
-from digest.rank.semantic import Semantics, in_language, story_text
+from digest.rank.semantic import Semantics, in_language, join_meanings, one_language, story_text
 from digest.rank.signals import matching, soft_reason, source_of
 from digest.rank.summary import Editor
 
 PLACES_HALF = 3.0  # a story this many places down its feed has half the prominence bonus
 ARTICLE_SHARE = 0.25  # a source's further article on a story counts this share of a source
 VELOCITY_HOURS = 6.0  # coverage growth is measured over this many hours before `now`
+MEANING_POOL = 5  # meaning joins among this many times `max_stories` of the best clusters
 BY_TIME = 0.1  # a feed with fewer of its neighbouring items out of time order lists by time
 
 
@@ -89,11 +90,12 @@ def rank(
         The edition; it may hold fewer than `settings.min_stories` clusters (the caller
         decides not to send it).
     """
-    clusters = cluster_stories(stories, settings, now, since, semantics)
-    if semantics is not None:
-        clusters = [in_language(c, semantics, language) for c in clusters]
+    clusters = cluster_stories(stories, settings, now, since)
     featured = frozenset(c.casefold() for c in settings.featured_categories)
     ordered = by_editor(stories)
+    if semantics is not None:
+        clusters = _joined_by_meaning(clusters, semantics, settings, now, featured, ordered)
+        clusters = [in_language(c, semantics, language) for c in clusters]
     scored = [score(c, settings, now, featured, ordered) for c in clusters]
     if semantics is not None:
         scored = [_languages_said(c, semantics) for c in scored]
@@ -109,7 +111,7 @@ def rank(
 
 def cluster_stories(
     stories: Sequence[Story], settings: RankingConfig, now: datetime,
-    since: datetime | None = None, semantics: Semantics | None = None,
+    since: datetime | None = None,
 ) -> list[tuple[Story, ...]]:
     """The candidates inside the window, grouped into stories, each lead first.
 
@@ -118,7 +120,6 @@ def cluster_stories(
         settings: `lookback_hours` and `similarity_threshold` are used.
         now: the end of the window.
         since: its start; by default `lookback_hours` before `now`.
-        semantics: the semantic extra's models, or None (words only).
     Returns:
         One tuple of stories per cluster, the lead first, then the others by source weight,
         prominence and recency.
@@ -127,11 +128,34 @@ def cluster_stories(
         since = now - timedelta(hours=settings.lookback_hours)
     inside = sorted((s for s in stories if since <= s.published <= now),
                     key=attrgetter("feed_url", "id", "url"))
-    groups = cluster_indices(inside, settings.similarity_threshold, semantics,
-                             settings.semantic_threshold if settings.semantic else 1.0)
+    groups = cluster_indices(inside, settings.similarity_threshold)
     # Most stories are alone in their cluster: nothing to order.
     return [(inside[g[0]],) if len(g) == 1 else _lead_first([inside[i] for i in g])
             for g in groups]
+
+
+def _joined_by_meaning(
+    clusters: list[tuple[Story, ...]], semantics: Semantics, settings: RankingConfig,
+    now: datetime, featured: frozenset[str], ordered: frozenset[str],
+) -> list[tuple[Story, ...]]:
+    """The clusters, those that tell one story in different languages joined (semantic.py).
+    Meaning is read for the best `MEANING_POOL` times `max_stories` clusters as words scored
+    them, not for every candidate: encoding costs milliseconds a story, and a report that
+    far down its own language's coverage does not make the edition."""
+    if one_language([s for c in clusters for s in c], semantics):
+        return clusters  # the common case: its feeds read together, a guess for each
+    best = sorted(range(len(clusters)), key=lambda k: (
+        -score(clusters[k], settings, now, featured, ordered).score, k))
+    pool = best[:MEANING_POOL * settings.max_stories]
+    flat = [s for k in pool for s in clusters[k]]
+    groups, at = [], 0
+    for k in pool:
+        groups.append(range(at, at + len(clusters[k])))
+        at += len(clusters[k])
+    parts = join_meanings(flat, groups, semantics, settings.semantic_threshold)
+    joined = [clusters[pool[part[0]]] if len(part) == 1 else
+              _lead_first([s for p in part for s in clusters[pool[p]]]) for part in parts]
+    return joined + [clusters[k] for k in best[len(pool):]]
 
 
 def _lead_first(stories: list[Story]) -> tuple[Story, ...]:

@@ -1,7 +1,7 @@
 """Rank, part one (optional): join the clusters that tell one story in different languages.
 
-In: the batch's stories, the sets that links, ids and words have joined, an encoder of
-sentences and a threshold. Out: those sets, joined further. Pure given the encoder.
+In: the batch's stories, the clusters that links, ids and words have made, an encoder of
+sentences and a threshold. Out: which of those clusters join. Pure given the encoder.
 
 Words meet only within a language: "Seven dead in major Russian attack on Ukraine" and
 "Mehrere Tote nach schweren russischen Angriffen auf die Ukraine" share one name, which is
@@ -103,14 +103,15 @@ def load_semantics() -> Semantics:
     return _Models(encoder.USE(), identifier)
 
 
-def _feed_languages(stories: Sequence[Story], semantics: Semantics) -> dict[str, str]:
-    """Each feed's language, read from its headlines together (more text, a surer guess): if
-    they all say one language, one guess per feed was enough."""
+def one_language(stories: Sequence[Story], semantics: Semantics) -> bool:
+    """Whether the feeds of `stories` are all in one language (or unsure), each read from its
+    headlines together (more text, a surer guess): then words said all, and one guess per
+    feed was all it cost."""
     titles: dict[str, list[str]] = {}
     for s in stories:
         titles.setdefault(s.feed_url, []).append(s.title)
-    return {feed: semantics.language(" ".join(found[:FEED_TITLES]))
-            for feed, found in titles.items()}
+    return len({semantics.language(" ".join(found[:FEED_TITLES]))
+                for found in titles.values()} - {""}) < 2
 
 
 def in_language(stories: tuple[Story, ...], semantics: Semantics,
@@ -136,46 +137,44 @@ def story_text(story: Story) -> str:
     return f"{story.title}. {lede}" if lede else story.title
 
 
-def join_meanings(stories: Sequence[Story], sets: UnionFind, semantics: Semantics,
-                  threshold: float) -> None:
-    """Join the sets whose stories tell the same news in different languages.
+def join_meanings(stories: Sequence[Story], groups: Sequence[Sequence[int]],
+                  semantics: Semantics, threshold: float) -> list[list[int]]:
+    """Join the groups of stories that tell the same news in different languages (ask
+    `one_language` of the whole batch first: most are, and then this costs nothing).
 
     Args:
         stories: the batch.
-        sets: the sets joined so far; joined further in place.
+        groups: the clusters words made, as indices into `stories`.
         semantics: the encoder and language identifier.
         threshold: the cosine (0..1) two clusters' centroids must reach.
+    Returns:
+        The groups joined: lists of positions in `groups`, each position in one list, each
+        list in order, the lists in the order of their first position.
     """
     import numpy as np
 
-    if len(stories) < 2:
-        return
-    if len(set(_feed_languages(stories, semantics).values()) - {""}) < 2:
-        return  # one language (the common case, found in one guess per feed): words said all
-    members: dict[int, list[int]] = {}
-    for i in range(len(stories)):
-        members.setdefault(sets.find(i), []).append(i)
-    roots = sorted(members)
+    if len(groups) < 2:
+        return [[k] for k in range(len(groups))]
     # A cluster's meaning is that of its first few members: a big story's 200 articles say
     # one thing, and encoding is what costs.
-    read = {r: members[r][:READ] for r in roots}
-    texts = list(dict.fromkeys(story_text(stories[i]) for r in roots for i in read[r]))
+    read = [list(g[:READ]) for g in groups]
+    texts = list(dict.fromkeys(story_text(stories[i]) for g in read for i in g))
     where = {t: k for k, t in enumerate(texts)}
     vectors = np.asarray(semantics.encode(texts), dtype=np.float32)
-    sums = np.zeros((len(roots), vectors.shape[1]), dtype=np.float32)
-    for k, r in enumerate(roots):
-        for i in read[r]:
+    sums = np.zeros((len(groups), vectors.shape[1]), dtype=np.float32)
+    for k, g in enumerate(read):
+        for i in g:
             sums[k] += vectors[where[story_text(stories[i])]]
     # Feeds of several languages: each story's own (an aggregator's feed mixes them).
     language = {t: semantics.language(t) for t in dict.fromkeys(map(story_text, stories))}
-    spoken = [{language[story_text(stories[i])] for i in members[r]} - {""} for r in roots]
+    spoken = [{language[story_text(stories[i])] for i in g} - {""} for g in groups]
     norms = np.linalg.norm(sums, axis=1, keepdims=True)
     units = sums / np.where(norms > 0, norms, 1.0)
     main = np.array([min(s, default="") for s in spoken])
     sure = main != ""
-    nearest = np.zeros(len(roots), dtype=np.float32)
+    nearest = np.zeros(len(groups), dtype=np.float32)
     found: list[tuple[int, int, float]] = []
-    for start in range(0, len(roots), BLOCK):
+    for start in range(0, len(groups), BLOCK):
         alike = units[start:start + BLOCK] @ units.T
         other = ((main[start:start + BLOCK, None] != main[None, :])
                  & sure[start:start + BLOCK, None] & sure[None, :])
@@ -191,7 +190,7 @@ def join_meanings(stories: Sequence[Story], sets: UnionFind, semantics: Semantic
     # clearly more alike than each side is to its nearest others.
     pairs = [(cosine, a, b) for a, b, cosine in found
              if cosine >= MARGIN * (nearest[a] + nearest[b]) / 2]
-    joined = UnionFind(len(roots))
+    joined = UnionFind(len(groups))
     for _, a, b in sorted(pairs, key=lambda p: (-p[0], p[1], p[2])):
         ra, rb = joined.find(a), joined.find(b)
         if ra == rb or spoken[ra] & spoken[rb]:
@@ -202,7 +201,7 @@ def join_meanings(stories: Sequence[Story], sets: UnionFind, semantics: Semantic
         root = joined.link(ra, rb)
         sums[root] = x + y
         spoken[root] = spoken[ra] | spoken[rb]
-    for k, r in enumerate(roots):
-        top = joined.find(k)
-        if top != k:
-            sets.union(roots[top], r)
+    parts: dict[int, list[int]] = {}
+    for k in range(len(groups)):
+        parts.setdefault(joined.find(k), []).append(k)
+    return [parts[r] for r in sorted(parts)]
