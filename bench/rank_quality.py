@@ -52,7 +52,7 @@ def main(argv: list[str]) -> int:
           f"{settings.semantic_threshold if semantics else 'off'}; top {TOP} of each edition")
     print(f"{'day':44} {'stories':>7} {'feeds':>5} {'P':>5} {'R':>5} {'F1':>5} "
           f"{'apart':>5} {'x-lang':>6} {'leads':>5} {'s':>5}")
-    ok = True
+    misses: list[str] = []
     for day in days:
         start = time.perf_counter()
         groups = cluster_indices(day.stories, settings.similarity_threshold, semantics,
@@ -69,7 +69,12 @@ def main(argv: list[str]) -> int:
         print(f"{day.name:44} {len(day.stories):>7} {day.feeds:>5} {p:>5.3f} {r:>5.3f} "
               f"{f1:>5.3f} {len(pairs.merged_apart):>5} {bonus:>6} "
               f"{found:>2}/{len(day.leads):<2} {seconds:>5.2f}")
-        ok = ok and f1 >= 0.9 and not pairs.merged_apart and found >= min(4, len(day.leads))
+        missed = [what for what, met in (
+            (f"F1 {f1:.3f}", f1 >= 0.9), (f"{len(pairs.merged_apart)} apart merged",
+                                          not pairs.merged_apart),
+            (f"leads {found}/{len(day.leads)}", found >= min(4, len(day.leads)))) if not met]
+        if missed:
+            misses.append(f"{day.name} ({', '.join(missed)})")
         if args.verbose:
             for a, b in pairs.merged_apart:
                 print(f"    apart but merged: {a!r} / {b!r}")
@@ -79,8 +84,8 @@ def main(argv: list[str]) -> int:
                 print(f"    missed: {a!r} / {b!r}")
             for k, c in enumerate(edition.clusters[:TOP]):
                 print(f"    top {k + 1}: {c.score:.3f} ({len(c.stories)} stories) {c.lead.title}")
-    print("targets met" if ok else "targets NOT met")
-    return 0 if ok else 1
+    print("targets NOT met: " + "; ".join(misses) if misses else "targets met")
+    return 1 if misses else 0
 
 
 if __name__ == "__main__":
