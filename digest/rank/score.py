@@ -93,12 +93,14 @@ def rank(
     clusters = cluster_stories(stories, settings, now, since)
     featured = frozenset(c.casefold() for c in settings.featured_categories)
     ordered = by_editor(stories)
+    read = 0  # the clusters whose meaning was read come first
     if semantics is not None:
-        clusters = _joined_by_meaning(clusters, semantics, settings, now, featured, ordered)
-        clusters = [in_language(c, semantics, language) for c in clusters]
+        clusters, read = _joined_by_meaning(clusters, semantics, settings, now, featured,
+                                            ordered)
+        clusters[:read] = [in_language(c, semantics, language) for c in clusters[:read]]
     scored = [score(c, settings, now, featured, ordered) for c in clusters]
     if semantics is not None:
-        scored = [_languages_said(c, semantics) for c in scored]
+        scored[:read] = [_languages_said(c, semantics) for c in scored[:read]]
     ranked = sorted(_soft_below_covered(scored), key=_order)
     chosen, cut = select(ranked, settings, rules, pinned, dropped)
     # Summaries are edited for the stories shown, not for every candidate.
@@ -137,13 +139,14 @@ def cluster_stories(
 def _joined_by_meaning(
     clusters: list[tuple[Story, ...]], semantics: Semantics, settings: RankingConfig,
     now: datetime, featured: frozenset[str], ordered: frozenset[str],
-) -> list[tuple[Story, ...]]:
-    """The clusters, those that tell one story in different languages joined (semantic.py).
-    Meaning is read for the best `MEANING_POOL` times `max_stories` clusters as words scored
-    them, not for every candidate: encoding costs milliseconds a story, and a report that
-    far down its own language's coverage does not make the edition."""
+) -> tuple[list[tuple[Story, ...]], int]:
+    """The clusters, those that tell one story in different languages joined (semantic.py),
+    and how many come first whose meaning was read: the best `MEANING_POOL` times
+    `max_stories` clusters as words scored them, not every candidate (encoding costs
+    milliseconds a story, and a report that far down its own language's coverage does not
+    make the edition). In one language, none."""
     if one_language([s for c in clusters for s in c], semantics):
-        return clusters  # the common case: its feeds read together, a guess for each
+        return clusters, 0  # the common case: its feeds read together, a guess for each
     best = sorted(range(len(clusters)), key=lambda k: (
         -score(clusters[k], settings, now, featured, ordered).score, k))
     pool = best[:MEANING_POOL * settings.max_stories]
@@ -155,7 +158,7 @@ def _joined_by_meaning(
     parts = join_meanings(flat, groups, semantics, settings.semantic_threshold)
     joined = [clusters[pool[part[0]]] if len(part) == 1 else
               _lead_first([s for p in part for s in clusters[pool[p]]]) for part in parts]
-    return joined + [clusters[k] for k in best[len(pool):]]
+    return joined + [clusters[k] for k in best[len(pool):]], len(joined)
 
 
 def _lead_first(stories: list[Story]) -> tuple[Story, ...]:
