@@ -13,7 +13,7 @@ from test_rank import FILLER, NOW, SETTINGS, build, story
 
 from digest.config import SectionRule
 from digest.model import Edition, Story
-from digest.rank.score import rank
+from digest.rank.score import by_editor, rank
 from digest.render.edition import render_templates
 
 
@@ -93,6 +93,19 @@ def test_a_feed_that_lists_by_time_says_nothing_by_its_order() -> None:
     assert {by_title[s.title]["position"] for s in wire} == {-1.0}
     assert by_title[front[0].title]["prominence"] == 1 + SETTINGS.prominence
     assert by_title[front[2].title]["prominence"] > 1.0
+
+
+def test_items_that_left_a_feed_at_one_place_do_not_unsettle_its_order() -> None:
+    # Items that fell out of a feed keep the place they were last seen at: several share
+    # the last place, whatever their age. The feed still lists by time.
+    listed = [feed_of(f"Wire item {k}: council meets about district {k}", "wire", k, k + 1)
+              for k in range(4)]
+    gone = [feed_of(f"Wire item {k}: harbour report {k}", "wire", 9, hours)
+            for k, hours in enumerate((20, 6, 30))]
+    assert by_editor([*listed, *gone]) == frozenset()
+    shuffled = [dataclasses.replace(s, position=p)
+                for s, p in zip(listed, (2, 0, 3, 1), strict=True)]
+    assert by_editor([*shuffled, *gone]) == {listed[0].feed_url}
 
 
 def test_sections_follow_the_story_not_the_feed() -> None:
