@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -32,7 +33,9 @@ def pytest_configure(config: pytest.Config) -> None:
     """Under libfaketime (the check that no test depends on today's date), its 0.9.10 fakes
     CLOCK_MONOTONIC but not sem_clockwait, so every timed wait of a thread (Event, Condition,
     queue) would wait for ever. Only the calendar is under test: run again with the monotonic
-    clock real. Its clock_nanosleep then fails with EINVAL, so time.sleep waits on an event."""
+    clock real. Its clock_nanosleep then fails with EINVAL, so time.sleep waits on an event,
+    here and in every Python the tests start (the sink, the CLI): subprocess.run(timeout=)
+    sleeps while it waits for its child."""
     if "faketime" not in os.environ.get("LD_PRELOAD", ""):
         return
     if os.environ.get("FAKETIME_DONT_FAKE_MONOTONIC") != "1":
@@ -43,6 +46,12 @@ def pytest_configure(config: pytest.Config) -> None:
         sys.stdout.flush()
         os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
     time.sleep = lambda seconds: threading.Event().wait(seconds) and None
+    site = Path(tempfile.mkdtemp(prefix="digest-faketime-"))
+    (site / "sitecustomize.py").write_text(
+        "import threading, time\n"
+        "time.sleep = lambda seconds: threading.Event().wait(seconds) and None\n")
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(site), os.environ.get("PYTHONPATH", "")) if p)
 
 
 @dataclass
