@@ -215,11 +215,8 @@ class Scorer:
 
     def _gram_keys(self, i: int) -> set[str]:
         """The stems and 5-grams of story i (the keys of its features with 5-grams, without
-        weighing them)."""
-        keys = set(self.wording.summary(self.stories[i].summary_text, grams=True)[0])
-        keys.update(chain.from_iterable(map(self.wording.word, self.texts[i][0],
-                                            repeat(True))))
-        return keys
+        weighing them: the union of its words' keys, not its summary's weighted features)."""
+        return self.wording.keys(chain(*self.texts[i]))
 
     def norm(self, i: int) -> float:
         """Story i's norm (that of the first story with its headline and summary)."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from collections.abc import Iterable
 from itertools import repeat
 from operator import add, mul
 
@@ -146,6 +147,11 @@ class Wording:
             found = known[word] = {gram: share for gram in pieces}
             found[word[:STEM_LENGTH]] = 1.0
         return found
+
+    def keys(self, words: Iterable[str]) -> set[str]:
+        """The stems and 5-grams of some words: the keys of their features with 5-grams."""
+        known = self._words[True]
+        return set().union(*[known.get(w) or self.word(w, True) for w in words])
 
     def _part(self, full: list[str], grams: bool) -> Features:
         if not grams:  # the common case: stems only
