@@ -38,7 +38,7 @@ import math
 import re
 from collections import Counter
 from itertools import chain, repeat
-from operator import add, attrgetter, mul, truediv
+from operator import attrgetter, mul, truediv
 
 from digest.rank.similar import LEDE_WORDS, NEAR, Scorer
 from digest.rank.wording import STEM_LENGTH, folded_words
@@ -157,10 +157,11 @@ class _Clusters:
 
 
 def _accumulate(centroid: dict[str, float], vector: dict[str, float]) -> None:
-    """Add a vector to a centroid in place (the loop in C; each word is read before it is
-    written, once)."""
-    centroid.update(zip(vector, map(add, map(centroid.get, vector, repeat(0.0)),
-                                    vector.values()), strict=True))
+    """Add a vector to a centroid in place. (A plain loop: Python 3.11 runs it in two thirds of
+    the instructions of `dict.update` fed by `zip` and `map`.)"""
+    get = centroid.get
+    for word, weight in vector.items():
+        centroid[word] = get(word, 0.0) + weight
 
 
 def join_similar(alike: Scorer, sets: UnionFind) -> None:
