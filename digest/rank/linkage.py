@@ -38,7 +38,7 @@ import math
 import re
 from collections import Counter
 from itertools import chain, repeat
-from operator import add, attrgetter, mul, truediv
+from operator import attrgetter, mul
 
 from digest.rank.similar import LEDE_WORDS, NEAR, Scorer
 from digest.rank.wording import STEM_LENGTH, folded_words
@@ -157,10 +157,11 @@ class _Clusters:
 
 
 def _accumulate(centroid: dict[str, float], vector: dict[str, float]) -> None:
-    """Add a vector to a centroid in place (the loop in C; each word is read before it is
-    written, once)."""
-    centroid.update(zip(vector, map(add, map(centroid.get, vector, repeat(0.0)),
-                                    vector.values()), strict=True))
+    """Add a vector to a centroid in place. (A plain loop: Python 3.11 runs it in two thirds of
+    the instructions of `dict.update` fed by `zip` and `map`.)"""
+    get = centroid.get
+    for word, weight in vector.items():
+        centroid[word] = get(word, 0.0) + weight
 
 
 def join_similar(alike: Scorer, sets: UnionFind) -> None:
@@ -234,10 +235,11 @@ def join_similar(alike: Scorer, sets: UnionFind) -> None:
 
 def _unit(doc: dict[str, float], idf: dict[str, float]) -> dict[str, float]:
     """A story's stems weighted by their rarity, scaled to length 1 (empty if it has none)."""
-    # map() keeps the per-word arithmetic in C (the same products and sums, in the same order).
-    weights = list(map(mul, doc.values(), map(idf.__getitem__, doc)))
-    norm = math.sqrt(sum(map(mul, weights, weights)))
-    return dict(zip(doc, map(truediv, weights, repeat(norm)), strict=True)) if norm else {}
+    # Comprehensions: Python 3.11 runs them in fewer instructions than map() with operator's
+    # functions (the same products and sums, in the same order).
+    weights = [t * idf[w] for w, t in doc.items()]
+    norm = math.sqrt(sum([x * x for x in weights]))
+    return {w: x / norm for w, x in zip(doc, weights, strict=True)} if norm else {}
 
 
 def _dot(vector: dict[str, float], centroid: dict[str, float]) -> float:

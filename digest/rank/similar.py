@@ -23,8 +23,8 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence, Set
-from itertools import chain, repeat
-from operator import add, attrgetter
+from itertools import chain
+from operator import attrgetter
 
 from digest.model import Story
 from digest.rank.wording import (
@@ -127,9 +127,8 @@ class Scorer:
         df = dict(Counter(chain.from_iterable(extra)))
         get = df.get
         for text, count in Counter(map(attrgetter("summary_text"), self.stories)).items():
-            stems = self.summaries[text][0]
-            df.update(zip(stems, map(add, map(get, stems, repeat(0)), repeat(count)),
-                          strict=True))
+            for stem in self.summaries[text][0]:  # (a plain loop: fewer instructions)
+                df[stem] = get(stem, 0) + count
         return df
 
     def _rarity(self, df: dict[str, int], squared: bool = False) -> dict[str, float]:
@@ -215,11 +214,8 @@ class Scorer:
 
     def _gram_keys(self, i: int) -> set[str]:
         """The stems and 5-grams of story i (the keys of its features with 5-grams, without
-        weighing them)."""
-        keys = set(self.wording.summary(self.stories[i].summary_text, grams=True)[0])
-        keys.update(chain.from_iterable(map(self.wording.word, self.texts[i][0],
-                                            repeat(True))))
-        return keys
+        weighing them: the union of its words' keys, not its summary's weighted features)."""
+        return self.wording.keys(chain(*self.texts[i]))
 
     def norm(self, i: int) -> float:
         """Story i's norm (that of the first story with its headline and summary)."""

@@ -19,8 +19,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from itertools import repeat
-from operator import add, mul
+from collections.abc import Iterable
 
 # Words that say nothing about which event a headline reports, in the two languages of the feeds
 # we see most (English and German). Kept short on purpose: a missing stop word costs little
@@ -147,6 +146,11 @@ class Wording:
             found[word[:STEM_LENGTH]] = 1.0
         return found
 
+    def keys(self, words: Iterable[str]) -> set[str]:
+        """The stems and 5-grams of some words: the keys of their features with 5-grams."""
+        known = self._words[True]
+        return set().union(*[known.get(w) or self.word(w, True) for w in words])
+
     def _part(self, full: list[str], grams: bool) -> Features:
         if not grams:  # the common case: stems only
             return dict.fromkeys([w[:STEM_LENGTH] for w in full], 1.0)
@@ -190,9 +194,9 @@ class Wording:
         """A story's feature map from its summary's and its headline's (see `features`): the
         headline's weigh `TITLE_WEIGHT` times more, and add up where both say a word."""
         features = dict(summary)
-        # The loop in C (each key is read before it is written, once): this runs for every
-        # distinct story of the batch.
-        features.update(zip(headline, map(add, map(features.get, headline, repeat(0.0)),
-                                          map(mul, repeat(TITLE_WEIGHT), headline.values())),
-                            strict=True))
+        # A plain loop: this runs for every distinct story of the batch, and Python 3.11 runs
+        # it in fewer instructions than `dict.update` fed by `zip` and `map`.
+        get = features.get
+        for word, weight in headline.items():
+            features[word] = get(word, 0.0) + TITLE_WEIGHT * weight
         return features
