@@ -33,8 +33,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from operator import attrgetter
 
 from digest.config import RankingConfig, SectionRule
@@ -93,14 +94,13 @@ def rank(
     clusters = cluster_stories(stories, settings, now, since)
     featured = frozenset(c.casefold() for c in settings.featured_categories)
     ordered = by_editor(stories)
-    read = 0  # the clusters whose meaning was read come first
-    if semantics is not None:
-        clusters, read = _joined_by_meaning(clusters, semantics, settings, now, featured,
-                                            ordered)
-        clusters[:read] = [in_language(c, semantics, language) for c in clusters[:read]]
     scored = [score(c, settings, now, featured, ordered) for c in clusters]
     if semantics is not None:
-        scored[:read] = [_languages_said(c, semantics) for c in scored[:read]]
+        scored = _joined_by_meaning(scored, semantics, language,
+                                    partial(score, settings=settings, now=now,
+                                            featured_categories=featured, ordered=ordered),
+                                    MEANING_POOL * settings.max_stories,
+                                    settings.semantic_threshold)
     ranked = sorted(_soft_below_covered(scored), key=_order)
     chosen, cut = select(ranked, settings, rules, pinned, dropped)
     # Summaries are edited for the stories shown, not for every candidate.
@@ -137,28 +137,33 @@ def cluster_stories(
 
 
 def _joined_by_meaning(
-    clusters: list[tuple[Story, ...]], semantics: Semantics, settings: RankingConfig,
-    now: datetime, featured: frozenset[str], ordered: frozenset[str],
-) -> tuple[list[tuple[Story, ...]], int]:
-    """The clusters, those that tell one story in different languages joined (semantic.py),
-    and how many come first whose meaning was read: the best `MEANING_POOL` times
-    `max_stories` clusters as words scored them, not every candidate (encoding costs
-    milliseconds a story, and a report that far down its own language's coverage does not
-    make the edition). In one language, none."""
-    if one_language([s for c in clusters for s in c], semantics):
-        return clusters, 0  # the common case: its feeds read together, a guess for each
-    best = sorted(range(len(clusters)), key=lambda k: (
-        -score(clusters[k], settings, now, featured, ordered).score, k))
-    pool = best[:MEANING_POOL * settings.max_stories]
-    flat = [s for k in pool for s in clusters[k]]
-    groups, at = [], 0
+    scored: list[Cluster], semantics: Semantics, language: str,
+    rescore: Callable[[tuple[Story, ...]], Cluster], pool_size: int, threshold: float,
+) -> list[Cluster]:
+    """The scored clusters, those that tell one story in different languages joined
+    (semantic.py) and scored again, a report in the edition's language leading. Meaning is
+    read for the best `pool_size` clusters as words scored them, not for every candidate
+    (encoding costs milliseconds a story, and a report that far down its own language's
+    coverage does not make the edition); in one language, for none."""
+    if one_language([s for c in scored for s in c.stories], semantics):
+        return scored  # the common case: its feeds read together, a guess for each
+    best = sorted(range(len(scored)), key=lambda k: (-scored[k].score, k))
+    pool = best[:pool_size]
+    flat: list[Story] = []
+    groups = []
     for k in pool:
-        groups.append(range(at, at + len(clusters[k])))
-        at += len(clusters[k])
-    parts = join_meanings(flat, groups, semantics, settings.semantic_threshold)
-    joined = [clusters[pool[part[0]]] if len(part) == 1 else
-              _lead_first([s for p in part for s in clusters[pool[p]]]) for part in parts]
-    return joined + [clusters[k] for k in best[len(pool):]], len(joined)
+        groups.append(range(len(flat), len(flat) + len(scored[k].stories)))
+        flat += scored[k].stories
+    joined = []
+    for part in join_meanings(flat, groups, semantics, threshold):
+        first = scored[pool[part[0]]]
+        stories = first.stories if len(part) == 1 else _lead_first(
+            [s for p in part for s in scored[pool[p]].stories])
+        told = in_language(stories, semantics, language)
+        # A cluster nothing joined and whose lead stays keeps its score.
+        joined.append(_languages_said(first if told == first.stories else rescore(told),
+                                      semantics))
+    return joined + [scored[k] for k in best[len(pool):]]
 
 
 def _lead_first(stories: list[Story]) -> tuple[Story, ...]:
