@@ -157,17 +157,17 @@ def join_meanings(stories: Sequence[Story], groups: Sequence[Sequence[int]],
         return [[k] for k in range(len(groups))]
     # A cluster's meaning is that of its first few members: a big story's 200 articles say
     # one thing, and encoding is what costs.
+    said = [story_text(s) for s in stories]  # what is read of each story, once
     read = [list(g[:READ]) for g in groups]
-    texts = list(dict.fromkeys(story_text(stories[i]) for g in read for i in g))
+    texts = list(dict.fromkeys(said[i] for g in read for i in g))
     where = {t: k for k, t in enumerate(texts)}
     vectors = np.asarray(semantics.encode(texts), dtype=np.float32)
     sums = np.zeros((len(groups), vectors.shape[1]), dtype=np.float32)
     for k, g in enumerate(read):
         for i in g:
-            sums[k] += vectors[where[story_text(stories[i])]]
+            sums[k] += vectors[where[said[i]]]
     # Feeds of several languages: each story's own (an aggregator's feed mixes them).
-    language = {t: semantics.language(t) for t in dict.fromkeys(map(story_text, stories))}
-    spoken = [{language[story_text(stories[i])] for i in g} - {""} for g in groups]
+    spoken = [{semantics.language(said[i]) for i in g} - {""} for g in groups]
     norms = np.linalg.norm(sums, axis=1, keepdims=True)
     units = sums / np.where(norms > 0, norms, 1.0)
     main = np.array([min(s, default="") for s in spoken])
