@@ -4,11 +4,11 @@ feeds, a copy of the sample project under tmp_path, and the real-world corpus (w
 from __future__ import annotations
 
 import os
+import runpy
 import shutil
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -45,13 +45,13 @@ def pytest_configure(config: pytest.Config) -> None:
             capture.suspend_global_capture(in_=True)  # hand the terminal back before exec
         sys.stdout.flush()
         os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
-    time.sleep = lambda seconds: threading.Event().wait(seconds) and None
     site = Path(tempfile.mkdtemp(prefix="digest-faketime-"))
-    (site / "sitecustomize.py").write_text(
-        "import threading, time\n"
-        "time.sleep = lambda seconds: threading.Event().wait(seconds) and None\n")
+    patch = site / "sitecustomize.py"  # Python imports it at start, from PYTHONPATH
+    patch.write_text("import threading, time\n"
+                     "time.sleep = lambda seconds: threading.Event().wait(seconds) and None\n")
     os.environ["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(site), os.environ.get("PYTHONPATH", "")) if p)
+    runpy.run_path(str(patch))  # and this process, already started
 
 
 @dataclass
