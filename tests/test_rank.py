@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import random
 import re
 import string
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from digest.config import RankingConfig, SectionRule
 from digest.model import Edition, Story
@@ -122,6 +125,37 @@ def test_cluster_indices_puts_every_story_in_one_group() -> None:
     groups = cluster_indices(stories, 0.22)
     assert sorted(i for g in groups for i in g) == list(range(10))
 
+
+
+def test_clustering_pauses_the_cyclic_collector_and_leaves_it_as_it_was() -> None:
+    # Clustering's many short-lived lists and dicts form no cycles: the collector only walked
+    # them (12% of the time of 20,000 candidates). It must not run during clustering, and must
+    # be on again after (and stay off where the caller had turned it off).
+    stories = [story(f"Harbour {i % 40} closes in storm number {i}", feed=f"f{i % 7}",
+                     summary=f"Officials in port {i % 40} said ships wait") for i in range(400)]
+    collections: list[str] = []  # the clustering code a collection interrupted
+
+    def record(phase: str, info: dict[str, int]) -> None:
+        frame = sys._getframe(1)
+        while frame is not None:
+            if Path(frame.f_code.co_filename).name in ("linkage.py", "similar.py", "wording.py"):
+                collections.append(frame.f_code.co_name)
+            frame = frame.f_back
+
+    threshold = gc.get_threshold()
+    gc.callbacks.append(record)
+    try:
+        gc.set_threshold(10)  # without the pause, every few allocations would collect
+        cluster_indices(stories, 0.22)
+        assert collections == []
+        assert gc.isenabled()
+        gc.disable()
+        cluster_indices(stories, 0.22)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+        gc.set_threshold(*threshold)
+        gc.callbacks.remove(record)
 
 # Scoring
 

@@ -12,8 +12,10 @@ cluster as a whole) is `linkage.py`'s.
 
 from __future__ import annotations
 
+import gc
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from urllib.parse import parse_qsl, urlencode
 
 from digest.model import Story
@@ -51,6 +53,29 @@ def cluster_indices(stories: Sequence[Story], threshold: float, semantics: Seman
         Groups of indices into `stories`, each group in index order, groups ordered by their
         first index; every index appears in exactly one group.
     """
+    with _collector_paused():
+        return _cluster_indices(stories, threshold, semantics, semantic_threshold)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector. Clustering builds hundreds of thousands of
+    lists, dicts and tuples that live until it returns and form no reference cycles (reference
+    counting frees them): the collector would only walk them again and again, some 12% of the
+    CPU time of 20,000 candidates. Where the collector is off already it is left off; another
+    thread's cycles are collected once it is back on."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _cluster_indices(stories: Sequence[Story], threshold: float, semantics: Semantics | None,
+                     semantic_threshold: float) -> list[list[int]]:
     n = len(stories)
     sets = UnionFind(n)
     # The first story with each link, each id in its feed, each globally unique id.
