@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import random
@@ -12,6 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from digest.config import RankingConfig
 from digest.ingest.parse import parse_feed
 from digest.model import Feed, FetchResult, Story
 
@@ -35,6 +37,12 @@ class Day:
     leads: list[set[int]] = field(default_factory=list)  # the day's lead stories, as indices
     feeds: int = 0
     synthetic: bool = False  # big stories made up from real wordings were added
+    # The [ranking] settings the day's newsletter runs with, over the defaults.
+    ranking: dict[str, Any] = field(default_factory=dict)
+
+    def settings(self) -> RankingConfig:
+        """The day's [ranking] settings: the defaults with the day's own."""
+        return dataclasses.replace(RankingConfig(), **self.ranking)
 
 
 @dataclass
@@ -183,6 +191,7 @@ def load_days(corpus: Path, lookback_hours: float = 36) -> list[Day]:
         day.leads = [{i for url in lead for i in where[url]} for lead in raw.get("leads", [])]
         day.feeds = len({s.feed_url for s in stories})
         day.synthetic = "synthetic" in raw
+        day.ranking = raw.get("ranking", {})
         days.append(day)
     return days
 
