@@ -135,6 +135,20 @@ def test_meaning_is_read_for_the_best_clusters_only(corpus: Path,
     assert told and told[0] is edition.clusters[0]
 
 
+def test_explain_says_whether_meaning_or_words_joined_the_languages(
+        corpus: Path, semantics: Semantics) -> None:
+    # On the big day in English and German, the Mali articles of both languages share names
+    # (Mali, Bamako, Kati, Sévaré, JNIM) and words join them; the Ukraine articles share little
+    # more than "Ukraine", and only meaning joins their English and German parts.
+    day = next(d for d in load_days(corpus) if d.name.startswith("big stories in English"))
+    edition = rank(day.stories, RankingConfig(semantic=True), day.now, "e", "E",
+                   semantics=semantics)
+    mali = next(c for c in edition.clusters if any(MALI[0] in s.url for s in c.stories))
+    ukraine = next(c for c in edition.clusters if any(UKRAINE[0] in s.url for s in c.stories))
+    assert "told in de, en: joined by the words both say" in mali.why
+    assert "told in de, en: joined by meaning" in ukraine.why
+
+
 def test_semantic_settings_are_checked(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = project / "config.toml"
     set_config(config, {"half_life_hours = 12": "half_life_hours = 12\nsemantic = true\n"

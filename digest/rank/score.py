@@ -162,7 +162,7 @@ def _joined_by_meaning(
         told = in_language(stories, semantics, language)
         # A cluster nothing joined and whose lead stays keeps its score.
         joined.append(_languages_said(first if told == first.stories else rescore(told),
-                                      semantics))
+                                      semantics, by_meaning=len(part) > 1))
     return joined + [scored[k] for k in best[len(pool):]]
 
 
@@ -260,15 +260,17 @@ def score(
                    why=tuple(why))
 
 
-def _languages_said(cluster: Cluster, semantics: Semantics) -> Cluster:
-    """A cluster told in several languages says so (`--explain`): meaning joined them."""
+def _languages_said(cluster: Cluster, semantics: Semantics, by_meaning: bool) -> Cluster:
+    """A cluster told in several languages says so (`--explain`), and whether meaning joined
+    them (`by_meaning`) or their words did (names both languages write alike)."""
     if len(cluster.stories) == 1:
         return cluster
     spoken = sorted({semantics.language(story_text(s)) for s in cluster.stories} - {""})
     if len(spoken) < 2:
         return cluster
     return dataclasses.replace(cluster, why=(
-        *cluster.why, f"told in {', '.join(spoken)}: joined by meaning"))
+        *cluster.why, f"told in {', '.join(spoken)}: joined by "
+                      + ("meaning" if by_meaning else "the words both say")))
 
 
 def _texts(stories: Sequence[Story]) -> list[str]:
