@@ -9,6 +9,12 @@ the copies by their words. Run from the repository root:
     .venv/bin/python bench/rank.py            # sizes 5000 10000 20000
     .venv/bin/python bench/rank.py 1000 2000  # other sizes
     .venv/bin/python bench/rank.py --runs 5   # best of 5 runs at each size (default 3)
+    .venv/bin/python bench/rank.py --distinct-summaries  # each copy's summary varied too
+
+A wire story comes with its summary word for word in many feeds, and the candidates keep each
+corpus item's summary in all its copies; with --distinct-summaries every copy's summary is
+varied as its headline is (almost no two stories share one), the harder case: every summary is
+read on its own.
 """
 
 from __future__ import annotations
@@ -63,8 +69,10 @@ def vary(title: str, rng: random.Random) -> str:
     return " ".join(words)
 
 
-def candidates(base: list[Story], n: int, seed: int = 5) -> list[Story]:
+def candidates(base: list[Story], n: int, seed: int = 5,
+               distinct_summaries: bool = False) -> list[Story]:
     rng = random.Random(seed)
+    summaries = random.Random(seed + 1)  # its own stream: the headlines stay as they were
     out = []
     for k in range(n):
         s = base[k % len(base)]
@@ -72,6 +80,7 @@ def candidates(base: list[Story], n: int, seed: int = 5) -> list[Story]:
         out.append(dataclasses.replace(
             s, feed_url=feed, source=feed, id=f"{feed}#{k}", url=f"{s.url}#copy{k}",
             title=vary(s.title, rng), weight=rng.choice([0.5, 1.0, 1.0, 1.5, 2.0]),
+            summary_text=vary(s.summary_text, summaries) if distinct_summaries else s.summary_text,
             published=NOW - timedelta(minutes=rng.randrange(36 * 60)),
         ))
     return out
@@ -99,18 +108,22 @@ def measure(stories: list[Story], runs: int) -> tuple[float, float, float, float
 
 def main(argv: list[str]) -> None:
     runs = 3
+    distinct = "--distinct-summaries" in argv
+    if distinct:
+        argv.remove("--distinct-summaries")
     if "--runs" in argv:
         at = argv.index("--runs")
         runs = int(argv[at + 1])
         del argv[at:at + 2]
     sizes = [int(a) for a in argv] or [5000, 10000, 20000]
     base = corpus_stories()
-    print(f"{len(base)} corpus stories, repeated with varied headlines; best of {runs} runs")
+    print(f"{len(base)} corpus stories, repeated with varied headlines"
+          f"{' and summaries' if distinct else ''}; best of {runs} runs")
     print(f"{'n':>7} {'wall s':>7} {'CPU s':>7} {'median':>7} {'peak MiB':>9} "
           f"{'CPU s / n log n (x1e6)':>23}")
     rows = []
     for n in sizes:
-        stories = candidates(base, n)
+        stories = candidates(base, n, distinct_summaries=distinct)
         wall, cpu, median, peak, _ = measure(stories, runs)
         rows.append((n, cpu))
         per = cpu / (n * math.log2(n)) * 1e6
