@@ -8,14 +8,18 @@ figures (bench/rank_quality.py prints them).
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from typing import Any
 
+import pytest
 from labelled import Day, b_cubed, load_days, score
 
 from digest.config import RankingConfig
 from digest.rank.cluster import cluster_indices
 from digest.rank.score import rank
 from digest.rank.semantic import Semantics, load_semantics
+from digest.rank.similar import Scorer
 
 THRESHOLD = RankingConfig().similarity_threshold
 TWENTY_ONE = "21 publishers, 2023-11-24 (link archive)"  # the real day of 21 feeds
@@ -96,3 +100,38 @@ def test_b_cubed_f1_on_every_labelled_day_big_stories_included(corpus: Path) -> 
         assert f1 >= 0.9, (day.name, precision, recall)
         if day.name != TWENTY_ONE:  # see the strict expected failure above
             assert score([day], [groups]).merged_apart == []
+
+
+def test_one_big_feed_is_read_a_bounded_number_of_times(
+        corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """House style counts words in a feed's stories. An aggregator's single feed of thousands
+    of items meets itself at every join: counting by reading the whole feed at each meeting
+    was quadratic (33 listings of each story's 5-grams on this day in one feed, and growing
+    with the feed). Now each story's 5-grams are listed at most twice, whatever the size."""
+    day = next(d for d in load_days(corpus) if d.name == "big stories, 2023-11-24")
+    one_feed = [dataclasses.replace(s, feed_url="https://aggregator.example/all")
+                for s in day.stories]
+    listed: list[int] = []
+    reads = [0]
+    gram_keys, start = Scorer._gram_keys, Scorer.__init__
+
+    def counting_gram_keys(self: Scorer, i: int) -> set[str]:
+        listed.append(i)
+        return gram_keys(self, i)
+
+    class CountedReads(list[dict[str, float]]):
+        def __getitem__(self, i: Any) -> Any:
+            reads[0] += 1
+            return super().__getitem__(i)
+
+    def counting_init(self: Scorer, *args: Any) -> None:
+        start(self, *args)
+        self.docs = CountedReads(self.docs)
+
+    monkeypatch.setattr(Scorer, "_gram_keys", counting_gram_keys)
+    monkeypatch.setattr(Scorer, "__init__", counting_init)
+    groups = cluster_indices(one_feed, THRESHOLD)
+    n = len(one_feed)
+    assert sorted(i for g in groups for i in g) == list(range(n))
+    assert listed and len(listed) <= 2 * n
+    assert reads[0] <= 15 * n  # each story's features read a few times, not once per meeting

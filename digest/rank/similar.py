@@ -43,6 +43,9 @@ HOUSE_STYLE = 3  # a word in more than this many stories of one feed starts to c
 BEAT = 0.25  # a name more than this share of a feed's stories say is the feed's beat
 LEDE_WORDS = 12  # blocking looks at the headline and this many words of the summary
 NEAR = 0.5  # a pair whose stems reach this share of the threshold is compared by 5-grams too
+# A feed read this many times for house style has all its words (5-grams: all its 5-grams)
+# counted at the next: listing a story's 5-grams costs about what counting them does.
+WHOLE_FEED = {False: 3, True: 1}
 NAME_WORDS = 5  # the longest name the one-name rule looks for ("Prime Minister Fumio Kishida")
 
 
@@ -116,6 +119,8 @@ class Scorer:
         for k, feed in enumerate(self.feeds):
             self.by_feed.setdefault(feed, []).append(k)
         self.in_feed: dict[tuple[str, bool], Counter[str]] = {}  # filled as stories meet
+        self.passes: Counter[tuple[str, bool]] = Counter()  # readings of a feed's stories
+        self.whole_feed: set[tuple[str, bool]] = set()  # feeds with every word counted
         self.full_idf: dict[str, float] = {}  # stems and 5-grams, filled at the first need
         self.full_docs: dict[int, Features] = {}
         self.full_norms: dict[int, float] = {}
@@ -202,14 +207,26 @@ class Scorer:
     def _in_feed(self, feed: str, grams: bool, needed: set[str]) -> Counter[str]:
         """How many stories of a feed say each word (or 5-gram) of `needed`. Counted for the
         words two of its stories that meet need, not for every word of the feed's stories:
-        those of a hundred stories, 5-grams and all, were most of the cost of house style."""
-        counts = self.in_feed.setdefault((feed, grams), Counter())
+        those of a hundred stories, 5-grams and all, were most of the cost of house style.
+        But each such count reads all the feed's stories, so a feed asked about more than
+        `WHOLE_FEED` times has every word of its stories counted once instead: one big feed
+        (an aggregator's thousands of items) is asked about as often as its stories meet, and
+        read whole each time it cost time quadratic in its size."""
+        key = (feed, grams)
+        counts = self.in_feed.setdefault(key, Counter())
+        if key in self.whole_feed:
+            return counts
         missing = needed.difference(counts)
         if missing:
             stories = self.by_feed[feed]
             keys = (map(self._gram_keys, stories) if grams
                     else map(dict.keys, map(self.docs.__getitem__, stories)))
-            counts.update(chain.from_iterable(map(missing.intersection, keys)))
+            self.passes[key] += 1
+            if self.passes[key] > WHOLE_FEED[grams]:
+                counts = self.in_feed[key] = Counter(chain.from_iterable(keys))
+                self.whole_feed.add(key)
+            else:
+                counts.update(chain.from_iterable(map(missing.intersection, keys)))
         return counts
 
     def _gram_keys(self, i: int) -> set[str]:
