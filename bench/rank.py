@@ -10,6 +10,7 @@ the copies by their words. Run from the repository root:
     .venv/bin/python bench/rank.py 1000 2000  # other sizes
     .venv/bin/python bench/rank.py --runs 5   # best of 5 runs at each size (default 3)
     .venv/bin/python bench/rank.py --distinct-summaries  # each copy's summary varied too
+    .venv/bin/python bench/rank.py --one-feed  # all candidates in one feed (an aggregator's)
 
 A wire story comes with its summary word for word in many feeds, and the candidates keep each
 corpus item's summary in all its copies; with --distinct-summaries every copy's summary is
@@ -69,14 +70,16 @@ def vary(title: str, rng: random.Random) -> str:
     return " ".join(words)
 
 
-def candidates(base: list[Story], n: int, seed: int = 5,
-               distinct_summaries: bool = False) -> list[Story]:
+def candidates(base: list[Story], n: int, seed: int = 5, distinct_summaries: bool = False,
+               one_feed: bool = False) -> list[Story]:
     rng = random.Random(seed)
     summaries = random.Random(seed + 1)  # its own stream: the headlines stay as they were
     out = []
     for k in range(n):
         s = base[k % len(base)]
         feed = f"https://feed{rng.randrange(200)}.example/rss"
+        if one_feed:  # (the same draws either way: the headlines stay as they were)
+            feed = "https://aggregator.example/rss"
         out.append(dataclasses.replace(
             s, feed_url=feed, source=feed, id=f"{feed}#{k}", url=f"{s.url}#copy{k}",
             title=vary(s.title, rng), weight=rng.choice([0.5, 1.0, 1.0, 1.5, 2.0]),
@@ -108,9 +111,8 @@ def measure(stories: list[Story], runs: int) -> tuple[float, float, float, float
 
 def main(argv: list[str]) -> None:
     runs = 3
-    distinct = "--distinct-summaries" in argv
-    if distinct:
-        argv.remove("--distinct-summaries")
+    distinct, one_feed = "--distinct-summaries" in argv, "--one-feed" in argv
+    argv = [a for a in argv if a not in ("--distinct-summaries", "--one-feed")]
     if "--runs" in argv:
         at = argv.index("--runs")
         runs = int(argv[at + 1])
@@ -118,12 +120,13 @@ def main(argv: list[str]) -> None:
     sizes = [int(a) for a in argv] or [5000, 10000, 20000]
     base = corpus_stories()
     print(f"{len(base)} corpus stories, repeated with varied headlines"
-          f"{' and summaries' if distinct else ''}; best of {runs} runs")
+          f"{' and summaries' if distinct else ''}{' in one feed' if one_feed else ''}; "
+          f"best of {runs} runs")
     print(f"{'n':>7} {'wall s':>7} {'CPU s':>7} {'median':>7} {'peak MiB':>9} "
           f"{'CPU s / n log n (x1e6)':>23}")
     rows = []
     for n in sizes:
-        stories = candidates(base, n, distinct_summaries=distinct)
+        stories = candidates(base, n, distinct_summaries=distinct, one_feed=one_feed)
         wall, cpu, median, peak, _ = measure(stories, runs)
         rows.append((n, cpu))
         per = cpu / (n * math.log2(n)) * 1e6
