@@ -9,6 +9,7 @@ figures (bench/rank_quality.py prints them).
 from __future__ import annotations
 
 import dataclasses
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 from labelled import Day, b_cubed, load_days, score
 
 from digest.config import RankingConfig
+from digest.model import Story
 from digest.rank.cluster import cluster_indices
 from digest.rank.score import rank
 from digest.rank.semantic import Semantics, load_semantics
@@ -135,3 +137,32 @@ def test_one_big_feed_is_read_a_bounded_number_of_times(
     assert sorted(i for g in groups for i in g) == list(range(n))
     assert listed and len(listed) <= 2 * n
     assert reads[0] <= 15 * n  # each story's features read a few times, not once per meeting
+
+
+def test_a_report_its_feed_repeats_is_one_story(corpus: Path) -> None:
+    """A live feed posts one report again and again: "Live:", "Update:" and "Breaking:"
+    kickers, an update's number at the end. The report's words are then in many of the feed's
+    stories because the report is, and house style and the beat rule weighed down everything
+    the copies share: eight updates were eight stories of the edition."""
+    day = next(d for d in load_days(corpus) if d.name == "2023-11-24")
+    npr = next(s for s in day.stories if "npr" in s.feed_url)
+    said = ("A storm flooded the harbour of Hamburg overnight and closed the Elbe tunnel, the "
+            "port authority said.")
+
+    def report(k: int, title: str, summary: str) -> Story:
+        return dataclasses.replace(npr, title=title, summary_text=summary, id=f"storm-{k}",
+                                   url=f"https://www.npr.org/storm/{k}",
+                                   published=day.now - timedelta(hours=k + 1))
+
+    kickers = ["Live", "Update", "Breaking", "Latest", "Live", "Update", "Breaking", "Latest"]
+    for repeated in ([report(k, f"{kicker}: Storm floods Hamburg harbour", said)
+                      for k, kicker in enumerate(kickers)],
+                     [report(k, f"Storm floods Hamburg harbour, update {k}", f"{said} Update {k}.")
+                      for k in range(8)]):
+        stories = day.stories + repeated
+        groups = cluster_indices(stories, THRESHOLD)
+        first = len(day.stories)
+        assert [g for g in groups if g[0] >= first or g[-1] >= first] == [
+            list(range(first, len(stories)))]
+        edition = rank(stories, day.settings(), day.now, "e", "E")
+        assert sum(1 for c in edition.clusters for s in c.stories[:1] if "storm" in s.id) <= 1
