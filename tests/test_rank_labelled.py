@@ -166,3 +166,25 @@ def test_a_report_its_feed_repeats_is_one_story(corpus: Path) -> None:
             list(range(first, len(stories)))]
         edition = rank(stories, day.settings(), day.now, "e", "E")
         assert sum(1 for c in edition.clusters for s in c.stories[:1] if "storm" in s.id) <= 1
+
+
+def test_one_summary_under_a_feeds_different_headlines_joins_nothing(corpus: Path) -> None:
+    """A feed that gives every item the same summary (its site's description, a "click here
+    to read the full story" line) says nothing by it of which story an item tells: four
+    different stories of a local paper under one long summary were one cluster."""
+    day = next(d for d in load_days(corpus) if d.name == "2023-11-24")
+    npr = next(s for s in day.stories if "npr" in s.feed_url)
+    said = ("Subscribe to the Example Gazette newsletter for the best of local journalism, "
+            "weather, traffic, sport and community events delivered every morning, with "
+            "exclusive offers from our partners in Springfield.")
+    headlines = ["Budget approved", "Team wins", "Bridge closes", "Museum opens",
+                 "Pharmacy robbed", "Bakery opens"]
+    for count in (4, 6):
+        items = [dataclasses.replace(npr, title=title, summary_text=said, id=f"gazette-{k}",
+                                     url=f"https://gazette.example/{k}",
+                                     published=day.now - timedelta(hours=k + 1))
+                 for k, title in enumerate(headlines[:count])]
+        stories = day.stories + items
+        first = len(day.stories)
+        groups = cluster_indices(stories, THRESHOLD)
+        assert [g for g in groups if g[-1] >= first] == [[i] for i in range(first, len(stories))]

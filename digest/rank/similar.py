@@ -184,10 +184,19 @@ class Scorer:
             self._gram_rarity()
         idf = self.full_idf if grams else self.idf
         if self.feeds[i] == self.feeds[j]:
+            # One summary under two headlines of one feed says nothing of which story each
+            # tells: it is the site's description or a "read more" line, or one report told
+            # again. The headlines decide.
+            told = a.title != b.title and a.summary_text == b.summary_text
             if kicker_words(a.title) & kicker_words(b.title):
                 # A rubric two stories of one feed repeat says nothing: compare the rest.
-                doc = self.wording.features(headline_body(a.title), a.summary_text, grams)[0]
-                other = self.wording.features(headline_body(b.title), b.summary_text, grams)[0]
+                doc = self.wording.features(headline_body(a.title),
+                                            "" if told else a.summary_text, grams)[0]
+                other = self.wording.features(headline_body(b.title),
+                                              "" if told else b.summary_text, grams)[0]
+            elif told:
+                doc = self.wording.features(a.title, "", grams)[0]
+                other = self.wording.features(b.title, "", grams)[0]
             else:
                 doc, other = self._features(i, grams), self._features(j, grams)
             in_feed = self._in_feed(a.feed_url, grams, doc.keys() | other.keys())
