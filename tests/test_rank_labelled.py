@@ -22,6 +22,7 @@ from digest.rank.cluster import cluster_indices
 from digest.rank.score import rank
 from digest.rank.semantic import Semantics, load_semantics
 from digest.rank.similar import Scorer
+from digest.rank.wording import words
 
 THRESHOLD = RankingConfig().similarity_threshold
 TWENTY_ONE = "21 publishers, 2023-11-24 (link archive)"  # the real day of 21 feeds
@@ -188,3 +189,34 @@ def test_one_summary_under_a_feeds_different_headlines_joins_nothing(corpus: Pat
         first = len(day.stories)
         groups = cluster_indices(stories, THRESHOLD)
         assert [g for g in groups if g[-1] >= first] == [[i] for i in range(first, len(stories))]
+
+
+def test_a_summary_under_unrelated_headlines_is_read_as_none(corpus: Path) -> None:
+    """A network of local papers puts one subscription blurb under every item of every
+    paper's feed (as Hacker News puts "Comments"): twelve unrelated stories of three feeds
+    were one cluster on it. One report told by many outlets shares its summary too, but most
+    of its headlines say its name: the big-story day's clusters stay as they were."""
+    days = load_days(corpus)
+    day = next(d for d in days if d.name == "2023-11-24")
+    npr = next(s for s in day.stories if "npr" in s.feed_url)
+    blurb = ("Subscribe to the Example Network newsletter for the best of local journalism, "
+             "weather, traffic, sport and community events delivered every morning, with "
+             "exclusive offers from our partners.")
+    headlines: list[str] = []  # real headlines of that day, no two sharing a word
+    said: set[str] = set()
+    for story in next(d for d in days if d.name == TWENTY_ONE).stories[::7]:
+        stems = set(words(story.title))
+        if len(headlines) < 12 and stems and said.isdisjoint(stems):
+            headlines.append(story.title)
+            said |= stems
+    items = [dataclasses.replace(npr, feed_url=f"https://paper{k % 3}.example/rss",
+                                 title=title, summary_text=blurb, id=f"paper-{k}",
+                                 url=f"https://paper.example/{k}",
+                                 published=day.now - timedelta(hours=k + 1))
+             for k, title in enumerate(headlines)]
+    stories = day.stories + items
+    first = len(day.stories)
+    groups = cluster_indices(stories, THRESHOLD)
+    assert [g for g in groups if g[-1] >= first] == [[i] for i in range(first, len(stories))]
+    big = next(d for d in days if d.name == "big stories, 2023-11-24")
+    assert b_cubed(big, cluster_indices(big.stories, THRESHOLD))[2] >= 0.99

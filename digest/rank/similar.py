@@ -20,6 +20,7 @@ however rare the name.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import Counter
 from collections.abc import Sequence, Set
@@ -34,6 +35,7 @@ from digest.rank.wording import (
     STEM_LENGTH,
     Features,
     Wording,
+    boilerplate,
     folded_words,
     headline_body,
     kicker_words,
@@ -73,6 +75,13 @@ class Scorer:
     The second stage is what costs, so it only runs where it can change the answer."""
 
     def __init__(self, stories: Sequence[Story], threshold: float) -> None:
+        headlines = {title: folded_words(title) for title in dict.fromkeys(
+            map(attrgetter("title"), stories))}
+        # A summary that is boilerplate is read as none (the stories keep it for the email).
+        empty = boilerplate(((s.title, s.summary_text) for s in stories), headlines)
+        if empty:
+            stories = [dataclasses.replace(s, summary_text="") if s.summary_text in empty
+                       else s for s in stories]
         self.stories, self.threshold = stories, threshold
         self.near = threshold * NEAR
         self.wording = Wording()
@@ -104,7 +113,7 @@ class Scorer:
                 features, words = self.wording.summary(s.summary_text)
                 known = summaries[s.summary_text] = (
                     features, words, [w[:STEM_LENGTH] for w in words[:LEDE_WORDS]])
-            title = folded_words(s.title)
+            title = headlines[s.title]
             stems = [w[:STEM_LENGTH] for w in title]
             headline = dict.fromkeys(stems, 1.0)
             docs.append(Wording.add_headline(known[0], headline))

@@ -19,7 +19,9 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from itertools import chain, islice
 
 # Words that say nothing about which event a headline reports, in the two languages of the feeds
 # we see most (English and German). Kept short on purpose: a missing stop word costs little
@@ -58,6 +60,8 @@ _COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\
 # byte table: bytes.translate is a lookup per byte, str.translate a dict lookup per character.)
 _ASCII_SPACES = bytes(c if chr(c).isalnum() else ord(" ") for c in range(256))
 KICKER = re.compile(r"\s*(?::|\|)\s+")
+BOILERPLATE_TITLES = 3  # a summary under this many different headlines may be boilerplate
+BOILERPLATE_SAMPLE = 6  # the headlines of one summary looked at
 
 Features = dict[str, float]
 
@@ -108,6 +112,36 @@ def kicker_words(title: str) -> frozenset[str]:
 def headline_body(title: str) -> str:
     """A headline without its kicker (the part after the last ":" or "|")."""
     return KICKER.split(title)[-1]
+
+
+def boilerplate(texts: Iterable[tuple[str, str]],
+                headlines: Mapping[str, list[str]]) -> frozenset[str]:
+    """The summaries that say nothing of their stories: one summary text under different
+    headlines no word of which most of them say (a site's description on every item, a
+    network's subscription blurb under each local paper's news, "Comments"). One report told
+    by many outlets under their own headlines shares its summary too, but most of its
+    headlines say its name ("Ukraine", "truce").
+
+    Args:
+        texts: each story's headline and summary.
+        headlines: each headline's words (`folded_words`).
+    Returns:
+        The summary texts to read as empty.
+    """
+    titles: dict[str, dict[str, None]] = {}
+    for title, summary in texts:
+        if summary:
+            titles.setdefault(summary, {})[title] = None
+    found = []
+    for summary, under in titles.items():
+        if len(under) < BOILERPLATE_TITLES:
+            continue
+        sample = list(islice(under, BOILERPLATE_SAMPLE))
+        said = Counter(chain.from_iterable(
+            {w[:STEM_LENGTH] for w in headlines[title]} for title in sample))
+        if 2 * max(said.values(), default=0) <= len(sample):
+            found.append(summary)
+    return frozenset(found)
 
 
 def summary_opening(summary: str) -> str:
