@@ -38,7 +38,7 @@ import math
 import re
 from collections import Counter
 from itertools import chain, repeat
-from operator import attrgetter, mul
+from operator import attrgetter, itemgetter, mul
 
 from digest.rank.similar import LEDE_WORDS, NEAR, Scorer
 from digest.rank.wording import STEM_LENGTH, folded_words
@@ -100,14 +100,19 @@ def names(texts: list[tuple[str, str]]) -> frozenset[str]:
     for text in dict.fromkeys(summary[:LEDE_WORDS * 16] or title for title, summary in texts):
         found = _INSIDE.findall(text)
         if len(found) > 2 and text[:1].isupper() and sum(
-                1 for t in found if t[:1].isupper()) >= TITLE_CASE * len(found):
+                map(str.isupper, map(itemgetter(0), found))) >= TITLE_CASE * len(found):
             continue  # title case
         tokens.update(found)
+    # Each token votes its case; "Hamas" and "hamas" fold alike, so they are summed first and
+    # folded once.
+    said: dict[str, int] = {}
+    for token, count in tokens.items():
+        folded = token.casefold()
+        said[folded] = said.get(folded, 0) + (count if token[0].isupper() else -count)
     votes: dict[str, int] = {}  # a plain dict: a Counter calls Python for every new stem
     get = votes.get
     named: set[str] = set()
-    for token, count in tokens.items():
-        vote = count if token[:1].isupper() else -count
+    for token, vote in said.items():
         for word in folded_words(token):
             stem = word[:STEM_LENGTH]
             votes[stem] = get(stem, 0) + vote
