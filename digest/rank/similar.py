@@ -78,10 +78,11 @@ class Scorer:
         headlines = {title: folded_words(title) for title in dict.fromkeys(
             map(attrgetter("title"), stories))}
         # A summary that is boilerplate is read as none (the stories keep it for the email).
-        empty = boilerplate(((s.title, s.summary_text) for s in stories), headlines)
+        empty = boilerplate(((s.feed_url, s.title, s.summary_text) for s in stories),
+                            headlines)
         if empty:
-            stories = [dataclasses.replace(s, summary_text="") if s.summary_text in empty
-                       else s for s in stories]
+            stories = [dataclasses.replace(s, summary_text="")
+                       if (s.feed_url, s.summary_text) in empty else s for s in stories]
         self.stories, self.threshold = stories, threshold
         self.near = threshold * NEAR
         self.wording = Wording()
@@ -132,7 +133,6 @@ class Scorer:
             self.by_feed.setdefault(feed, []).append(k)
         self.in_feed: dict[tuple[str, bool], Counter[str]] = {}  # filled as stories meet
         self.passes: Counter[tuple[str, bool]] = Counter()  # readings of a feed's stories
-        self.whole_feed: set[tuple[str, bool]] = set()  # feeds with every word counted
         self.full_idf: dict[str, float] = {}  # stems and 5-grams, filled at the first need
         self.full_docs: dict[int, Features] = {}
         self.full_norms: dict[int, float] = {}
@@ -193,19 +193,10 @@ class Scorer:
             self._gram_rarity()
         idf = self.full_idf if grams else self.idf
         if self.feeds[i] == self.feeds[j]:
-            # One summary under two headlines of one feed says nothing of which story each
-            # tells: it is the site's description or a "read more" line, or one report told
-            # again. The headlines decide.
-            told = a.title != b.title and a.summary_text == b.summary_text
             if kicker_words(a.title) & kicker_words(b.title):
                 # A rubric two stories of one feed repeat says nothing: compare the rest.
-                doc = self.wording.features(headline_body(a.title),
-                                            "" if told else a.summary_text, grams)[0]
-                other = self.wording.features(headline_body(b.title),
-                                              "" if told else b.summary_text, grams)[0]
-            elif told:
-                doc = self.wording.features(a.title, "", grams)[0]
-                other = self.wording.features(b.title, "", grams)[0]
+                doc = self.wording.features(headline_body(a.title), a.summary_text, grams)[0]
+                other = self.wording.features(headline_body(b.title), b.summary_text, grams)[0]
             else:
                 doc, other = self._features(i, grams), self._features(j, grams)
             in_feed = self._in_feed(a.feed_url, grams, doc.keys() | other.keys())
@@ -240,8 +231,8 @@ class Scorer:
         read whole each time it cost time quadratic in its size."""
         key = (feed, grams)
         counts = self.in_feed.setdefault(key, Counter())
-        if key in self.whole_feed:
-            return counts
+        if self.passes[key] > WHOLE_FEED[grams]:
+            return counts  # every word of the feed is counted
         missing = needed.difference(counts)
         if missing:
             stories = self.by_feed[feed]
@@ -250,7 +241,6 @@ class Scorer:
             self.passes[key] += 1
             if self.passes[key] > WHOLE_FEED[grams]:
                 counts = self.in_feed[key] = Counter(chain.from_iterable(keys))
-                self.whole_feed.add(key)
             else:
                 counts.update(chain.from_iterable(map(missing.intersection, keys)))
         return counts

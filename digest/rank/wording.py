@@ -60,7 +60,7 @@ _COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\
 # byte table: bytes.translate is a lookup per byte, str.translate a dict lookup per character.)
 _ASCII_SPACES = bytes(c if chr(c).isalnum() else ord(" ") for c in range(256))
 KICKER = re.compile(r"\s*(?::|\|)\s+")
-BOILERPLATE_TITLES = 3  # a summary under this many different headlines may be boilerplate
+BOILERPLATE_TITLES = 3  # a summary under this many feeds' headlines may be boilerplate
 BOILERPLATE_SAMPLE = 6  # the headlines of one summary looked at
 
 Features = dict[str, float]
@@ -114,34 +114,41 @@ def headline_body(title: str) -> str:
     return KICKER.split(title)[-1]
 
 
-def boilerplate(texts: Iterable[tuple[str, str]],
-                headlines: Mapping[str, list[str]]) -> frozenset[str]:
+def boilerplate(texts: Iterable[tuple[str, str, str]],
+                headlines: Mapping[str, list[str]]) -> frozenset[tuple[str, str]]:
     """The summaries that say nothing of their stories: one summary text under different
     headlines no word of which most of them say (a site's description on every item, a
     network's subscription blurb under each local paper's news, "Comments"). One report told
     by many outlets under their own headlines shares its summary too, but most of its
-    headlines say its name ("Ukraine", "truce").
+    headlines say its name ("Ukraine", "truce"). In one feed two such headlines are enough
+    (a report the feed repeats, "Live:" then "Update:", keeps its words); across feeds it
+    takes `BOILERPLATE_TITLES` (two outlets may head one report with no word in common).
 
     Args:
-        texts: each story's headline and summary.
+        texts: each story's feed, headline and summary.
         headlines: each headline's words (`folded_words`).
     Returns:
-        The summary texts to read as empty.
+        The feeds and summary texts whose stories are to be read without their summary.
     """
-    titles: dict[str, dict[str, None]] = {}
-    for title, summary in texts:
+    anywhere: dict[str, dict[str, None]] = {}
+    in_feed: dict[tuple[str, str], dict[str, None]] = {}
+    for feed, title, summary in texts:
         if summary:
-            titles.setdefault(summary, {})[title] = None
-    found = []
-    for summary, under in titles.items():
-        if len(under) < BOILERPLATE_TITLES:
-            continue
-        sample = list(islice(under, BOILERPLATE_SAMPLE))
+            anywhere.setdefault(summary, {})[title] = None
+            in_feed.setdefault((feed, summary), {})[title] = None
+
+    def unlike(titles: dict[str, None], fewest: int) -> bool:
+        if len(titles) < fewest:
+            return False
+        sample = list(islice(titles, BOILERPLATE_SAMPLE))
         said = Counter(chain.from_iterable(
             {w[:STEM_LENGTH] for w in headlines[title]} for title in sample))
-        if 2 * max(said.values(), default=0) <= len(sample):
-            found.append(summary)
-    return frozenset(found)
+        return 2 * max(said.values(), default=0) <= len(sample)
+
+    everywhere = {summary for summary, titles in anywhere.items()
+                  if unlike(titles, BOILERPLATE_TITLES)}
+    return frozenset(key for key, titles in in_feed.items()
+                     if key[1] in everywhere or unlike(titles, 2))
 
 
 def summary_opening(summary: str) -> str:
